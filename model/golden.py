@@ -209,6 +209,7 @@ class GoldenModel:
             st["zbar"] = self._sat(zbar, 0, t_hi, "zbar")
             if self.full:
                 e = self._eligibility(st["psi"], self._pre(), self._rows, self._cols, eps=True)
+                e = self._sat(e, *_signed_range(c.e_bits), "e")
                 ebar = self._r(st["ebar"] * c.kappa, D, "EBAR", self._rows, self._cols) + e
                 st["ebar"] = self._sat(ebar, *_signed_range(c.e_bits), "ebar")
             zout = self._r(st["zout"] * c.kappa, D, "ZOUT", 0, np.arange(c.n_rec)) \
@@ -320,7 +321,9 @@ class GoldenModel:
             pre = self._pre()[b_idx]
             ebar = self._eligibility(st["psi"][b_idx, j_idx][:, None], pre, rows[:, :, None],
                                      self._cols[None], eps=False)[:, 0]
-            ebar = self._sat_rows(ebar, *_signed_range(c.e_bits), "e", b_idx)
+            # Only the synapses that are written are computed: not the diagonal.
+            ebar[np.arange(len(j_idx)), c.n_in + j_idx] = 0
+            ebar = self._sat(ebar, *_signed_range(c.e_bits), "e", batch_index=b_idx)
         qv = q[b_idx, j_idx][:, None]
         dw = self._round(c.eta * qv * ebar, c.lr_shift, c.update_rounding, "W", rows, self._cols)
         old = self._W[b_idx, j_idx]
