@@ -1,0 +1,1 @@
+"""eligo.golden: golden vector files (vectors/*.txt) installed as package data."""

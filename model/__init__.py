@@ -1,0 +1,1 @@
+"""eligo.model: bit-exact numpy golden model and float PyTorch reference."""

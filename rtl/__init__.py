@@ -1,0 +1,1 @@
+"""eligo.rtl: Amaranth RTL of the neuron array and weight-update unit."""

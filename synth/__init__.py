@@ -1,0 +1,1 @@
+"""eligo.synth: yosys/nextpnr FPGA synthesis flow."""

@@ -1,0 +1,1 @@
+"""eligo.tb: testbenches and tests (run with pytest)."""
