@@ -7,7 +7,7 @@ that no intermediate needs more than 62 bits, so int64 arithmetic here is exact.
 
 import numpy as np
 
-from .rng import SITES, rand64
+from .kernels import ROUND_MODES, SITES, eligibility_rows, round_shift, sweep_full
 
 __all__ = ["GoldenModel", "StepOutput", "STATE_NAMES", "COUNTER_NAMES", "SAT_NAMES",
            "random_weights"]
@@ -72,7 +72,6 @@ class GoldenModel:
         c = cfg
         self._alif = np.arange(c.n_rec - c.n_alif, c.n_rec)
         self._beta_j = np.where(np.arange(c.n_rec) >= c.n_rec - c.n_alif, c.beta, 0)
-        self._rows = np.arange(c.n_rec)[:, None]
         self._cols = np.arange(c.n_pre)[None, :]
         self._w_range = _signed_range(c.w_bits)
         self.t = 0
@@ -144,14 +143,8 @@ class GoldenModel:
 
     def _round(self, x, s, mode, site, rows, cols):
         """R / Ru: shift right by ``s`` with rounding ``mode``; ``s <= 0`` shifts left."""
-        if s <= 0:
-            return x << -s
-        if mode == "floor":
-            return x >> s
-        if mode == "zero":
-            return (x + ((x >> 63) & ((1 << s) - 1))) >> s
-        r = rand64(self.cfg.seed, self.t, SITES[site], rows, cols)
-        return (x + (r & np.uint64((1 << s) - 1)).astype(np.int64)) >> s
+        return round_shift(x, s, ROUND_MODES[mode], self.cfg.seed, self.t, SITES[site],
+                           rows, cols)
 
     def _r(self, x, s, site, rows=0, cols=0):
         return self._round(x, s, self.cfg.rounding, site, rows, cols)
@@ -191,11 +184,10 @@ class GoldenModel:
         D = c.decay_bits
         z_old, pre_old, psi_old = st["z"], self._pre(), st["psi"]
 
-        # Phase 1: synaptic input, ALIF eligibility, neurons.
+        # Phase 1: synaptic input and neurons. (Phase 1's eps_a update depends only on step
+        # t-1's values, so the synapse sweep of phase 2 does it: one pass over the memory.)
         s = np.concatenate([x, z_old], axis=1)
         I = np.matmul(self._W, s[:, :, None])[:, :, 0]
-        if learn and self.full and c.n_alif:
-            self._update_eps(psi_old[:, self._alif], pre_old)
         self._update_neurons(I, z_old)
 
         # Phase 2: traces and eligibility.
@@ -208,10 +200,7 @@ class GoldenModel:
                     + z_old * spike)
             st["zbar"] = self._sat(zbar, 0, t_hi, "zbar")
             if self.full:
-                e = self._eligibility(st["psi"], self._pre(), self._rows, self._cols, eps=True)
-                e = self._sat(e, *_signed_range(c.e_bits), "e")
-                ebar = self._r(st["ebar"] * c.kappa, D, "EBAR", self._rows, self._cols) + e
-                st["ebar"] = self._sat(ebar, *_signed_range(c.e_bits), "ebar")
+                self._sweep(psi_old, pre_old)
             zout = self._r(st["zout"] * c.kappa, D, "ZOUT", 0, np.arange(c.n_rec)) \
                 + st["z"] * spike
             st["zout"] = self._sat(zout, 0, t_hi, "zout")
@@ -234,14 +223,23 @@ class GoldenModel:
     def _pre(self):
         return np.concatenate([self.state["xbar"], self.state["zbar"]], axis=1)
 
-    def _update_eps(self, psi_a, pre):
+    def _kernel_params(self):
+        c = self.cfg
+        return np.array([ROUND_MODES[c.rounding], c.seed, self.t, c.decay_bits, c.psi_bits,
+                         c.eps_shift, c.v_frac, c.e_shift, c.beta, c.kappa,
+                         *_signed_range(c.eps_bits), *_signed_range(c.e_bits)], np.int64)
+
+    def _sweep(self, psi_old, pre_old):
+        """Full mode: eps_a (phase 1), e and ebar (phase 2) for every synapse, in place."""
         c, st = self.cfg, self.state
-        rows = self._alif[:, None]
-        G = c.rho - self._r(psi_a * c.beta, c.g_shift, "G", self._alif[None, :], 0)
-        num = ((psi_a[:, :, None] * pre[:, None, :]) << c.decay_bits) \
-            + ((G[:, :, None] * st["eps"]) << c.psi_bits)
-        eps = self._r(num, c.eps_shift, "EPS", rows, self._cols)
-        st["eps"] = self._sat(eps, *_signed_range(c.eps_bits), "eps")
+        psi_a = psi_old[:, self._alif]
+        g = c.rho - self._r(psi_a * c.beta, c.g_shift, "G", self._alif[None, :], 0)
+        counts = np.zeros((self.batch, 3), np.int64)
+        sweep_full(st["eps"], st["ebar"], psi_old, pre_old, g, st["psi"], self._pre(),
+                   c.n_rec - c.n_alif, self._kernel_params(), counts)
+        for k, name in enumerate(("eps", "e", "ebar")):
+            if counts[:, k].any():
+                self._count(f"sat_{name}", counts[:, k])
 
     def _update_neurons(self, I, z_old):
         c, st = self.cfg, self.state
@@ -270,20 +268,6 @@ class GoldenModel:
         psi[refractory] = 0
         st["ref"] = np.where(z != 0, c.refractory, np.maximum(st["ref"] - 1, 0))
         st["v"], st["a"], st["z"], st["psi"] = v, a, z, psi
-
-    def _eligibility(self, psi, pre, rows, cols, eps):
-        """e = sat(R(psi * (pre * 2**v_frac - beta * eps), e_shift)) for the given rows.
-
-        ``psi``: (n, r), ``pre``: (n, n_pre); ``rows``/``cols`` index the random source.
-        With ``eps`` the ALIF rows (all rows given) subtract their adaptation term.
-        """
-        c = self.cfg
-        num = psi[:, :, None] * (pre[:, None, :] << c.v_frac)
-        if eps and c.n_alif:
-            psi_beta = psi[:, self._alif] * c.beta
-            num[:, self._alif] -= psi_beta[:, :, None] * self.state["eps"]
-        e = self._r(num, c.e_shift, "E", rows, cols)
-        return e
 
     def _learn(self, has_target):
         """Phase 4 for the cores whose step carries a target (``has_target``, per core)."""
@@ -318,12 +302,14 @@ class GoldenModel:
         if self.full:
             ebar = st["ebar"][b_idx, j_idx]
         else:
-            pre = self._pre()[b_idx]
-            ebar = self._eligibility(st["psi"][b_idx, j_idx][:, None], pre, rows[:, :, None],
-                                     self._cols[None], eps=False)[:, 0]
-            # Only the synapses that are written are computed: not the diagonal.
-            ebar[np.arange(len(j_idx)), c.n_in + j_idx] = 0
-            ebar = self._sat(ebar, *_signed_range(c.e_bits), "e", batch_index=b_idx)
+            # Factored: e of the written synapses only (not the diagonal), from this step's
+            # psi and pre.
+            ebar = np.empty((len(b_idx), c.n_pre), np.int64)
+            clamps = np.zeros(len(b_idx), np.int64)
+            eligibility_rows(st["psi"][b_idx, j_idx], self._pre()[b_idx], j_idx,
+                             c.n_in + j_idx, self._kernel_params(), ebar, clamps)
+            self._count("sat_e", np.bincount(b_idx, weights=clamps, minlength=self.batch)
+                        .astype(np.int64))
         qv = q[b_idx, j_idx][:, None]
         dw = self._round(c.eta * qv * ebar, c.lr_shift, c.update_rounding, "W", rows, self._cols)
         old = self._W[b_idx, j_idx]
