@@ -1,20 +1,20 @@
-"""The golden model: docs/spec.md as vectorized numpy integer code.
+"""The golden model: docs/spec.md as integer code, vectorized over a batch of cores.
 
 Every value is an int64 numpy array with a leading batch axis: ``batch`` independent cores with
-one configuration (each has its own weights, state and counters). The configuration guarantees
-that no intermediate needs more than 62 bits, so int64 arithmetic here is exact.
+one configuration (each has its own weights, state and counters). Phases 1-3 of a step run in
+the compiled kernels of :mod:`eligo.model.kernels` (one loop over neurons or synapses per
+phase); phase 4, which runs only on steps with targets, is numpy around the row-write kernel.
+The configuration guarantees that no intermediate needs more than 62 bits, so int64 is exact.
 """
 
 import numpy as np
 
-from .kernels import ROUND_MODES, SITES, eligibility_rows, round_shift, sweep_full
+from . import kernels as K
+from .kernels import COUNTER_NAMES, ROUND_MODES, SAT_NAMES, SITES
 
 __all__ = ["GoldenModel", "StepOutput", "STATE_NAMES", "COUNTER_NAMES", "SAT_NAMES",
            "random_weights"]
 
-SAT_NAMES = ("v", "a", "xbar", "zbar", "eps", "e", "ebar", "zout", "y", "err", "acc",
-             "acc_out", "w", "w_out")
-COUNTER_NAMES = ("spikes", "row_updates", "weight_writes") + tuple(f"sat_{n}" for n in SAT_NAMES)
 # Per-sample state cleared by reset(); eps and ebar exist in "full" trace mode only.
 SAMPLE_STATE = ("v", "a", "ref", "z", "psi", "xbar", "zbar", "eps", "ebar", "zout", "y", "err",
                 "acc", "acc_out")
@@ -38,10 +38,6 @@ def _signed_range(bits):
     return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
 
 
-def _unsigned_range(bits):
-    return 0, (1 << bits) - 1
-
-
 class GoldenModel:
     """Bit-exact integer model of one eligo core, vectorized over a batch of cores.
 
@@ -56,9 +52,12 @@ class GoldenModel:
     state : dict of str to numpy.ndarray
         Every state variable of docs/spec.md section 2, with a leading batch axis.
     counters : dict of str to numpy.ndarray
-        The 32-bit saturating counters, one value per batch element.
+        The 32-bit saturating counters, one value per batch element (views: read only).
     t : int
         The step index (feeds the random source; ``reset()`` keeps it).
+
+    The step is computed phase by phase by the compiled kernels of ``eligo.model.kernels``;
+    phase 4 (the error trigger and weight writes, which only runs on target steps) is numpy.
     """
 
     def __init__(self, cfg, batch=1):
@@ -69,15 +68,13 @@ class GoldenModel:
         self.cfg = cfg
         self.batch = batch
         self.full = cfg.trace_mode == "full"
-        c = cfg
-        self._alif = np.arange(c.n_rec - c.n_alif, c.n_rec)
-        self._beta_j = np.where(np.arange(c.n_rec) >= c.n_rec - c.n_alif, c.beta, 0)
-        self._cols = np.arange(c.n_pre)[None, :]
-        self._w_range = _signed_range(c.w_bits)
+        self._params = K.pack_params(cfg)
+        self._w_range = _signed_range(cfg.w_bits)
         self.t = 0
-        B = batch
-        # W is w_in beside w_rec; the public w_in/w_rec are views of it.
+        B, c = batch, cfg
+        # W is w_in beside w_rec, pre is xbar then zbar: the public names are views of them.
         self._W = np.zeros((B, c.n_rec, c.n_pre), np.int64)
+        self._pre = np.zeros((B, c.n_pre), np.int64)
         self.state = {"w_in": self._W[:, :, :c.n_in], "w_rec": self._W[:, :, c.n_in:],
                       "w_out": np.zeros((B, c.n_out, c.n_rec), np.int64),
                       "b": np.zeros((B, c.n_rec, c.n_out), np.int64)}
@@ -90,17 +87,23 @@ class GoldenModel:
         """Clear the per-sample state (spec section 2); keep weights, counters and ``t``."""
         c, B = self.cfg, self.batch
         shapes = {"v": (c.n_rec,), "a": (c.n_rec,), "ref": (c.n_rec,), "z": (c.n_rec,),
-                  "psi": (c.n_rec,), "xbar": (c.n_in,), "zbar": (c.n_rec,),
-                  "zout": (c.n_rec,), "y": (c.n_out,), "err": (c.n_out,), "acc": (c.n_rec,),
-                  "acc_out": (c.n_out,)}
+                  "psi": (c.n_rec,), "zout": (c.n_rec,), "y": (c.n_out,), "err": (c.n_out,),
+                  "acc": (c.n_rec,), "acc_out": (c.n_out,)}
         if self.full:
             shapes["eps"] = (c.n_alif, c.n_pre)
             shapes["ebar"] = (c.n_rec, c.n_pre)
         for name, shape in shapes.items():
             self.state[name] = np.zeros((B,) + shape, np.int64)
+        self._pre[...] = 0
+        self.state["xbar"] = self._pre[:, :c.n_in]
+        self.state["zbar"] = self._pre[:, c.n_in:]
 
     def clear_counters(self):
-        self.counters = {name: np.zeros(self.batch, np.int64) for name in COUNTER_NAMES}
+        self._counts = np.zeros((self.batch, len(COUNTER_NAMES)), np.int64)
+
+    @property
+    def counters(self):
+        return {name: self._counts[:, i] for i, name in enumerate(COUNTER_NAMES)}
 
     def load_weights(self, w_in, w_rec, w_out, b=None):
         """Load weights, shaped per core or with a leading batch axis (broadcast to all).
@@ -139,35 +142,6 @@ class GoldenModel:
         snap["t"] = self.t
         return snap
 
-    # -- arithmetic primitives (spec section 1) --------------------------------------------
-
-    def _round(self, x, s, mode, site, rows, cols):
-        """R / Ru: shift right by ``s`` with rounding ``mode``; ``s <= 0`` shifts left."""
-        return round_shift(x, s, ROUND_MODES[mode], self.cfg.seed, self.t, SITES[site],
-                           rows, cols)
-
-    def _r(self, x, s, site, rows=0, cols=0):
-        return self._round(x, s, self.cfg.rounding, site, rows, cols)
-
-    def _sat(self, x, lo, hi, name, batch_index=None):
-        """Clamp ``x`` in place to [lo, hi], counting the clamped values into sat_<name>."""
-        if x.size == 0 or (x.min() >= lo and x.max() <= hi):
-            return x
-        clamped = (x < lo) | (x > hi)
-        if batch_index is None:
-            counts = clamped.reshape(self.batch, -1).sum(axis=1)
-        else:
-            counts = np.bincount(batch_index, weights=clamped.reshape(len(batch_index), -1)
-                                 .sum(axis=1), minlength=self.batch).astype(np.int64)
-        self._count(f"sat_{name}", counts)
-        np.clip(x, lo, hi, out=x)
-        return x
-
-    def _count(self, name, amount):
-        total = self.counters[name] + amount
-        np.minimum(total, COUNTER_MAX, out=total)
-        self.counters[name] = total
-
     # -- one timestep (spec section 3) -----------------------------------------------------
 
     def step(self, x, ystar=None, mask=None, learn=None):
@@ -177,117 +151,63 @@ class GoldenModel:
         targets (within the ``y_bits`` range) and which readouts carry one, shape
         (batch, n_out); both None for a step without targets. ``learn`` defaults to cfg.learn.
         """
-        c, st = self.cfg, self.state
+        st, p, counts = self.state, self._params, self._counts
         x = self._check_events(x)
         ystar, mask = self._check_targets(ystar, mask)
-        learn = c.learn if learn is None else bool(learn)
-        D = c.decay_bits
-        z_old, pre_old, psi_old = st["z"], self._pre(), st["psi"]
+        learn = self.cfg.learn if learn is None else bool(learn)
+        p[K.P_T] = self.t
+        z_old, psi_old = st["z"], st["psi"]
+        z, psi = np.empty_like(z_old), np.empty_like(psi_old)
 
-        # Phase 1: synaptic input and neurons. (Phase 1's eps_a update depends only on step
-        # t-1's values, so the synapse sweep of phase 2 does it: one pass over the memory.)
-        s = np.concatenate([x, z_old], axis=1)
-        I = np.matmul(self._W, s[:, :, None])[:, :, 0]
-        self._update_neurons(I, z_old)
-
-        # Phase 2: traces and eligibility.
+        K.neuron_phase(self._W, x, z_old, st["v"], st["a"], st["ref"], z, psi, p, counts)
+        st["z"], st["psi"] = z, psi
         if learn:
-            spike = 1 << c.trace_frac
-            t_hi = _unsigned_range(c.trace_bits)[1]
-            xbar = self._r(st["xbar"] * c.alpha, D, "PRE", 0, np.arange(c.n_in)) + x * spike
-            st["xbar"] = self._sat(xbar, 0, t_hi, "xbar")
-            zbar = (self._r(st["zbar"] * c.alpha, D, "PRE", 0, c.n_in + np.arange(c.n_rec))
-                    + z_old * spike)
-            st["zbar"] = self._sat(zbar, 0, t_hi, "zbar")
+            pre_old = self._pre.copy()
+            K.trace_phase(self._pre, x, z_old, st["zout"], z, p, counts)
             if self.full:
-                self._sweep(psi_old, pre_old)
-            zout = self._r(st["zout"] * c.kappa, D, "ZOUT", 0, np.arange(c.n_rec)) \
-                + st["z"] * spike
-            st["zout"] = self._sat(zout, 0, t_hi, "zout")
-
-        # Phase 3: readout and error.
-        y_in = np.matmul(st["w_out"], st["z"][:, :, None])[:, :, 0] << c.out_shift
-        y = self._r(st["y"] * c.kappa, D, "Y", np.arange(c.n_out)[None, :], 0) + y_in
-        st["y"] = self._sat(y, *_signed_range(c.y_bits), "y")
-        err = np.where(mask, st["y"] - ystar, 0)
-        st["err"] = self._sat(err, *_signed_range(c.err_bits), "err")
-
-        # Phase 4: error trigger and weight writes.
+                K.sweep_full(st["eps"], st["ebar"], psi_old, pre_old, psi, self._pre, p, counts)
+        K.readout_phase(st["w_out"], z, st["y"], ystar, mask, st["err"], p, counts)
         if learn and mask.any():
             self._learn(mask.any(axis=1))
 
-        self._count("spikes", st["z"].sum(axis=1))
+        np.minimum(counts, COUNTER_MAX, out=counts)
         self.t += 1
-        return StepOutput(st["z"].copy(), st["y"].copy())
+        return StepOutput(z.copy(), st["y"].copy())
 
-    def _pre(self):
-        return np.concatenate([self.state["xbar"], self.state["zbar"]], axis=1)
+    # -- phase 4: error trigger and weight writes (numpy) -----------------------------------
 
-    def _kernel_params(self):
-        c = self.cfg
-        return np.array([ROUND_MODES[c.rounding], c.seed, self.t, c.decay_bits, c.psi_bits,
-                         c.eps_shift, c.v_frac, c.e_shift, c.beta, c.kappa,
-                         *_signed_range(c.eps_bits), *_signed_range(c.e_bits)], np.int64)
+    def _round(self, x, s, mode, site, rows, cols):
+        """R / Ru of spec 1.1 with rounding ``mode`` at this step."""
+        return K.round_shift(x, s, ROUND_MODES[mode], self.cfg.seed, self.t, SITES[site],
+                             rows, cols)
 
-    def _sweep(self, psi_old, pre_old):
-        """Full mode: eps_a (phase 1), e and ebar (phase 2) for every synapse, in place."""
-        c, st = self.cfg, self.state
-        psi_a = psi_old[:, self._alif]
-        g = c.rho - self._r(psi_a * c.beta, c.g_shift, "G", self._alif[None, :], 0)
-        counts = np.zeros((self.batch, 3), np.int64)
-        sweep_full(st["eps"], st["ebar"], psi_old, pre_old, g, st["psi"], self._pre(),
-                   c.n_rec - c.n_alif, self._kernel_params(), counts)
-        for k, name in enumerate(("eps", "e", "ebar")):
-            if counts[:, k].any():
-                self._count(f"sat_{name}", counts[:, k])
-
-    def _update_neurons(self, I, z_old):
-        c, st = self.cfg, self.state
-        D = c.decay_bits
-        rows = np.arange(c.n_rec)[None, :]
-        dv = self._r(st["v"] * c.alpha, D, "V", rows, 0)
-        drive = I << c.syn_shift
-        if c.reset == "subtract":
-            v = dv + drive - z_old * c.theta
-        else:
-            v = np.where(z_old != 0, 0, dv) + drive
-        v = self._sat(v, *_signed_range(c.v_bits), "v")
-        if c.n_alif:
-            a = self._r(st["a"] * c.rho, D, "A", rows, 0) + (z_old << c.a_frac)
-            a[:, :c.n_lif] = 0
-            a = self._sat(a, *_unsigned_range(c.a_bits), "a")
-        else:
-            a = st["a"]
-        threshold = c.theta * (1 << c.a_frac) + self._beta_j * a
-        v_scaled = v << c.a_frac
-        refractory = st["ref"] > 0
-        z = ((v_scaled > threshold) & ~refractory).astype(np.int64)
-        unit = 1 << (c.v_frac + c.a_frac)
-        h = np.maximum(unit - np.abs(v_scaled - threshold), 0)
-        psi = self._r(c.gamma * h, c.psi_shift, "PSI", rows, 0)
-        psi[refractory] = 0
-        st["ref"] = np.where(z != 0, c.refractory, np.maximum(st["ref"] - 1, 0))
-        st["v"], st["a"], st["z"], st["psi"] = v, a, z, psi
+    def _sat(self, x, lo, hi, name):
+        """Clamp ``x`` (batch, n) in place to [lo, hi], counting clamps into sat_<name>."""
+        if x.min() >= lo and x.max() <= hi:
+            return x
+        self._counts[:, COUNTER_NAMES.index(f"sat_{name}")] += ((x < lo) | (x > hi)).sum(axis=1)
+        np.clip(x, lo, hi, out=x)
+        return x
 
     def _learn(self, has_target):
         """Phase 4 for the cores whose step carries a target (``has_target``, per core)."""
         c, st = self.cfg, self.state
         err = st["err"]
         feedback = np.swapaxes(st["w_out"], 1, 2) if c.feedback == "symmetric" else st["b"]
-        L = self._r(np.matmul(feedback, err[:, :, None])[:, :, 0],
-                    c.l_shift, "L", np.arange(c.n_rec)[None, :], 0)
-        L_out = self._r(err, c.err_to_acc_shift, "LOUT", np.arange(c.n_out)[None, :], 0)
-        acc_range = _signed_range(c.acc_bits)
-        q = self._trigger("acc", L, c.trigger, acc_range, has_target)
-        q_out = self._trigger("acc_out", L_out, c.trigger_out, acc_range, has_target)
-        # Readout weights first is safe: the recurrent update above already read w_out.
+        L = self._round(np.matmul(feedback, err[:, :, None])[:, :, 0], c.l_shift, c.rounding,
+                        "L", np.arange(c.n_rec)[None, :], 0)
+        L_out = self._round(err, c.err_to_acc_shift, c.rounding, "LOUT",
+                            np.arange(c.n_out)[None, :], 0)
+        q = self._trigger("acc", L, c.trigger, has_target)
+        q_out = self._trigger("acc_out", L_out, c.trigger_out, has_target)
+        # The recurrent rows read w_out (feedback) above, so writing w_out after is safe.
         self._write_rec_rows(q)
         self._write_out_rows(q_out)
 
-    def _trigger(self, name, signal, threshold, acc_range, has_target):
+    def _trigger(self, name, signal, threshold, has_target):
         c, st = self.cfg, self.state
         acc = signal + st[name] if c.accumulate_error else signal.copy()
-        acc = self._sat(acc, *acc_range, name)
+        acc = self._sat(acc, *_signed_range(c.acc_bits), name)
         q = np.sign(acc) * np.minimum(c.q_max, np.abs(acc) // threshold)
         q[~has_target] = 0
         st[name] = np.where(has_target[:, None], acc - q * threshold, st[name])
@@ -298,23 +218,15 @@ class GoldenModel:
         b_idx, j_idx = np.nonzero(q)
         if len(b_idx) == 0:
             return
-        rows = j_idx[:, None]
         if self.full:
             ebar = st["ebar"][b_idx, j_idx]
         else:
-            # Factored: e of the written synapses only (not the diagonal), from this step's
-            # psi and pre.
             ebar = np.empty((len(b_idx), c.n_pre), np.int64)
-            clamps = np.zeros(len(b_idx), np.int64)
-            eligibility_rows(st["psi"][b_idx, j_idx], self._pre()[b_idx], j_idx,
-                             c.n_in + j_idx, self._kernel_params(), ebar, clamps)
-            self._count("sat_e", np.bincount(b_idx, weights=clamps, minlength=self.batch)
-                        .astype(np.int64))
-        qv = q[b_idx, j_idx][:, None]
-        dw = self._round(c.eta * qv * ebar, c.lr_shift, c.update_rounding, "W", rows, self._cols)
-        old = self._W[b_idx, j_idx]
-        new = self._sat_rows(old - dw, *self._w_range, "w", b_idx, keep=(j_idx, old))
-        self._W[b_idx, j_idx] = new
+            K.eligibility_rows(b_idx, j_idx, st["psi"], self._pre, self._params, ebar,
+                               self._counts)
+        K.write_rows(self._W, b_idx, j_idx, q[b_idx, j_idx], ebar, c.eta, c.lr_shift,
+                     ROUND_MODES[c.update_rounding], self._params, SITES["W"], c.n_in,
+                     *self._w_range, self._counts, K.C_W)
         self._count_rows(b_idx, c.n_pre - 1)
 
     def _write_out_rows(self, q_out):
@@ -322,28 +234,15 @@ class GoldenModel:
         b_idx, k_idx = np.nonzero(q_out)
         if len(b_idx) == 0:
             return
-        qv = q_out[b_idx, k_idx][:, None]
-        dw = self._round(c.eta_out * qv * st["zout"][b_idx], c.lr_out_shift, c.update_rounding,
-                         "WOUT", k_idx[:, None], np.arange(c.n_rec)[None, :])
-        new = self._sat_rows(st["w_out"][b_idx, k_idx] - dw, *self._w_range, "w_out", b_idx)
-        st["w_out"][b_idx, k_idx] = new
+        K.write_rows(st["w_out"], b_idx, k_idx, q_out[b_idx, k_idx], st["zout"][b_idx],
+                     c.eta_out, c.lr_out_shift, ROUND_MODES[c.update_rounding], self._params,
+                     SITES["WOUT"], -1, *self._w_range, self._counts, K.C_W_OUT)
         self._count_rows(b_idx, c.n_rec)
 
-    def _sat_rows(self, rows, lo, hi, name, b_idx, keep=None):
-        """Saturate gathered rows (one per triggered row), counting per batch element.
-
-        ``keep=(j_idx, old)`` leaves the diagonal synapse of each recurrent row unwritten.
-        """
-        if keep is not None:
-            j_idx, old = keep
-            diag = self.cfg.n_in + j_idx
-            rows[np.arange(len(j_idx)), diag] = old[np.arange(len(j_idx)), diag]
-        return self._sat(rows, lo, hi, name, batch_index=b_idx)
-
     def _count_rows(self, b_idx, writes_per_row):
-        rows = np.bincount(b_idx, minlength=self.batch).astype(np.int64)
-        self._count("row_updates", rows)
-        self._count("weight_writes", rows * writes_per_row)
+        rows = np.bincount(b_idx, minlength=self.batch)
+        self._counts[:, K.C_ROWS] += rows
+        self._counts[:, K.C_WRITES] += rows * writes_per_row
 
     # -- input checks -----------------------------------------------------------------------
 

@@ -1,17 +1,20 @@
-"""Compiled integer kernels of the golden model (numba): the random source, the rounding
-shift R, and the per-synapse sweep of eligibility (docs/spec.md sections 1 and 3).
+"""Compiled integer kernels of the golden model (numba), one per phase of docs/spec.md 3.
 
-These are the only places where these formulas are written in the golden model. The numpy
-code of ``golden.py`` calls :data:`round_shift` as a ufunc; the synapse sweep calls the same
-scalar functions inline. Everything is int64; the configuration guarantees that no value
-needs more than 62 bits and no shift exceeds 62.
+Each kernel loops over the batch of cores and over neurons or synapses, with the formulas of
+the spec written out once. State lives in int64 numpy arrays owned by ``golden.GoldenModel``
+and is updated in place. The configuration guarantees that no value needs more than 62 bits
+and no shift exceeds 62, so int64 arithmetic is exact.
+
+Parameters travel as one int64 vector built by :func:`pack_params`; ``P_*`` are its indices.
+Counters travel as one (batch, len(COUNTER_NAMES)) int64 array; ``C_*`` are its columns.
 """
 
 import numpy as np
 from numba import njit, vectorize
 
-__all__ = ["ROUND_MODES", "SITES", "rand64", "rand64_ufunc", "round_shift", "sweep_full",
-           "eligibility_rows"]
+__all__ = ["ROUND_MODES", "SITES", "COUNTER_NAMES", "SAT_NAMES", "pack_params", "rand64",
+           "rand64_ufunc", "round_shift", "neuron_phase", "trace_phase", "sweep_full",
+           "readout_phase", "eligibility_rows"]
 
 ROUND_MODES = {"zero": 0, "floor": 1, "stochastic": 2}
 # Rounding sites: the `site` input of the random source (docs/spec.md 1.2).
@@ -19,7 +22,46 @@ SITES = {
     "V": 1, "A": 2, "PSI": 3, "PRE": 4, "G": 5, "EPS": 6, "E": 7, "EBAR": 8,
     "ZOUT": 9, "Y": 10, "L": 11, "LOUT": 12, "W": 13, "WOUT": 14,
 }
-SITE_EPS, SITE_E, SITE_EBAR = SITES["EPS"], SITES["E"], SITES["EBAR"]
+S_V, S_A, S_PSI, S_PRE, S_G, S_EPS, S_E, S_EBAR, S_ZOUT, S_Y = range(1, 11)
+
+SAT_NAMES = ("v", "a", "xbar", "zbar", "eps", "e", "ebar", "zout", "y", "err", "acc",
+             "acc_out", "w", "w_out")
+COUNTER_NAMES = ("spikes", "row_updates", "weight_writes") + tuple(f"sat_{n}" for n in SAT_NAMES)
+(C_SPIKES, C_ROWS, C_WRITES, C_V, C_A, C_XBAR, C_ZBAR, C_EPS, C_E, C_EBAR, C_ZOUT, C_Y,
+ C_ERR, C_ACC, C_ACC_OUT, C_W, C_W_OUT) = range(len(COUNTER_NAMES))
+
+_PARAMS = ("mode", "seed", "t", "D", "alpha", "rho", "kappa", "theta", "beta", "gamma",
+           "n_in", "alif0", "syn_shift", "out_shift", "reset_zero", "refractory",
+           "v_frac", "a_frac", "psi_bits", "trace_frac", "psi_shift", "g_shift", "eps_shift",
+           "e_shift", "v_lo", "v_hi", "a_hi", "trace_hi", "eps_lo", "eps_hi", "e_lo", "e_hi",
+           "y_lo", "y_hi", "err_lo", "err_hi")
+(P_MODE, P_SEED, P_T, P_D, P_ALPHA, P_RHO, P_KAPPA, P_THETA, P_BETA, P_GAMMA, P_N_IN,
+ P_ALIF0, P_SYN_SHIFT, P_OUT_SHIFT, P_RESET_ZERO, P_REFRACTORY, P_V_FRAC, P_A_FRAC,
+ P_PSI_BITS, P_TRACE_FRAC, P_PSI_SHIFT, P_G_SHIFT, P_EPS_SHIFT, P_E_SHIFT, P_V_LO, P_V_HI,
+ P_A_HI, P_TRACE_HI, P_EPS_LO, P_EPS_HI, P_E_LO, P_E_HI, P_Y_LO, P_Y_HI, P_ERR_LO,
+ P_ERR_HI) = range(len(_PARAMS))
+
+
+def pack_params(cfg):
+    """The parameter vector of the kernels for a configuration (``t`` is set per step)."""
+    def signed(bits):
+        return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    values = dict(
+        mode=ROUND_MODES[cfg.rounding], seed=cfg.seed, t=0, D=cfg.decay_bits,
+        alpha=cfg.alpha, rho=cfg.rho, kappa=cfg.kappa, theta=cfg.theta, beta=cfg.beta,
+        gamma=cfg.gamma, n_in=cfg.n_in, alif0=cfg.n_rec - cfg.n_alif,
+        syn_shift=cfg.syn_shift, out_shift=cfg.out_shift, reset_zero=int(cfg.reset == "zero"),
+        refractory=cfg.refractory, v_frac=cfg.v_frac, a_frac=cfg.a_frac,
+        psi_bits=cfg.psi_bits, trace_frac=cfg.trace_frac, psi_shift=cfg.psi_shift,
+        g_shift=cfg.g_shift, eps_shift=cfg.eps_shift, e_shift=cfg.e_shift,
+        a_hi=(1 << cfg.a_bits) - 1, trace_hi=(1 << cfg.trace_bits) - 1)
+    for name, bits in (("v", cfg.v_bits), ("eps", cfg.eps_bits), ("e", cfg.e_bits),
+                       ("y", cfg.y_bits), ("err", cfg.err_bits)):
+        values[f"{name}_lo"], values[f"{name}_hi"] = signed(bits)
+    return np.array([values[name] for name in _PARAMS], np.int64)
+
+
+# -- the random source and the rounding shift (spec 1.1, 1.2) ------------------------------
 
 _MASK32 = 0xFFFFFFFF
 _PARITY = 0x1BD11BDA
@@ -37,7 +79,7 @@ def _inject(x0, x1, ks0, ks1, ks2, i):
 
 
 @njit(inline="always", cache=True)
-def _threefry_rounds(x0, x1, r0, r1, r2, r3):
+def _four_rounds(x0, x1, r0, r1, r2, r3):
     x0 = (x0 + x1) & _MASK32
     x1 = _rotl32(x1, r0) ^ x0
     x0 = (x0 + x1) & _MASK32
@@ -58,21 +100,22 @@ def rand64(seed, t, site, row, col):
     k2 = _PARITY ^ k0 ^ k1
     x0 = ((t & _MASK32) + k0) & _MASK32
     x1 = (((row << 16) | col) + k1) & _MASK32
-    x0, x1 = _threefry_rounds(x0, x1, 13, 15, 26, 6)
+    x0, x1 = _four_rounds(x0, x1, 13, 15, 26, 6)
     x0, x1 = _inject(x0, x1, k0, k1, k2, 1)
-    x0, x1 = _threefry_rounds(x0, x1, 17, 29, 16, 24)
+    x0, x1 = _four_rounds(x0, x1, 17, 29, 16, 24)
     x0, x1 = _inject(x0, x1, k0, k1, k2, 2)
-    x0, x1 = _threefry_rounds(x0, x1, 13, 15, 26, 6)
+    x0, x1 = _four_rounds(x0, x1, 13, 15, 26, 6)
     x0, x1 = _inject(x0, x1, k0, k1, k2, 3)
-    x0, x1 = _threefry_rounds(x0, x1, 17, 29, 16, 24)
+    x0, x1 = _four_rounds(x0, x1, 17, 29, 16, 24)
     x0, x1 = _inject(x0, x1, k0, k1, k2, 4)
-    x0, x1 = _threefry_rounds(x0, x1, 13, 15, 26, 6)
+    x0, x1 = _four_rounds(x0, x1, 13, 15, 26, 6)
     x0, x1 = _inject(x0, x1, k0, k1, k2, 5)
     return (x1 << 32) | x0
 
 
 @njit(inline="always", cache=True)
-def _round_shift(x, s, mode, seed, t, site, row, col):
+def _rs(x, s, mode, seed, t, site, row, col):
+    """R(x, s; site, row, col): right shift with rounding ``mode``; s <= 0 shifts left."""
     if s <= 0:
         return x << -s
     if mode == 1:
@@ -85,9 +128,9 @@ def _round_shift(x, s, mode, seed, t, site, row, col):
 
 @vectorize(["int64(int64, int64, int64, int64, int64, int64, int64, int64)"], cache=True)
 def round_shift(x, s, mode, seed, t, site, row, col):
-    """R(x, s; site, row, col) of docs/spec.md 1.1 at step ``t``, broadcast like a ufunc.
-    ``mode`` is a value of :data:`ROUND_MODES`."""
-    return _round_shift(x, s, mode, seed, t, site, row, col)
+    """R of docs/spec.md 1.1 at step ``t``, broadcast like a ufunc (for phase 4, which is
+    rare); ``mode`` is a value of :data:`ROUND_MODES`."""
+    return _rs(x, s, mode, seed, t, site, row, col)
 
 
 @vectorize(["int64(int64, int64, int64, int64, int64)"], cache=True)
@@ -97,6 +140,7 @@ def rand64_ufunc(seed, t, site, row, col):
 
 @njit(inline="always", cache=True)
 def _clamp(x, lo, hi):
+    """Clamp to [lo, hi]; also returns 1 if it clamped (for the saturation counters)."""
     if x < lo:
         return lo, 1
     if x > hi:
@@ -104,53 +148,185 @@ def _clamp(x, lo, hi):
     return x, 0
 
 
-@njit(cache=True)
-def sweep_full(eps, ebar, psi_old, pre_old, g, psi, pre, alif0, p, counts):
-    """Phase 1's eps_a update and phase 2's eligibility and trace update, per synapse.
+@njit(inline="always", cache=True)
+def _sat(x, lo, hi, counts, b, column):
+    """Clamp to [lo, hi], counting a clamp in ``counts[b, column]``."""
+    if x < lo:
+        counts[b, column] += 1
+        return lo
+    if x > hi:
+        counts[b, column] += 1
+        return hi
+    return x
 
-    ``eps`` (B, n_alif, n_pre) and ``ebar`` (B, n_rec, n_pre) are updated in place.
-    ``psi_old``/``pre_old`` are step t-1's, ``psi``/``pre`` step t's; ``g`` (B, n_alif) the
-    per-neuron factor G_j. ``p`` packs the parameters (see ``golden.GoldenModel``);
-    ``counts`` (B, 3) accumulates the clamps of eps, e, ebar.
+
+# -- phases ---------------------------------------------------------------------------------
+
+@njit(cache=True)
+def neuron_phase(W, x, z_old, v, a, ref, z, psi, p, counts):
+    """Phase 1 without eps: synaptic input from the active sources, then every neuron.
+
+    ``v``, ``a``, ``ref`` are updated in place; the new spikes and pseudo-derivatives are
+    written to ``z`` and ``psi`` (``z_old`` is step t-1's spike vector).
     """
-    (mode, seed, t, D, psi_bits, eps_shift, v_frac, e_shift, beta, kappa,
-     eps_lo, eps_hi, e_lo, e_hi) = (p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8],
-                                    p[9], p[10], p[11], p[12], p[13])
+    mode, seed, t, D = p[P_MODE], p[P_SEED], p[P_T], p[P_D]
+    n_in, alif0, a_frac = p[P_N_IN], p[P_ALIF0], p[P_A_FRAC]
+    unit = 1 << (p[P_V_FRAC] + a_frac)
+    B, n_rec, n_pre = W.shape
+    active = np.empty(n_pre, np.int64)
+    for b in range(B):
+        # Event-driven synaptic input: only the sources that spiked contribute.
+        n_active = 0
+        for i in range(n_pre):
+            if (x[b, i] if i < n_in else z_old[b, i - n_in]) != 0:
+                active[n_active] = i
+                n_active += 1
+        for j in range(n_rec):
+            I = 0
+            for k in range(n_active):
+                I += W[b, j, active[k]]
+            dv = _rs(v[b, j] * p[P_ALPHA], D, mode, seed, t, S_V, j, 0)
+            drive = I << p[P_SYN_SHIFT]
+            if p[P_RESET_ZERO]:
+                vj = (0 if z_old[b, j] else dv) + drive
+            else:
+                vj = dv + drive - z_old[b, j] * p[P_THETA]
+            vj = _sat(vj, p[P_V_LO], p[P_V_HI], counts, b, C_V)
+            v[b, j] = vj
+            threshold = p[P_THETA] << a_frac
+            if j >= alif0:
+                aj = _rs(a[b, j] * p[P_RHO], D, mode, seed, t, S_A, j, 0) + (z_old[b, j] << a_frac)
+                aj = _sat(aj, 0, p[P_A_HI], counts, b, C_A)
+                a[b, j] = aj
+                threshold += p[P_BETA] * aj
+            refractory = ref[b, j] > 0
+            v_scaled = vj << a_frac
+            zj = 1 if (v_scaled > threshold and not refractory) else 0
+            z[b, j] = zj
+            h = unit - abs(v_scaled - threshold)
+            if refractory or h <= 0:
+                psi[b, j] = 0
+            else:
+                psi[b, j] = _rs(p[P_GAMMA] * h, p[P_PSI_SHIFT], mode, seed, t, S_PSI, j, 0)
+            ref[b, j] = p[P_REFRACTORY] if zj else max(ref[b, j] - 1, 0)
+            counts[b, C_SPIKES] += zj
+
+
+@njit(cache=True)
+def trace_phase(pre, x, z_old, zout, z, p, counts):
+    """Phase 2's presynaptic traces (``pre`` = xbar then zbar) and readout traces, in place."""
+    mode, seed, t, D, alpha, kappa = p[P_MODE], p[P_SEED], p[P_T], p[P_D], p[P_ALPHA], p[P_KAPPA]
+    spike, hi, n_in = 1 << p[P_TRACE_FRAC], p[P_TRACE_HI], p[P_N_IN]
+    B, n_pre = pre.shape
+    for b in range(B):
+        for i in range(n_pre):
+            src = x[b, i] if i < n_in else z_old[b, i - n_in]
+            column = C_XBAR if i < n_in else C_ZBAR
+            decayed = _rs(pre[b, i] * alpha, D, mode, seed, t, S_PRE, 0, i)
+            pre[b, i] = _sat(decayed + src * spike, 0, hi, counts, b, column)
+        for j in range(zout.shape[1]):
+            decayed = _rs(zout[b, j] * kappa, D, mode, seed, t, S_ZOUT, 0, j)
+            zout[b, j] = _sat(decayed + z[b, j] * spike, 0, hi, counts, b, C_ZOUT)
+
+
+@njit(cache=True)
+def sweep_full(eps, ebar, psi_old, pre_old, psi, pre, p, counts):
+    """Full trace mode: phase 1's eps_a update (step t-1's psi and pre) and phase 2's
+    eligibility and trace update (step t's), in one pass over the synapse memory.
+
+    Phase 1's eps_a depends only on step t-1's values, so doing it here equals doing it
+    before the neurons. ``eps`` (B, n_alif, n_pre) and ``ebar`` (B, n_rec, n_pre) in place.
+    """
+    mode, seed, t, D = p[P_MODE], p[P_SEED], p[P_T], p[P_D]
+    psi_bits, v_frac, beta, kappa = p[P_PSI_BITS], p[P_V_FRAC], p[P_BETA], p[P_KAPPA]
+    eps_shift, e_shift, g_shift = p[P_EPS_SHIFT], p[P_E_SHIFT], p[P_G_SHIFT]
+    eps_lo, eps_hi, e_lo, e_hi = p[P_EPS_LO], p[P_EPS_HI], p[P_E_LO], p[P_E_HI]
+    alif0 = p[P_ALIF0]
     B, n_rec, n_pre = ebar.shape
     for b in range(B):
+        n_eps = n_e = n_ebar = 0
         for j in range(n_rec):
             r = j - alif0
             pj = psi[b, j]
+            pj_old = psi_old[b, j]
+            g = 0
+            if r >= 0:
+                g = p[P_RHO] - _rs(pj_old * beta, g_shift, mode, seed, t, S_G, j, 0)
             for i in range(n_pre):
-                num = pj * (pre[b, i] << v_frac)
+                ea = 0
                 if r >= 0:
-                    acc = ((psi_old[b, j] * pre_old[b, i]) << D) \
-                        + ((g[b, r] * eps[b, r, i]) << psi_bits)
-                    ea, c = _clamp(_round_shift(acc, eps_shift, mode, seed, t, SITE_EPS, j, i),
+                    total = ((pj_old * pre_old[b, i]) << D) + ((g * eps[b, r, i]) << psi_bits)
+                    ea, c = _clamp(_rs(total, eps_shift, mode, seed, t, S_EPS, j, i),
                                    eps_lo, eps_hi)
                     eps[b, r, i] = ea
-                    counts[b, 0] += c
-                    num -= pj * beta * ea
-                e, c = _clamp(_round_shift(num, e_shift, mode, seed, t, SITE_E, j, i), e_lo, e_hi)
-                counts[b, 1] += c
-                decayed = _round_shift(ebar[b, j, i] * kappa, D, mode, seed, t, SITE_EBAR, j, i)
+                    n_eps += c
+                e = 0
+                if pj != 0:  # psi == 0 gives e == 0 in every rounding mode
+                    num = pj * ((pre[b, i] << v_frac) - beta * ea)
+                    e, c = _clamp(_rs(num, e_shift, mode, seed, t, S_E, j, i), e_lo, e_hi)
+                    n_e += c
+                decayed = _rs(ebar[b, j, i] * kappa, D, mode, seed, t, S_EBAR, j, i)
                 ebar[b, j, i], c = _clamp(decayed + e, e_lo, e_hi)
-                counts[b, 2] += c
+                n_ebar += c
+        counts[b, C_EPS] += n_eps
+        counts[b, C_E] += n_e
+        counts[b, C_EBAR] += n_ebar
 
 
 @njit(cache=True)
-def eligibility_rows(psi_rows, pre_rows, rows, skip_col, p, out, clamps):
-    """Eligibility e of whole rows without an eps term (factored mode): ``out[n, i]`` for
-    neuron ``rows[n]`` with ``psi_rows[n]`` and presynaptic traces ``pre_rows[n]``. Column
-    ``skip_col[n]`` (the diagonal, never written) is left 0 and not counted. ``clamps[n]``
-    counts the clamped values of row n."""
-    mode, seed, t, v_frac, e_shift, e_lo, e_hi = p[0], p[1], p[2], p[6], p[7], p[12], p[13]
+def readout_phase(w_out, z, y, ystar, mask, err, p, counts):
+    """Phase 3: leaky readouts from this step's spikes, and the error where a target is."""
+    mode, seed, t, D, kappa = p[P_MODE], p[P_SEED], p[P_T], p[P_D], p[P_KAPPA]
+    B, n_out, n_rec = w_out.shape
+    for b in range(B):
+        for k in range(n_out):
+            s = 0
+            for j in range(n_rec):
+                if z[b, j]:
+                    s += w_out[b, k, j]
+            decayed = _rs(y[b, k] * kappa, D, mode, seed, t, S_Y, k, 0)
+            yk = _sat(decayed + (s << p[P_OUT_SHIFT]), p[P_Y_LO], p[P_Y_HI], counts, b, C_Y)
+            y[b, k] = yk
+            if mask[b, k]:
+                err[b, k] = _sat(yk - ystar[b, k], p[P_ERR_LO], p[P_ERR_HI], counts, b, C_ERR)
+            else:
+                err[b, k] = 0
+
+
+@njit(cache=True)
+def eligibility_rows(batch_index, rows, psi, pre, p, out, counts):
+    """Factored mode: eligibility e of the rows phase 4 writes (``rows[n]`` of core
+    ``batch_index[n]``), with step t's psi and pre and no eps term, into ``out[n]``. The
+    diagonal (never written) is left 0 and not computed."""
+    mode, seed, t, v_frac, e_shift = p[P_MODE], p[P_SEED], p[P_T], p[P_V_FRAC], p[P_E_SHIFT]
+    n_in = p[P_N_IN]
     for n in range(rows.shape[0]):
-        for i in range(pre_rows.shape[1]):
-            if i == skip_col[n]:
+        b, j = batch_index[n], rows[n]
+        for i in range(pre.shape[1]):
+            if i == n_in + j:
                 out[n, i] = 0
                 continue
-            num = psi_rows[n] * (pre_rows[n, i] << v_frac)
-            out[n, i], c = _clamp(_round_shift(num, e_shift, mode, seed, t, SITE_E, rows[n], i),
-                                  e_lo, e_hi)
-            clamps[n] += c
+            num = psi[b, j] * (pre[b, i] << v_frac)
+            out[n, i] = _sat(_rs(num, e_shift, mode, seed, t, S_E, j, i),
+                             p[P_E_LO], p[P_E_HI], counts, b, C_E)
+
+
+@njit(cache=True)
+def write_rows(W, batch_index, rows, q, elig, eta, shift, mode, p, site, diag_offset, lo, hi,
+               counts, column):
+    """Phase 4's row writes: ``W[b, j, i] = sat(W[b, j, i] - Ru(eta * q * elig, shift))`` for
+    each triggered row ``n`` (core ``batch_index[n]``, row ``rows[n]``, multiple ``q[n]``,
+    eligibility ``elig[n]``). With ``diag_offset >= 0``, column ``diag_offset + j`` is not
+    written (the W_rec diagonal); with -1 every column is. Clamps count in
+    ``counts[b, column]``."""
+    seed, t = p[P_SEED], p[P_T]
+    n_rows, n_cols = elig.shape
+    for n in range(n_rows):
+        b, j = batch_index[n], rows[n]
+        factor = eta * q[n]
+        for i in range(n_cols):
+            if diag_offset >= 0 and i == diag_offset + j:
+                continue
+            dw = _rs(factor * elig[n, i], shift, mode, seed, t, site, j, i)
+            W[b, j, i], c = _clamp(W[b, j, i] - dw, lo, hi)
+            counts[b, column] += c
