@@ -80,6 +80,7 @@ _FIELDS = [
 ]
 
 FIELD_GROUPS = {name: group for name, group, *_ in _FIELDS}
+GROUPS = ("network", "formats", "conventions", "runtime")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -222,6 +223,8 @@ class Config:
                         f"{name} must be an integer in [{low_v}, {high_v}]"
                         f"{self._bound_note(low, high)}, not {value!r}")
             else:
+                if not isinstance(value, str):
+                    raise TypeError(f"{name} must be a string, not {value!r}")
                 if value not in kind:
                     raise ValueError(f"{name} must be one of {', '.join(map(repr, kind))}, "
                                      f"not {value!r}")
@@ -231,15 +234,17 @@ class Config:
     # -- validation helpers --------------------------------------------------------------
 
     def _bound(self, bound):
+        # Only the bound asked for: the fields it depends on were checked before (they come
+        # earlier in _FIELDS), the others not yet.
         if isinstance(bound, int):
             return bound
         return {
-            "n_rec": self.n_rec,
-            "decay_max": 2**self.decay_bits - 1,
-            "v_max": 2**(self.v_bits - 1) - 1,
-            "psi_max": 2**self.psi_bits - 1,
-            "acc_max": 2**(self.acc_bits - 1) - 1,
-        }[bound]
+            "n_rec": lambda: self.n_rec,
+            "decay_max": lambda: 2**self.decay_bits - 1,
+            "v_max": lambda: 2**(self.v_bits - 1) - 1,
+            "psi_max": lambda: 2**self.psi_bits - 1,
+            "acc_max": lambda: 2**(self.acc_bits - 1) - 1,
+        }[bound]()
 
     @staticmethod
     def _bound_note(low, high):
@@ -265,8 +270,8 @@ class Config:
              f"at most a_bits - 1 ({self.a_bits - 1}) so that one spike fits")
         need(self.y_frac <= self.y_bits - 1, "y_frac", self.y_frac,
              f"at most y_bits - 1 ({self.y_bits - 1})")
-        need(self.n_in + self.n_rec <= 65535, "n_in + n_rec", self.n_in + self.n_rec,
-             "at most 65535 (a synapse column must fit 16 bits of the random counter)")
+        # n_in and n_rec are at most 4096 each, so a synapse column always fits the 16 bits
+        # the random source's counter gives it (docs/spec.md 1.2).
 
     def intermediate_bits(self):
         """Bits (magnitude, without sign) of the widest value of each step of the arithmetic.
@@ -276,6 +281,7 @@ class Config:
         b = lambda m: max(int(m), 1).bit_length()
         w, v, tr = 2**(self.w_bits - 1), 2**(self.v_bits - 1), 2**self.trace_bits
         psi, eps, e = 2**self.psi_bits, 2**(self.eps_bits - 1), 2**(self.e_bits - 1)
+        left = lambda shift: max(-shift, 0)  # a negative right shift is an exact left shift
         dec, err = 2**self.decay_bits, 2**(self.err_bits - 1)
         n_pre = self.n_in + self.n_rec
         beta_psi = psi * self.beta
@@ -290,18 +296,33 @@ class Config:
                                        + self.beta * 2**self.a_bits + v * 2**self.a_frac),
             "pseudo-derivative gamma*h": b(self.gamma * 2**(self.v_frac + self.a_frac)),
             "trace decay pre*alpha": b(tr * dec),
-            "adaptation factor psi*beta": b(beta_psi),
+            "adaptation factor psi*beta": b(beta_psi) + left(self.g_shift),
             "eps_a sum": b((psi * tr << self.decay_bits) + (g_factor * eps << self.psi_bits)),
-            "eligibility sum": b(psi * ((tr << self.v_frac) + self.beta * eps)),
+            "eligibility sum": b(psi * ((tr << self.v_frac) + self.beta * eps))
+            + left(self.e_shift),
             "eligibility trace decay ebar*kappa": b(e * dec),
             "readout decay y*kappa": b(2**(self.y_bits - 1) * dec),
             "readout input": b(self.n_rec * w << self.out_shift),
-            "learning signal sum B*err": b(self.n_out * w * err),
+            "learning signal sum B*err": b(self.n_out * w * err) + left(self.l_shift),
+            "readout error to accumulator": b(err) + left(self.err_to_acc_shift),
             "weight update eta*q*ebar": b(self.eta * self.q_max * e),
             "readout update eta_out*q*zout": b(self.eta_out * self.q_max * tr),
         }
 
+    def rounding_shifts(self):
+        """Every right shift of the arithmetic (negative: an exact left shift)."""
+        return {"decay": self.decay_bits, "psi_shift": self.psi_shift, "g_shift": self.g_shift,
+                "eps_shift": self.eps_shift, "e_shift": self.e_shift, "l_shift": self.l_shift,
+                "err_to_acc_shift": self.err_to_acc_shift, "lr_shift": self.lr_shift,
+                "lr_out_shift": self.lr_out_shift}
+
     def _check_headroom(self):
+        for name, shift in self.rounding_shifts().items():
+            if not -INT64_HEADROOM_BITS <= shift <= INT64_HEADROOM_BITS:
+                raise ValueError(
+                    f"the {name} of this configuration is {shift}; shifts must lie in "
+                    f"[-{INT64_HEADROOM_BITS}, {INT64_HEADROOM_BITS}]: adjust the fraction "
+                    f"bits it depends on")
         for name, bits in self.intermediate_bits().items():
             if bits > INT64_HEADROOM_BITS:
                 raise ValueError(
@@ -381,17 +402,34 @@ class Config:
         if not isinstance(data, dict):
             raise TypeError(f"{source} must be a table of fields, not {data!r}")
         flat = {}
+
+        def put(name, value):
+            if name in flat:
+                raise ValueError(f"{source}: field {name!r} is given twice")
+            flat[name] = value
+
         for key, value in data.items():
-            if key in ("network", "formats", "conventions", "runtime") and isinstance(value, dict):
+            if key in GROUPS:
+                if not isinstance(value, dict):
+                    raise ValueError(f"{source}: [{key}] must be a table of fields, "
+                                     f"not {value!r}")
                 for name, item in value.items():
-                    if FIELD_GROUPS.get(name) != key:
+                    if name in FIELD_GROUPS and FIELD_GROUPS[name] != key:
+                        raise ValueError(f"{source}: field {name!r} belongs in "
+                                         f"[{FIELD_GROUPS[name]}], not in [{key}]")
+                    if name not in FIELD_GROUPS:
                         raise ValueError(f"{source}: unknown field {name!r} in [{key}]")
-                    flat[name] = item
+                    put(name, item)
             elif key in FIELD_GROUPS:
-                flat[key] = value
+                put(key, value)
             else:
                 raise ValueError(f"{source}: unknown field {key!r}")
-        return cls(**flat)
+        if source == "configuration":
+            return cls(**flat)
+        try:
+            return cls(**flat)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"{source}: {exc}") from None
 
     def to_toml(self):
         return tomli_w.dumps(self.to_dict())
@@ -409,6 +447,9 @@ class Config:
 
     @classmethod
     def parse(cls, text, fmt, *, source="configuration"):
+        """Build from TOML or JSON text (``fmt`` is "toml" or "json")."""
+        if fmt not in ("toml", "json"):
+            raise ValueError(f"format must be 'toml' or 'json', not {fmt!r}")
         try:
             data = tomllib.loads(text) if fmt == "toml" else json.loads(text)
         except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
