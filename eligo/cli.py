@@ -1,0 +1,247 @@
+"""The ``eligo`` command line: golden vectors, benchmarks, the demo and configurations.
+
+Every subcommand has ``-h``. Errors (a bad configuration or vector file, a missing file) are
+printed as one line on stderr and give exit status 1, without a traceback.
+"""
+
+import argparse
+import sys
+
+__all__ = ["main"]
+
+PROG = "eligo"
+
+
+class CliError(Exception):
+    """An error to report as one line on stderr (exit status 1)."""
+
+
+def _err(msg):
+    print(f"{PROG}: error: {msg}", file=sys.stderr)
+
+
+# -- golden --------------------------------------------------------------------------------------
+
+def _vector_dir(args):
+    from eligo.golden import vectors
+    return args.dir if args.dir is not None else vectors.VECTOR_DIR
+
+
+def cmd_golden_regen(args):
+    from eligo.golden import vectors
+    directory = _vector_dir(args)
+    total = 0
+    for path, action in vectors.regen(directory):
+        size = path.stat().st_size if path.exists() else 0
+        total += size
+        print(f"{action:9s} {path} ({size / 1024:.1f} KiB)" if action != "removed"
+              else f"{action:9s} {path}")
+    print(f"{len(vectors.SCENARIOS)} scenarios, {total / 1024:.1f} KiB in {directory}")
+    return 0
+
+
+def cmd_golden_check(args):
+    from eligo.golden import vectors
+    directory = _vector_dir(args)
+    problems = vectors.check(directory)
+    if not problems:
+        print(f"OK: {len(vectors.SCENARIOS)} golden vector files in {directory} match the "
+              f"golden model (model_version {vectors.MODEL_VERSION})")
+        return 0
+    print(f"{len(problems)} problem(s) with the golden vectors in {directory}:", file=sys.stderr)
+    for problem in problems:
+        print(f"  {problem}", file=sys.stderr)
+    print("if the model change is intended, bump MODEL_VERSION in golden/vectors.py when the "
+          "spec changed and run `eligo golden regen`", file=sys.stderr)
+    return 1
+
+
+def cmd_golden_replay(args):
+    from eligo.golden import vectors
+    paths = args.files or sorted(vectors.VECTOR_DIR.glob("*.txt"))
+    bad = 0
+    for path in paths:
+        mismatch = vectors.replay(path)
+        if mismatch is None:
+            print(f"OK   {path}")
+        else:
+            bad += 1
+            print(f"FAIL {mismatch}")
+    return 1 if bad else 0
+
+
+# -- bench ---------------------------------------------------------------------------------------
+
+def _batches(text):
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"batches must be comma-separated integers, not {text!r}") from None
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"batches must be positive integers, not {text!r}")
+    return values
+
+
+def _positive(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def cmd_bench_golden(args):
+    try:
+        from eligo.model.bench import run_golden_bench
+    except ImportError as exc:
+        raise CliError(f"the golden benchmark is not available: {exc}") from None
+    rc = run_golden_bench(args.preset, args.steps, args.batches, args.torch, args.snntorch)
+    return rc if isinstance(rc, int) and not isinstance(rc, bool) else 0
+
+
+# -- demo ----------------------------------------------------------------------------------------
+
+def cmd_demo(args):
+    from eligo import _demo
+    return _demo.run(seed=args.seed, out=print)
+
+
+# -- config --------------------------------------------------------------------------------------
+
+def cmd_config_show(args):
+    from eligo.config import PRESETS, load
+    from pathlib import Path
+    name = args.config
+    if name not in PRESETS and not Path(name).exists():
+        raise CliError(f"{name!r} is neither a preset ({', '.join(PRESETS)}) nor an existing "
+                       "file")
+    cfg = load(name)
+    sys.stdout.write(cfg.to_toml())
+    return 0
+
+
+def cmd_config_check(args):
+    from eligo.config import Config
+    try:
+        Config.load(args.file)
+    except (TypeError, ValueError) as exc:
+        _err(str(exc))
+        return 1
+    print(f"OK: {args.file} is a valid configuration")
+    return 0
+
+
+# -- parser --------------------------------------------------------------------------------------
+
+def build_parser():
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog=PROG, formatter_class=fmt,
+        description="eligo: a fixed-point LIF/ALIF core with on-chip e-prop learning.",
+        epilog="Run `eligo COMMAND -h` for the options of a command.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    # golden
+    golden = sub.add_parser(
+        "golden", formatter_class=fmt, help="golden vector files (regenerate, check, replay)",
+        description="Golden vector files: the golden model's full state after every step of "
+                    "a few small scenarios (golden/vectors/*.txt), replayed by the RTL benches.")
+    gsub = golden.add_subparsers(dest="golden_command", metavar="ACTION", required=True)
+    p = gsub.add_parser(
+        "regen", help="regenerate the vector files from the golden model",
+        description="Run every scenario on the golden model and (re)write its vector file. "
+                    "Vector files of scenarios that no longer exist are removed.")
+    p.add_argument("--dir", metavar="DIR", help="folder of the vector files (default: the "
+                   "package's golden/vectors folder)")
+    p.set_defaults(func=cmd_golden_regen)
+    p = gsub.add_parser(
+        "check", help="check the vector files against the golden model",
+        description="Regenerate every scenario in memory and compare it with the files. "
+                    "Exit status 0 when all are identical; 1 with the first difference of "
+                    "each file (and missing or extra files) otherwise.")
+    p.add_argument("--dir", metavar="DIR", help="folder of the vector files (default: the "
+                   "package's golden/vectors folder)")
+    p.set_defaults(func=cmd_golden_check)
+    p = gsub.add_parser(
+        "replay", help="replay vector files on the golden model",
+        description="Parse each vector file, rebuild the model from its header and weights, "
+                    "drive its inputs and report the first mismatch (what an RTL bench does).")
+    p.add_argument("files", nargs="*", metavar="FILE",
+                   help="vector files (default: every file of the package's folder)")
+    p.set_defaults(func=cmd_golden_replay)
+
+    # bench
+    bench = sub.add_parser(
+        "bench", formatter_class=fmt, help="benchmarks",
+        description="Benchmarks of the models.")
+    bsub = bench.add_subparsers(dest="bench_command", metavar="WHAT", required=True)
+    p = bsub.add_parser(
+        "golden", help="time the golden model (and the float references)",
+        description="Time the golden model learning, against the float PyTorch e-prop "
+                    "reference and an snnTorch forward pass, for each batch size.")
+    p.add_argument("--preset", default="cue", help="configuration preset (default: cue)")
+    p.add_argument("--steps", type=_positive, default=2250,
+                   help="steps per timed run (default: 2250)")
+    p.add_argument("--batches", type=_batches, default=[1, 64], metavar="N,N,...",
+                   help="comma-separated batch sizes (default: 1,64)")
+    p.add_argument("--no-torch", dest="torch", action="store_false",
+                   help="skip the float PyTorch reference")
+    p.add_argument("--no-snntorch", dest="snntorch", action="store_false",
+                   help="skip the snnTorch forward pass")
+    p.set_defaults(func=cmd_bench_golden)
+
+    # demo
+    p = sub.add_parser(
+        "demo", formatter_class=fmt, help="one learning trial of a cue-accumulation task",
+        description="Run the golden model (cue preset, random weights, learning on) on one "
+                    "synthetic cue-accumulation trial: 7 left/right cues, a delay, a recall "
+                    "window with targets. Prints progress and a summary of spikes, weight "
+                    "updates and saturations.")
+    p.add_argument("--seed", type=int, default=1, help="seed of stimulus and weights "
+                   "(default: 1)")
+    p.set_defaults(func=cmd_demo)
+
+    # config
+    config = sub.add_parser(
+        "config", formatter_class=fmt, help="show or check configurations",
+        description="Configurations: presets and TOML/JSON files.")
+    csub = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    p = csub.add_parser(
+        "show", help="print a preset or configuration file as TOML",
+        description="Print a configuration as TOML: a preset name (tiny, cue, ice40, reckon) "
+                    "or a .toml/.json file.")
+    p.add_argument("config", metavar="PRESET_OR_FILE", help="preset name or file path")
+    p.set_defaults(func=cmd_config_show)
+    p = csub.add_parser(
+        "check", help="validate a configuration file",
+        description="Validate a .toml/.json configuration file: print OK, or the error and "
+                    "exit with status 1.")
+    p.add_argument("file", metavar="FILE", help="configuration file (.toml or .json)")
+    p.set_defaults(func=cmd_config_check)
+    return parser
+
+
+def main(argv=None):
+    """Run the command line; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except CliError as exc:
+        _err(str(exc))
+    except (ValueError, TypeError) as exc:  # bad configuration or vector file
+        _err(str(exc))
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        _err(f"{where}{exc.strerror or exc}")
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
