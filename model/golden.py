@@ -69,6 +69,8 @@ class GoldenModel:
         self.batch = batch
         self.full = cfg.trace_mode == "full"
         self._params = K.pack_params(cfg)
+        self._mode = K.MODE_MARKERS[cfg.rounding]                # datapath rounding
+        self._update_mode = K.MODE_MARKERS[cfg.update_rounding]  # weight-update rounding
         self._w_range = _signed_range(cfg.w_bits)
         self.t = 0
         B, c = batch, cfg
@@ -159,14 +161,16 @@ class GoldenModel:
         z_old, psi_old = st["z"], st["psi"]
         z, psi = np.empty_like(z_old), np.empty_like(psi_old)
 
-        K.neuron_phase(self._W, x, z_old, st["v"], st["a"], st["ref"], z, psi, p, counts)
+        K.neuron_phase(self._W, x, z_old, st["v"], st["a"], st["ref"], z, psi, p, counts,
+                       self._mode)
         st["z"], st["psi"] = z, psi
         if learn:
             pre_old = self._pre.copy()
-            K.trace_phase(self._pre, x, z_old, st["zout"], z, p, counts)
+            K.trace_phase(self._pre, x, z_old, st["zout"], z, p, counts, self._mode)
             if self.full:
-                K.sweep_full(st["eps"], st["ebar"], psi_old, pre_old, psi, self._pre, p, counts)
-        K.readout_phase(st["w_out"], z, st["y"], ystar, mask, st["err"], p, counts)
+                K.sweep_full(st["eps"], st["ebar"], psi_old, pre_old, psi, self._pre, p, counts,
+                             self._mode)
+        K.readout_phase(st["w_out"], z, st["y"], ystar, mask, st["err"], p, counts, self._mode)
         if learn and mask.any():
             self._learn(mask.any(axis=1))
 
@@ -223,10 +227,10 @@ class GoldenModel:
         else:
             ebar = np.empty((len(b_idx), c.n_pre), np.int64)
             K.eligibility_rows(b_idx, j_idx, st["psi"], self._pre, self._params, ebar,
-                               self._counts)
+                               self._counts, self._mode)
         K.write_rows(self._W, b_idx, j_idx, q[b_idx, j_idx], ebar, c.eta, c.lr_shift,
-                     ROUND_MODES[c.update_rounding], self._params, SITES["W"], c.n_in,
-                     *self._w_range, self._counts, K.C_W)
+                     self._params, SITES["W"], c.n_in, *self._w_range, self._counts, K.C_W,
+                     self._update_mode)
         self._count_rows(b_idx, c.n_pre - 1)
 
     def _write_out_rows(self, q_out):
@@ -235,8 +239,8 @@ class GoldenModel:
         if len(b_idx) == 0:
             return
         K.write_rows(st["w_out"], b_idx, k_idx, q_out[b_idx, k_idx], st["zout"][b_idx],
-                     c.eta_out, c.lr_out_shift, ROUND_MODES[c.update_rounding], self._params,
-                     SITES["WOUT"], -1, *self._w_range, self._counts, K.C_W_OUT)
+                     c.eta_out, c.lr_out_shift, self._params, SITES["WOUT"], -1,
+                     *self._w_range, self._counts, K.C_W_OUT, self._update_mode)
         self._count_rows(b_idx, c.n_rec)
 
     def _count_rows(self, b_idx, writes_per_row):

@@ -9,12 +9,14 @@ Parameters travel as one int64 vector built by :func:`pack_params`; ``P_*`` are 
 Counters travel as one (batch, len(COUNTER_NAMES)) int64 array; ``C_*`` are its columns.
 """
 
+import numba
 import numpy as np
 from numba import njit, vectorize
+from numba.extending import overload
 
-__all__ = ["ROUND_MODES", "SITES", "COUNTER_NAMES", "SAT_NAMES", "pack_params", "rand64",
-           "rand64_ufunc", "round_shift", "neuron_phase", "trace_phase", "sweep_full",
-           "readout_phase", "eligibility_rows"]
+__all__ = ["ROUND_MODES", "MODE_MARKERS", "SITES", "COUNTER_NAMES", "SAT_NAMES", "pack_params",
+           "rand64", "rand64_ufunc", "round_shift", "neuron_phase", "trace_phase", "sweep_full",
+           "readout_phase", "eligibility_rows", "write_rows"]
 
 ROUND_MODES = {"zero": 0, "floor": 1, "stochastic": 2}
 # Rounding sites: the `site` input of the random source (docs/spec.md 1.2).
@@ -91,7 +93,7 @@ def _four_rounds(x0, x1, r0, r1, r2, r3):
     return x0, x1
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True)
 def rand64(seed, t, site, row, col):
     """Threefry-2x32-20 of key (seed, site), counter (t mod 2**32, row * 2**16 + col), as
     ``x1 * 2**32 + x0`` in an int64 (the top bit wraps; only low bits are ever used)."""
@@ -161,15 +163,38 @@ def _sat(x, lo, hi, counts, b, column):
 
 
 # -- phases ---------------------------------------------------------------------------------
+#
+# Each phase kernel takes a `marker` whose integer *type* names the rounding mode (see
+# MODE_MARKERS). numba compiles one version per type with the mode as a constant, so the
+# per-synapse loops carry no mode branches (3x faster), and each version is cached on disk.
+
+MODE_MARKERS = {"zero": np.int8(0), "floor": np.int16(0), "stochastic": np.int32(0)}
+_MODE_OF_MARKER_TYPE = {numba.typeof(marker): ROUND_MODES[name]
+                        for name, marker in MODE_MARKERS.items()}
+
+
+def _rnd(x, s, marker, seed, t, site, row, col):
+    """R with the rounding mode given by the type of ``marker`` (compiled code only)."""
+    raise NotImplementedError
+
+
+@overload(_rnd)
+def _rnd_impl(x, s, marker, seed, t, site, row, col):
+    mode = _MODE_OF_MARKER_TYPE[marker]
+
+    def impl(x, s, marker, seed, t, site, row, col):
+        return _rs(x, s, mode, seed, t, site, row, col)
+    return impl
+
 
 @njit(cache=True)
-def neuron_phase(W, x, z_old, v, a, ref, z, psi, p, counts):
+def neuron_phase(W, x, z_old, v, a, ref, z, psi, p, counts, marker):
     """Phase 1 without eps: synaptic input from the active sources, then every neuron.
 
     ``v``, ``a``, ``ref`` are updated in place; the new spikes and pseudo-derivatives are
     written to ``z`` and ``psi`` (``z_old`` is step t-1's spike vector).
     """
-    mode, seed, t, D = p[P_MODE], p[P_SEED], p[P_T], p[P_D]
+    seed, t, D = p[P_SEED], p[P_T], p[P_D]
     n_in, alif0, a_frac = p[P_N_IN], p[P_ALIF0], p[P_A_FRAC]
     unit = 1 << (p[P_V_FRAC] + a_frac)
     B, n_rec, n_pre = W.shape
@@ -185,7 +210,7 @@ def neuron_phase(W, x, z_old, v, a, ref, z, psi, p, counts):
             I = 0
             for k in range(n_active):
                 I += W[b, j, active[k]]
-            dv = _rs(v[b, j] * p[P_ALPHA], D, mode, seed, t, S_V, j, 0)
+            dv = _rnd(v[b, j] * p[P_ALPHA], D, marker, seed, t, S_V, j, 0)
             drive = I << p[P_SYN_SHIFT]
             if p[P_RESET_ZERO]:
                 vj = (0 if z_old[b, j] else dv) + drive
@@ -195,7 +220,8 @@ def neuron_phase(W, x, z_old, v, a, ref, z, psi, p, counts):
             v[b, j] = vj
             threshold = p[P_THETA] << a_frac
             if j >= alif0:
-                aj = _rs(a[b, j] * p[P_RHO], D, mode, seed, t, S_A, j, 0) + (z_old[b, j] << a_frac)
+                aj = _rnd(a[b, j] * p[P_RHO], D, marker, seed, t, S_A, j, 0) \
+                    + (z_old[b, j] << a_frac)
                 aj = _sat(aj, 0, p[P_A_HI], counts, b, C_A)
                 a[b, j] = aj
                 threshold += p[P_BETA] * aj
@@ -207,37 +233,36 @@ def neuron_phase(W, x, z_old, v, a, ref, z, psi, p, counts):
             if refractory or h <= 0:
                 psi[b, j] = 0
             else:
-                psi[b, j] = _rs(p[P_GAMMA] * h, p[P_PSI_SHIFT], mode, seed, t, S_PSI, j, 0)
+                psi[b, j] = _rnd(p[P_GAMMA] * h, p[P_PSI_SHIFT], marker, seed, t, S_PSI, j, 0)
             ref[b, j] = p[P_REFRACTORY] if zj else max(ref[b, j] - 1, 0)
             counts[b, C_SPIKES] += zj
 
-
 @njit(cache=True)
-def trace_phase(pre, x, z_old, zout, z, p, counts):
-    """Phase 2's presynaptic traces (``pre`` = xbar then zbar) and readout traces, in place."""
-    mode, seed, t, D, alpha, kappa = p[P_MODE], p[P_SEED], p[P_T], p[P_D], p[P_ALPHA], p[P_KAPPA]
+def trace_phase(pre, x, z_old, zout, z, p, counts, marker):
+    """Phase 2's presynaptic traces (``pre`` = xbar then zbar) and readout traces."""
+    seed, t, D, alpha, kappa = p[P_SEED], p[P_T], p[P_D], p[P_ALPHA], p[P_KAPPA]
     spike, hi, n_in = 1 << p[P_TRACE_FRAC], p[P_TRACE_HI], p[P_N_IN]
     B, n_pre = pre.shape
     for b in range(B):
         for i in range(n_pre):
             src = x[b, i] if i < n_in else z_old[b, i - n_in]
             column = C_XBAR if i < n_in else C_ZBAR
-            decayed = _rs(pre[b, i] * alpha, D, mode, seed, t, S_PRE, 0, i)
+            decayed = _rnd(pre[b, i] * alpha, D, marker, seed, t, S_PRE, 0, i)
             pre[b, i] = _sat(decayed + src * spike, 0, hi, counts, b, column)
         for j in range(zout.shape[1]):
-            decayed = _rs(zout[b, j] * kappa, D, mode, seed, t, S_ZOUT, 0, j)
+            decayed = _rnd(zout[b, j] * kappa, D, marker, seed, t, S_ZOUT, 0, j)
             zout[b, j] = _sat(decayed + z[b, j] * spike, 0, hi, counts, b, C_ZOUT)
 
-
 @njit(cache=True)
-def sweep_full(eps, ebar, psi_old, pre_old, psi, pre, p, counts):
+def sweep_full(eps, ebar, psi_old, pre_old, psi, pre, p, counts, marker):
     """Full trace mode: phase 1's eps_a update (step t-1's psi and pre) and phase 2's
     eligibility and trace update (step t's), in one pass over the synapse memory.
 
     Phase 1's eps_a depends only on step t-1's values, so doing it here equals doing it
-    before the neurons. ``eps`` (B, n_alif, n_pre) and ``ebar`` (B, n_rec, n_pre) in place.
+    before the neurons. ``eps`` (B, n_alif, n_pre), ``ebar`` (B, n_rec, n_pre) in place.
+    A row whose psi is 0 has e == 0 in every rounding mode, so it only decays.
     """
-    mode, seed, t, D = p[P_MODE], p[P_SEED], p[P_T], p[P_D]
+    seed, t, D = p[P_SEED], p[P_T], p[P_D]
     psi_bits, v_frac, beta, kappa = p[P_PSI_BITS], p[P_V_FRAC], p[P_BETA], p[P_KAPPA]
     eps_shift, e_shift, g_shift = p[P_EPS_SHIFT], p[P_E_SHIFT], p[P_G_SHIFT]
     eps_lo, eps_hi, e_lo, e_hi = p[P_EPS_LO], p[P_EPS_HI], p[P_E_LO], p[P_E_HI]
@@ -248,35 +273,44 @@ def sweep_full(eps, ebar, psi_old, pre_old, psi, pre, p, counts):
         for j in range(n_rec):
             r = j - alif0
             pj = psi[b, j]
-            pj_old = psi_old[b, j]
-            g = 0
-            if r >= 0:
-                g = p[P_RHO] - _rs(pj_old * beta, g_shift, mode, seed, t, S_G, j, 0)
-            for i in range(n_pre):
-                ea = 0
-                if r >= 0:
+            if r >= 0:  # ALIF: eps_a, then e with its adaptation term
+                pj_old = psi_old[b, j]
+                g = p[P_RHO] - _rnd(pj_old * beta, g_shift, marker, seed, t, S_G, j, 0)
+                for i in range(n_pre):
                     total = ((pj_old * pre_old[b, i]) << D) + ((g * eps[b, r, i]) << psi_bits)
-                    ea, c = _clamp(_rs(total, eps_shift, mode, seed, t, S_EPS, j, i),
+                    ea, c = _clamp(_rnd(total, eps_shift, marker, seed, t, S_EPS, j, i),
                                    eps_lo, eps_hi)
                     eps[b, r, i] = ea
                     n_eps += c
-                e = 0
-                if pj != 0:  # psi == 0 gives e == 0 in every rounding mode
-                    num = pj * ((pre[b, i] << v_frac) - beta * ea)
-                    e, c = _clamp(_rs(num, e_shift, mode, seed, t, S_E, j, i), e_lo, e_hi)
+                    e = 0
+                    if pj != 0:
+                        num = pj * ((pre[b, i] << v_frac) - beta * ea)
+                        e, c = _clamp(_rnd(num, e_shift, marker, seed, t, S_E, j, i), e_lo, e_hi)
+                        n_e += c
+                    decayed = _rnd(ebar[b, j, i] * kappa, D, marker, seed, t, S_EBAR, j, i)
+                    ebar[b, j, i], c = _clamp(decayed + e, e_lo, e_hi)
+                    n_ebar += c
+            elif pj != 0:  # LIF
+                for i in range(n_pre):
+                    num = pj * (pre[b, i] << v_frac)
+                    e, c = _clamp(_rnd(num, e_shift, marker, seed, t, S_E, j, i), e_lo, e_hi)
                     n_e += c
-                decayed = _rs(ebar[b, j, i] * kappa, D, mode, seed, t, S_EBAR, j, i)
-                ebar[b, j, i], c = _clamp(decayed + e, e_lo, e_hi)
-                n_ebar += c
+                    decayed = _rnd(ebar[b, j, i] * kappa, D, marker, seed, t, S_EBAR, j, i)
+                    ebar[b, j, i], c = _clamp(decayed + e, e_lo, e_hi)
+                    n_ebar += c
+            else:  # LIF with psi == 0
+                for i in range(n_pre):
+                    decayed = _rnd(ebar[b, j, i] * kappa, D, marker, seed, t, S_EBAR, j, i)
+                    ebar[b, j, i], c = _clamp(decayed, e_lo, e_hi)
+                    n_ebar += c
         counts[b, C_EPS] += n_eps
         counts[b, C_E] += n_e
         counts[b, C_EBAR] += n_ebar
 
-
 @njit(cache=True)
-def readout_phase(w_out, z, y, ystar, mask, err, p, counts):
+def readout_phase(w_out, z, y, ystar, mask, err, p, counts, marker):
     """Phase 3: leaky readouts from this step's spikes, and the error where a target is."""
-    mode, seed, t, D, kappa = p[P_MODE], p[P_SEED], p[P_T], p[P_D], p[P_KAPPA]
+    seed, t, D, kappa = p[P_SEED], p[P_T], p[P_D], p[P_KAPPA]
     B, n_out, n_rec = w_out.shape
     for b in range(B):
         for k in range(n_out):
@@ -284,21 +318,21 @@ def readout_phase(w_out, z, y, ystar, mask, err, p, counts):
             for j in range(n_rec):
                 if z[b, j]:
                     s += w_out[b, k, j]
-            decayed = _rs(y[b, k] * kappa, D, mode, seed, t, S_Y, k, 0)
+            decayed = _rnd(y[b, k] * kappa, D, marker, seed, t, S_Y, k, 0)
             yk = _sat(decayed + (s << p[P_OUT_SHIFT]), p[P_Y_LO], p[P_Y_HI], counts, b, C_Y)
             y[b, k] = yk
             if mask[b, k]:
-                err[b, k] = _sat(yk - ystar[b, k], p[P_ERR_LO], p[P_ERR_HI], counts, b, C_ERR)
+                err[b, k] = _sat(yk - ystar[b, k], p[P_ERR_LO], p[P_ERR_HI], counts, b,
+                                 C_ERR)
             else:
                 err[b, k] = 0
 
-
 @njit(cache=True)
-def eligibility_rows(batch_index, rows, psi, pre, p, out, counts):
+def eligibility_rows(batch_index, rows, psi, pre, p, out, counts, marker):
     """Factored mode: eligibility e of the rows phase 4 writes (``rows[n]`` of core
     ``batch_index[n]``), with step t's psi and pre and no eps term, into ``out[n]``. The
     diagonal (never written) is left 0 and not computed."""
-    mode, seed, t, v_frac, e_shift = p[P_MODE], p[P_SEED], p[P_T], p[P_V_FRAC], p[P_E_SHIFT]
+    seed, t, v_frac, e_shift = p[P_SEED], p[P_T], p[P_V_FRAC], p[P_E_SHIFT]
     n_in = p[P_N_IN]
     for n in range(rows.shape[0]):
         b, j = batch_index[n], rows[n]
@@ -307,18 +341,17 @@ def eligibility_rows(batch_index, rows, psi, pre, p, out, counts):
                 out[n, i] = 0
                 continue
             num = psi[b, j] * (pre[b, i] << v_frac)
-            out[n, i] = _sat(_rs(num, e_shift, mode, seed, t, S_E, j, i),
+            out[n, i] = _sat(_rnd(num, e_shift, marker, seed, t, S_E, j, i),
                              p[P_E_LO], p[P_E_HI], counts, b, C_E)
 
-
 @njit(cache=True)
-def write_rows(W, batch_index, rows, q, elig, eta, shift, mode, p, site, diag_offset, lo, hi,
-               counts, column):
-    """Phase 4's row writes: ``W[b, j, i] = sat(W[b, j, i] - Ru(eta * q * elig, shift))`` for
-    each triggered row ``n`` (core ``batch_index[n]``, row ``rows[n]``, multiple ``q[n]``,
-    eligibility ``elig[n]``). With ``diag_offset >= 0``, column ``diag_offset + j`` is not
-    written (the W_rec diagonal); with -1 every column is. Clamps count in
-    ``counts[b, column]``."""
+def write_rows(W, batch_index, rows, q, elig, eta, shift, p, site, diag_offset, lo, hi,
+               counts, column, marker):
+    """Phase 4's row writes: ``W[b, j, i] = sat(W[b, j, i] - Ru(eta * q * elig, shift))``
+    for each triggered row ``n`` (core ``batch_index[n]``, row ``rows[n]``, multiple
+    ``q[n]``, eligibility ``elig[n]``); ``marker`` gives the update rounding. With
+    ``diag_offset >= 0``, column ``diag_offset + j`` is not written (the W_rec diagonal);
+    with -1 every column is. Clamps count in ``counts[b, column]``."""
     seed, t = p[P_SEED], p[P_T]
     n_rows, n_cols = elig.shape
     for n in range(n_rows):
@@ -327,6 +360,6 @@ def write_rows(W, batch_index, rows, q, elig, eta, shift, mode, p, site, diag_of
         for i in range(n_cols):
             if diag_offset >= 0 and i == diag_offset + j:
                 continue
-            dw = _rs(factor * elig[n, i], shift, mode, seed, t, site, j, i)
+            dw = _rnd(factor * elig[n, i], shift, marker, seed, t, site, j, i)
             W[b, j, i], c = _clamp(W[b, j, i] - dw, lo, hi)
             counts[b, column] += c
