@@ -104,6 +104,12 @@ def cmd_bench_golden(args):
 
 # -- demo ----------------------------------------------------------------------------------------
 
+def cmd_bench_epoch(args):
+    from eligo.model.bench import run_epoch_bench
+    run_epoch_bench(args.trials, args.seed)
+    return 0
+
+
 def cmd_demo(args):
     from eligo import _demo
     return _demo.run(seed=args.seed, out=print)
@@ -192,6 +198,13 @@ def build_parser():
     p.add_argument("--no-snntorch", dest="snntorch", action="store_false",
                    help="skip the snnTorch forward pass")
     p.set_defaults(func=cmd_bench_golden)
+    p = bsub.add_parser(
+        "epoch", formatter_class=fmt, help="time one real training epoch of the golden model",
+        description="Run one epoch (default 200 cue trials of 2250 steps, batch 1, full traces, "
+                    "learning on) through the golden model and print its wall time.")
+    p.add_argument("--trials", type=_positive, default=200, help="trials (default: 200)")
+    p.add_argument("--seed", type=int, default=1, help="seed of stimulus and weights")
+    p.set_defaults(func=cmd_bench_epoch)
 
     # demo
     p = sub.add_parser(

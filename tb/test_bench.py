@@ -35,3 +35,10 @@ def test_bench_skips_torch_rows_with_a_note():
     assert [r["impl"] for r in result["rows"]] == ["golden"]
     assert any("torch=False" in n for n in result["notes"])
     assert any("snntorch=False" in n for n in result["notes"])
+
+
+def test_epoch_bench_runs_real_trials():
+    from eligo.model.bench import run_epoch_bench
+    result = run_epoch_bench(trials=1, out=lambda *a: None)
+    assert result["steps"] == 2250 and result["seconds"] > 0
+    assert result["counters"]["spikes"] > 0
