@@ -110,6 +110,39 @@ def cmd_bench_epoch(args):
     return 0
 
 
+def _assignments(items, what, convert):
+    result = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise CliError(f"{what} must look like NAME=VALUE, not {item!r}")
+        try:
+            result[name] = convert(value)
+        except ValueError:
+            raise CliError(f"{what} {name}: cannot read {value!r}") from None
+    return result
+
+
+def _literal(text):
+    import ast
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def cmd_train(args):
+    from eligo.model.train import TrainSettings, train
+    settings = TrainSettings(
+        task=args.task, tier=args.tier, preset=args.preset, epochs=args.epochs,
+        n_train=args.n_train, n_test=args.n_test, seed=args.seed,
+        weight_scale=args.weight_scale,
+        task_params=_assignments(args.task_param, "--task-param", _literal),
+        config_changes=_assignments(args.set, "--set", _literal))
+    train(settings, out_dir=args.out)
+    return 0
+
+
 def cmd_demo(args):
     from eligo import _demo
     return _demo.run(seed=args.seed, out=print)
@@ -216,6 +249,30 @@ def build_parser():
     p.add_argument("--seed", type=int, default=1, help="seed of stimulus and weights "
                    "(default: 1)")
     p.set_defaults(func=cmd_demo)
+
+    # train
+    p = sub.add_parser(
+        "train", formatter_class=fmt, help="train a network on a task with one tier",
+        description="Train on a seeded task (cue, randman, pattern) with a tier (golden: the "
+                    "integer core learning online with its error trigger). Prints accuracy "
+                    "(or MSE), weight writes and row updates per sample, spikes per step; "
+                    "saves a JSON report and a learning-curve PNG in --out. Same seed, same "
+                    "result.")
+    p.add_argument("--task", default="cue", help="cue, randman or pattern (default: cue)")
+    p.add_argument("--tier", default="golden", help="golden (default)")
+    p.add_argument("--preset", default="cue", help="configuration preset (default: cue)")
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=INT",
+                   help="change a configuration field (repeatable), e.g. --set lr_shift=12")
+    p.add_argument("--task-param", action="append", default=[], metavar="NAME=VALUE",
+                   help="a task parameter (repeatable), e.g. --task-param n_classes=2")
+    p.add_argument("--epochs", type=_positive, default=1)
+    p.add_argument("--n-train", type=_positive, default=200)
+    p.add_argument("--n-test", type=_positive, default=100)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--weight-scale", type=float, default=1.0,
+                   help="initial weight scale (default: 1.0)")
+    p.add_argument("--out", default="results", help="folder for the JSON and PNG")
+    p.set_defaults(func=cmd_train)
 
     # config
     config = sub.add_parser(

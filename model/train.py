@@ -1,0 +1,219 @@
+"""Training a network on a task with one tier, with progress, a JSON report and a plot.
+
+Tiers: ``golden`` (the bit-exact integer model learning online with its error trigger, as on
+chip); ``reference`` and ``bptt`` (the float tiers, when ``eligo.model.reference`` provides
+them). Classification answers with the readout whose mean over the target window is largest;
+its targets are 1.0 on the label's readout and 0.0 on the others inside the target window.
+Regression reports the mean squared error over the target window. Same seed, same result.
+"""
+
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from eligo.config import preset as get_preset
+
+from .bridge import quantize_targets
+from .golden import GoldenModel, random_weights
+from .tasks import chance_level, make_task
+
+__all__ = ["TrainSettings", "train", "TIERS", "Progress"]
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainSettings:
+    task: str = "cue"
+    tier: str = "golden"
+    preset: str = "cue"
+    epochs: int = 1
+    n_train: int = 200
+    n_test: int = 100
+    seed: int = 1
+    weight_scale: float = 1.0
+    task_params: dict = dataclasses.field(default_factory=dict)
+    config_changes: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.tier not in TIERS:
+            raise ValueError(f"tier must be one of {', '.join(map(repr, TIERS))}, "
+                             f"not {self.tier!r}")
+        for name in ("epochs", "n_train", "n_test"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, not {value!r}")
+
+
+class Progress:
+    """A one-line progress bar with rate and time left, on a terminal or as plain lines."""
+
+    def __init__(self, total, label, stream=None, width=30):
+        self.total, self.label, self.width = total, label, width
+        self.stream = stream or sys.stderr
+        self.tty = getattr(self.stream, "isatty", lambda: False)()
+        self.start = time.perf_counter()
+        self.done = 0
+        self._last_line = -1.0
+
+    def update(self, n=1, note=""):
+        self.done += n
+        elapsed = time.perf_counter() - self.start
+        left = elapsed / self.done * (self.total - self.done) if self.done else 0.0
+        fill = int(self.width * self.done / self.total)
+        line = (f"{self.label} [{'#' * fill}{'.' * (self.width - fill)}] {self.done}/{self.total}"
+                f" {elapsed:.0f}s elapsed, {left:.0f}s left {note}")
+        if self.tty:
+            self.stream.write("\r" + line + ("\n" if self.done == self.total else ""))
+        elif self.done == self.total or elapsed - self._last_line >= 10:
+            self.stream.write(line + "\n")
+            self._last_line = elapsed
+        self.stream.flush()
+
+
+def _golden_targets(cfg, split, index):
+    """Integer targets and mask of one sample, (T, n_out) each."""
+    mask = np.repeat(split.target_mask[index][:, None], cfg.n_out, axis=1)
+    if split.kind == "classification":
+        ystar = np.zeros(mask.shape)
+        ystar[:, split.labels[index]] = 1.0
+    else:
+        ystar = split.targets[index]
+    return quantize_targets(cfg, ystar), mask
+
+
+def _score(split, y_real, indices):
+    """Accuracy (classification) or mean squared error (regression) of readouts y_real
+    (N, T, n_out) for the samples ``indices`` of ``split``."""
+    mask = split.target_mask[indices]
+    if split.kind == "classification":
+        mean = (y_real * mask[:, :, None]).sum(axis=1) / np.maximum(mask.sum(axis=1), 1)[:, None]
+        return float(np.mean(mean.argmax(axis=1) == split.labels[indices]))
+    err = (y_real - split.targets[indices]) ** 2 * mask[:, :, None]
+    return float(err.sum() / max(mask.sum() * y_real.shape[2], 1))
+
+
+class GoldenTier:
+    """The integer core learning online, one sample after the other (as on chip)."""
+
+    def __init__(self, cfg, settings):
+        self.cfg = cfg
+        self.model = GoldenModel(cfg)
+        self.model.load_weights(*random_weights(cfg, settings.seed, scale=settings.weight_scale))
+
+    def train_sample(self, split, index):
+        ystar, mask = _golden_targets(self.cfg, split, index)
+        self.model.reset()
+        before = {k: int(v[0]) for k, v in self.model.counters.items()}
+        self.model.run(split.x[index][:, None], ystar[:, None], mask[:, None], learn=True)
+        after = {k: int(v[0]) for k, v in self.model.counters.items()}
+        return {k: after[k] - before[k] for k in ("row_updates", "weight_writes", "spikes")}
+
+    def evaluate(self, split, indices=None, chunk=64):
+        """Readouts (N, T, n_out) of the samples ``indices`` (all by default), learning off,
+        many cores at once."""
+        indices = np.arange(len(split)) if indices is None else np.asarray(indices)
+        ys = []
+        weights = {k: self.model.state[k][0] for k in ("w_in", "w_rec", "w_out", "b")}
+        for start in range(0, len(indices), chunk):
+            x = split.x[indices[start:start + chunk]].transpose(1, 0, 2)
+            tester = GoldenModel(self.cfg, batch=x.shape[1])
+            tester.load_weights(**weights)
+            ys.append(tester.run(x, learn=False)["y"].transpose(1, 0, 2))
+        return np.concatenate(ys) / 2**self.cfg.y_frac
+
+    def rows_every_step(self, split, index):
+        """Row writes that a rule updating every row at every target step would make."""
+        steps = int(split.target_mask[index].sum())
+        return steps * (self.cfg.n_rec * (self.cfg.n_pre - 1) + self.cfg.n_out * self.cfg.n_rec)
+
+
+TIERS = {"golden": GoldenTier}
+
+
+def train(settings, out=print, progress_stream=None, out_dir=None):
+    """Train and evaluate; returns the report dict (also written as JSON and a PNG plot to
+    ``out_dir`` when given)."""
+    cfg = get_preset(settings.preset, **settings.config_changes)
+    data = make_task(settings.task, settings.n_train, settings.n_test, settings.seed,
+                     **settings.task_params)
+    if (data.n_in, data.n_out) != (cfg.n_in, cfg.n_out) and data.kind == "regression" \
+            or data.n_in != cfg.n_in:
+        raise ValueError(f"task {settings.task!r} has n_in={data.n_in}, n_out={data.n_out}; "
+                         f"preset {settings.preset!r} has n_in={cfg.n_in}, n_out={cfg.n_out}")
+    if data.kind == "classification" and cfg.n_out < data.n_classes:
+        raise ValueError(f"task {settings.task!r} has {data.n_classes} classes but preset "
+                         f"{settings.preset!r} only n_out={cfg.n_out} readouts")
+    tier = TIERS[settings.tier](cfg, settings)
+    rng = np.random.default_rng(settings.seed)
+    metric = "accuracy" if data.kind == "classification" else "mse"
+    out(f"training {settings.tier} on {settings.task} ({len(data.train)} train, "
+        f"{len(data.test)} test, {data.n_steps} steps each), preset {settings.preset}, "
+        f"{settings.epochs} epochs; chance {metric}: {chance_level(data):.3f}")
+    history = []
+    start = time.perf_counter()
+    for epoch in range(1, settings.epochs + 1):
+        bar = Progress(len(data.train), f"epoch {epoch}/{settings.epochs}", progress_stream)
+        order = rng.permutation(len(data.train))
+        totals = {"row_updates": 0, "weight_writes": 0, "spikes": 0, "every_step": 0}
+        epoch_start = time.perf_counter()
+        for index in order:
+            counts = tier.train_sample(data.train, index)
+            for key, value in counts.items():
+                totals[key] += value
+            totals["every_step"] += tier.rows_every_step(data.train, index)
+            bar.update()
+        # Scores with learning off (online learning inside the target window would otherwise
+        # steer the answer it is scored on); train on at most n_test samples to save time.
+        probe = np.arange(min(len(data.train), len(data.test)))
+        train_score = _score(data.train, tier.evaluate(data.train, probe), probe)
+        test_score = _score(data.test, tier.evaluate(data.test), np.arange(len(data.test)))
+        n = len(data.train)
+        record = {
+            "epoch": epoch, f"train_{metric}": train_score, f"test_{metric}": test_score,
+            "weight_writes_per_sample": totals["weight_writes"] / n,
+            "row_updates_per_sample": totals["row_updates"] / n,
+            "writes_saved_factor": totals["every_step"] / max(totals["weight_writes"], 1),
+            "spikes_per_step": totals["spikes"] / (n * data.n_steps),
+            "epoch_seconds": time.perf_counter() - epoch_start,
+        }
+        history.append(record)
+        out(f"epoch {epoch}: train {metric} {train_score:.3f}, test {metric} {test_score:.3f}, "
+            f"{record['weight_writes_per_sample']:.0f} writes/sample "
+            f"({record['writes_saved_factor']:.1f}x fewer than every row every target step), "
+            f"{record['spikes_per_step']:.2f} spikes/step, {record['epoch_seconds']:.1f} s")
+    report = {"settings": dataclasses.asdict(settings), "config": cfg.to_dict(),
+              "metric": metric, "chance": chance_level(data), "history": history,
+              "final": history[-1], "seconds": time.perf_counter() - start}
+    if out_dir is not None:
+        _save(report, Path(out_dir), out)
+    return report
+
+
+def _save(report, out_dir, out):
+    out_dir.mkdir(parents=True, exist_ok=True)
+    s = report["settings"]
+    stem = f"{s['task']}_{s['tier']}_seed{s['seed']}"
+    json_path = out_dir / f"{stem}.json"
+    json_path.write_text(json.dumps(report, indent=2) + "\n")
+    out(f"wrote {json_path}")
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    metric = report["metric"]
+    epochs = [r["epoch"] for r in report["history"]]
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    for split in ("train", "test"):
+        ax.plot(epochs, [r[f"{split}_{metric}"] for r in report["history"]], "o-", label=split)
+    ax.axhline(report["chance"], color="grey", ls=":", label="chance")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(metric)
+    ax.set_title(f"{s['task']}, {s['tier']} tier")
+    ax.legend()
+    fig.tight_layout()
+    png_path = out_dir / f"{stem}.png"
+    fig.savefig(png_path, dpi=120)
+    plt.close(fig)
+    out(f"wrote {png_path}")
