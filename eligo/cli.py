@@ -259,7 +259,8 @@ def build_parser():
                     "saves a JSON report and a learning-curve PNG in --out. Same seed, same "
                     "result.")
     p.add_argument("--task", default="cue", help="cue, randman or pattern (default: cue)")
-    p.add_argument("--tier", default="golden", help="golden (default)")
+    p.add_argument("--tier", default="golden",
+                   help="golden (default), reference (float e-prop) or bptt (float BPTT)")
     p.add_argument("--preset", default="cue", help="configuration preset (default: cue)")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=INT",
                    help="change a configuration field (repeatable), e.g. --set lr_shift=12")

@@ -34,6 +34,7 @@ class TrainSettings:
     n_test: int = 100
     seed: int = 1
     weight_scale: float = 1.0
+    bptt_lr: float = 1e-3
     task_params: dict = dataclasses.field(default_factory=dict)
     config_changes: dict = dataclasses.field(default_factory=dict)
 
@@ -103,11 +104,13 @@ class GoldenTier:
         self.model = GoldenModel(cfg)
         self.model.load_weights(*random_weights(cfg, settings.seed, scale=settings.weight_scale))
 
-    def train_sample(self, split, index):
-        ystar, mask = _golden_targets(self.cfg, split, index)
-        self.model.reset()
+    def train_epoch(self, split, order, bar):
         before = {k: int(v[0]) for k, v in self.model.counters.items()}
-        self.model.run(split.x[index][:, None], ystar[:, None], mask[:, None], learn=True)
+        for index in order:
+            ystar, mask = _golden_targets(self.cfg, split, index)
+            self.model.reset()
+            self.model.run(split.x[index][:, None], ystar[:, None], mask[:, None], learn=True)
+            bar.update()
         after = {k: int(v[0]) for k, v in self.model.counters.items()}
         return {k: after[k] - before[k] for k in ("row_updates", "weight_writes", "spikes")}
 
@@ -124,13 +127,101 @@ class GoldenTier:
             ys.append(tester.run(x, learn=False)["y"].transpose(1, 0, 2))
         return np.concatenate(ys) / 2**self.cfg.y_frac
 
-    def rows_every_step(self, split, index):
-        """Row writes that a rule updating every row at every target step would make."""
-        steps = int(split.target_mask[index].sum())
-        return steps * (self.cfg.n_rec * (self.cfg.n_pre - 1) + self.cfg.n_out * self.cfg.n_rec)
+
+def _real_targets(split, indices):
+    """Real targets (N, T, n_out) and mask of samples: one-hot 1.0/0.0 for classes."""
+    mask = split.target_mask[indices]
+    if split.kind == "classification":
+        ystar = np.zeros(mask.shape + (split.n_classes,))
+        ystar[np.arange(len(indices)), :, split.labels[indices]] = 1.0
+    else:
+        ystar = split.targets[indices]
+    return ystar, mask
 
 
-TIERS = {"golden": GoldenTier}
+class ReferenceTier:
+    """The float network learning online with e-prop and the same error trigger."""
+
+    def __init__(self, cfg, settings):
+        import torch
+        from .bridge import learning_rates
+        from .reference import Reference
+        self.torch, self.Reference, self.cfg = torch, Reference, cfg
+        self.lr, self.lr_out = learning_rates(cfg)
+        self.model = Reference(cfg, dtype=torch.float32, lr=self.lr, lr_out=self.lr_out)
+        self.model.load_weights(*random_weights(cfg, settings.seed, scale=settings.weight_scale),
+                                from_golden=True)
+
+    def _pad(self, ystar):
+        """Targets for every readout (classes use the first n_classes readouts)."""
+        full = np.zeros(ystar.shape[:-1] + (self.cfg.n_out,))
+        full[..., :ystar.shape[-1]] = ystar
+        return full
+
+    def train_epoch(self, split, order, bar):
+        before = {k: int(v[0]) for k, v in self.model.counters.items()}
+        for index in order:
+            ystar, mask = _real_targets(split, np.array([index]))
+            self.model.reset()
+            self.model.run(split.x[index][:, None], self._pad(ystar)[0][:, None],
+                           np.repeat(mask[0][:, None, None], self.cfg.n_out, axis=2),
+                           learn=True, trigger=True)
+            bar.update()
+        after = {k: int(v[0]) for k, v in self.model.counters.items()}
+        return {k: after[k] - before[k] for k in ("row_updates", "weight_writes", "spikes")}
+
+    def _weights(self):
+        return {k: v[0] for k, v in self.model.weights().items()}
+
+    def evaluate(self, split, indices=None, chunk=64):
+        indices = np.arange(len(split)) if indices is None else np.asarray(indices)
+        weights = self._weights()
+        ys = []
+        for start in range(0, len(indices), chunk):
+            x = split.x[indices[start:start + chunk]].transpose(1, 0, 2)
+            tester = self.Reference(self.cfg, batch=x.shape[1], dtype=self.torch.float32)
+            tester.load_weights(**weights)
+            ys.append(tester.run(x, learn=False)["y"].numpy().transpose(1, 0, 2))
+        return np.concatenate(ys)
+
+
+class BpttTier(ReferenceTier):
+    """The accuracy ceiling: the float network trained by backpropagation through time
+    (surrogate gradient psi, Adam, mini-batches of 16; Adam restarts every epoch)."""
+
+    batch_size = 16
+
+    def __init__(self, cfg, settings):
+        super().__init__(cfg, settings)
+        from .reference import train_bptt
+        self.train_bptt = train_bptt
+        self.weights = self._weights()
+        self.bptt_lr = settings.bptt_lr
+
+    def train_epoch(self, split, order, bar):
+        batches = []
+        for start in range(0, len(order), self.batch_size):
+            indices = order[start:start + self.batch_size]
+            ystar, mask = _real_targets(split, indices)
+            mask = np.repeat(mask[:, :, None], self.cfg.n_out, axis=2)
+            batches.append((split.x[indices].transpose(1, 0, 2),
+                            self._pad(ystar).transpose(1, 0, 2), mask.transpose(1, 0, 2)))
+        self.weights, _ = self.train_bptt(self.cfg, self.weights, batches, lr=self.bptt_lr,
+                                          epochs=1, dtype=self.torch.float32)
+        bar.update(len(order))
+        return {"row_updates": 0, "weight_writes": 0, "spikes": 0}
+
+    def _weights(self):
+        return getattr(self, "weights", None) or super()._weights()
+
+
+def _rows_every_step(cfg, split, order):
+    """Weight writes that a rule updating every row at every target step would make."""
+    steps = int(split.target_mask[order].sum())
+    return steps * (cfg.n_rec * (cfg.n_pre - 1) + cfg.n_out * cfg.n_rec)
+
+
+TIERS = {"golden": GoldenTier, "reference": ReferenceTier, "bptt": BpttTier}
 
 
 def train(settings, out=print, progress_stream=None, out_dir=None):
@@ -157,14 +248,9 @@ def train(settings, out=print, progress_stream=None, out_dir=None):
     for epoch in range(1, settings.epochs + 1):
         bar = Progress(len(data.train), f"epoch {epoch}/{settings.epochs}", progress_stream)
         order = rng.permutation(len(data.train))
-        totals = {"row_updates": 0, "weight_writes": 0, "spikes": 0, "every_step": 0}
         epoch_start = time.perf_counter()
-        for index in order:
-            counts = tier.train_sample(data.train, index)
-            for key, value in counts.items():
-                totals[key] += value
-            totals["every_step"] += tier.rows_every_step(data.train, index)
-            bar.update()
+        totals = tier.train_epoch(data.train, order, bar)
+        every_step = _rows_every_step(cfg, data.train, order)
         # Scores with learning off (online learning inside the target window would otherwise
         # steer the answer it is scored on); train on at most n_test samples to save time.
         probe = np.arange(min(len(data.train), len(data.test)))
@@ -175,15 +261,17 @@ def train(settings, out=print, progress_stream=None, out_dir=None):
             "epoch": epoch, f"train_{metric}": train_score, f"test_{metric}": test_score,
             "weight_writes_per_sample": totals["weight_writes"] / n,
             "row_updates_per_sample": totals["row_updates"] / n,
-            "writes_saved_factor": totals["every_step"] / max(totals["weight_writes"], 1),
+            "writes_saved_factor": every_step / totals["weight_writes"]
+            if totals["weight_writes"] else None,
             "spikes_per_step": totals["spikes"] / (n * data.n_steps),
             "epoch_seconds": time.perf_counter() - epoch_start,
         }
         history.append(record)
         out(f"epoch {epoch}: train {metric} {train_score:.3f}, test {metric} {test_score:.3f}, "
-            f"{record['weight_writes_per_sample']:.0f} writes/sample "
-            f"({record['writes_saved_factor']:.1f}x fewer than every row every target step), "
-            f"{record['spikes_per_step']:.2f} spikes/step, {record['epoch_seconds']:.1f} s")
+            f"{record['weight_writes_per_sample']:.0f} writes/sample"
+            + (f" ({record['writes_saved_factor']:.1f}x fewer than every row every target "
+               f"step)" if record["writes_saved_factor"] else "")
+            + f", {record['spikes_per_step']:.2f} spikes/step, {record['epoch_seconds']:.1f} s")
     report = {"settings": dataclasses.asdict(settings), "config": cfg.to_dict(),
               "metric": metric, "chance": chance_level(data), "history": history,
               "final": history[-1], "seconds": time.perf_counter() - start}
