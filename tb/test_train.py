@@ -1,0 +1,54 @@
+"""Short training runs per tier: each must beat chance by a clear margin (the full runs are
+commands: see docs/results.md). Same seed, same result."""
+
+import json
+
+import pytest
+
+from eligo.cli import main
+from eligo.model.train import TrainSettings, train
+
+QUIET = dict(out=lambda *a: None)
+
+# Two-class random manifolds, 20 inputs, the cue network (100 neurons, 50 ALIF).
+RANDMAN2 = dict(task="randman", preset="cue", n_train=200, n_test=100, seed=1,
+                task_params={"n_classes": 2},
+                config_changes={"n_in": 20, "lr_shift": 11, "lr_out_shift": 11})
+
+
+def test_golden_tier_learns_randman_online_with_the_trigger(tmp_path):
+    with open(tmp_path / "progress.txt", "w") as progress:
+        report = train(TrainSettings(tier="golden", epochs=1, **RANDMAN2), out_dir=tmp_path,
+                       progress_stream=progress, **QUIET)
+    final = report["final"]
+    assert report["chance"] == 0.5
+    assert final["test_accuracy"] >= 0.8
+    assert final["writes_saved_factor"] > 2  # the trigger skipped most row writes
+    saved = json.loads((tmp_path / "randman_golden_seed1.json").read_text())
+    assert saved["final"] == final
+    assert (tmp_path / "randman_golden_seed1.png").stat().st_size > 1000
+    assert "epoch 1/1" in (tmp_path / "progress.txt").read_text()
+
+
+def test_same_seed_same_result():
+    small = dict(RANDMAN2, n_train=20, n_test=10)
+    a = train(TrainSettings(tier="golden", **small), **QUIET)["history"]
+    b = train(TrainSettings(tier="golden", **small), **QUIET)["history"]
+    strip = lambda h: [{k: v for k, v in r.items() if k != "epoch_seconds"} for r in h]
+    assert strip(a) == strip(b)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--tier", "nope"], "tier must be one of 'golden', 'reference', 'bptt', not 'nope'"),
+    (["--set", "n_rec"], "--set must look like NAME=VALUE, not 'n_rec'"),
+    (["--set", "bogus=1"], "unknown configuration field 'bogus'"),
+    (["--task", "mnist"], "mnist"),
+])
+def test_train_cli_refuses_bad_input(capsys, tmp_path, args, message):
+    assert main(["train", "--out", str(tmp_path), *args]) == 1
+    assert message in capsys.readouterr().err
+
+
+def test_task_and_preset_mismatch_refused():
+    with pytest.raises(ValueError, match=r"^task 'randman' has n_in=20.*preset 'cue' has n_in=40"):
+        train(TrainSettings(task="randman", preset="cue", n_train=2, n_test=2), **QUIET)
