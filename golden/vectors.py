@@ -47,7 +47,8 @@ from pathlib import Path
 import numpy as np
 
 from eligo.config import Config, preset
-from eligo.model.golden import COUNTER_NAMES, STATE_NAMES, GoldenModel, random_weights
+from eligo.model.golden import GoldenModel, random_weights
+from eligo.model.names import COUNTER_NAMES, STATE_NAMES, WEIGHT_NAMES
 
 __all__ = ["FORMAT", "MODEL_VERSION", "VECTOR_DIR", "SCENARIOS", "Scenario", "VectorFile",
            "VectorFileError", "Mismatch", "layout", "stimulus", "generate", "regen", "check",
@@ -62,7 +63,6 @@ VECTOR_DIR = Path(__file__).resolve().parent / "vectors"
 HEADER_KEYS = ("format", "scenario", "description", "model_version", "seed", "steps", "batch",
                "config")
 INPUT_NAMES = ("x", "ystar", "mask", "learn")
-WEIGHT_NAMES = ("w_in", "w_rec", "w_out", "b")
 SAMPLE_NAMES = tuple(n for n in STATE_NAMES if n not in WEIGHT_NAMES)
 INIT_STEP = -1
 

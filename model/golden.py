@@ -10,16 +10,12 @@ The configuration guarantees that no intermediate needs more than 62 bits, so in
 import numpy as np
 
 from . import kernels as K
-from .kernels import COUNTER_NAMES, ROUND_MODES, SAT_NAMES, SITES
+from .kernels import ROUND_MODES, SITES
+from .names import COUNTER_NAMES, SAT_NAMES, STATE_NAMES
 
 __all__ = ["GoldenModel", "StepOutput", "STATE_NAMES", "COUNTER_NAMES", "SAT_NAMES",
            "random_weights"]
 
-# Per-sample state cleared by reset(); eps and ebar exist in "full" trace mode only.
-SAMPLE_STATE = ("v", "a", "ref", "z", "psi", "xbar", "zbar", "eps", "ebar", "zout", "y", "err",
-                "acc", "acc_out")
-WEIGHT_NAMES = ("w_in", "w_rec", "w_out", "b")
-STATE_NAMES = SAMPLE_STATE + WEIGHT_NAMES
 COUNTER_MAX = 2**32 - 1
 
 

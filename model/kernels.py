@@ -14,6 +14,8 @@ import numpy as np
 from numba import njit, vectorize
 from numba.extending import overload
 
+from .names import COUNTER_NAMES, SAT_NAMES
+
 __all__ = ["ROUND_MODES", "MODE_MARKERS", "SITES", "COUNTER_NAMES", "SAT_NAMES", "pack_params",
            "rand64", "rand64_ufunc", "round_shift", "neuron_phase", "trace_phase", "sweep_full",
            "readout_phase", "eligibility_rows", "write_rows"]
@@ -26,9 +28,6 @@ SITES = {
 }
 S_V, S_A, S_PSI, S_PRE, S_G, S_EPS, S_E, S_EBAR, S_ZOUT, S_Y = range(1, 11)
 
-SAT_NAMES = ("v", "a", "xbar", "zbar", "eps", "e", "ebar", "zout", "y", "err", "acc",
-             "acc_out", "w", "w_out")
-COUNTER_NAMES = ("spikes", "row_updates", "weight_writes") + tuple(f"sat_{n}" for n in SAT_NAMES)
 (C_SPIKES, C_ROWS, C_WRITES, C_V, C_A, C_XBAR, C_ZBAR, C_EPS, C_E, C_EBAR, C_ZOUT, C_Y,
  C_ERR, C_ACC, C_ACC_OUT, C_W, C_W_OUT) = range(len(COUNTER_NAMES))
 

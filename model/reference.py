@@ -40,16 +40,13 @@ the full gradient (Adam), the accuracy ceiling for the on-chip rule.
 import torch
 
 from .bridge import real_params
+from .names import EVENT_COUNTERS as COUNTER_NAMES
+from .names import STATE_NAMES, WEIGHT_NAMES
 
 __all__ = ["Reference", "SpikeFunction", "STATE_NAMES", "COUNTER_NAMES", "neuron_update",
            "eprop_gradients", "autograd_gradients", "sequence_loss", "train_bptt"]
 
-SAMPLE_STATE = ("v", "a", "ref", "z", "psi", "xbar", "zbar", "eps", "ebar", "zout", "y", "err",
-                "acc", "acc_out")
-WEIGHT_NAMES = ("w_in", "w_rec", "w_out", "b")
-STATE_NAMES = SAMPLE_STATE + WEIGHT_NAMES
-# The golden model's counters without the saturation counters (nothing saturates here).
-COUNTER_NAMES = ("spikes", "row_updates", "weight_writes")
+# The counters are the golden model's without the saturation counters (nothing saturates).
 
 
 # -- the neuron, shared by the reference and the autograd unrolling -----------------------------
