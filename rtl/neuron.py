@@ -1,0 +1,335 @@
+"""The neuron update of docs/spec.md 3, phase 1 (without ``eps_a``): one LIF or ALIF neuron
+per cycle, pipelined, as a stream.
+
+:class:`NeuronUnit` takes a neuron's exact synaptic sum ``I``, its state ``v``, ``a``, ``ref``,
+its spike of the last step ``z_old`` and the three random words of its rounding sites, and
+returns the new ``v``, ``a``, ``ref``, the spike ``z``, the pseudo-derivative ``psi`` and the
+clamp flags, bit for bit as ``eligo.model.kernels.neuron_phase`` computes them.
+"""
+
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..config import Config
+from .arith import MAX_WIDTH, RoundShift, Saturate
+
+__all__ = ["synaptic_input_width", "ref_width", "neuron_in_layout", "neuron_out_layout",
+           "NeuronUnit"]
+
+
+def _check_config(cfg):
+    if not isinstance(cfg, Config):
+        raise TypeError(f"Configuration must be an eligo.config.Config, not {cfg!r}")
+
+
+def synaptic_input_width(cfg):
+    """Bits of the signed synaptic sum ``I``: it holds ``[-n_pre * 2**(w_bits-1),
+    n_pre * 2**(w_bits-1)]``, every sum of ``n_pre`` weights."""
+    _check_config(cfg)
+    return (cfg.n_pre << (cfg.w_bits - 1)).bit_length() + 1
+
+
+def ref_width(cfg):
+    """Bits of the unsigned refractory counter ``ref`` (``0..refractory``), at least 1."""
+    _check_config(cfg)
+    return max(cfg.refractory.bit_length(), 1)
+
+
+def neuron_in_layout(cfg):
+    """Layout of one neuron update request (the payload of :attr:`NeuronUnit.i`).
+
+    Fields: ``I`` (``signed(synaptic_input_width(cfg))``: ``sum_i W[j, i] * s_i``, exact),
+    ``v`` (``signed(v_bits)``), ``a`` (``unsigned(a_bits)``), ``ref``
+    (``unsigned(ref_width(cfg))``), ``z_old`` (1: the neuron's spike of step ``t-1``),
+    ``alif`` (1: the neuron is ALIF), ``rand_v``, ``rand_a``, ``rand_psi`` (64 bits each:
+    ``rand64`` of sites V, A, PSI at ``row = j``, ``col = 0`` and this step; read only when
+    ``cfg.rounding == "stochastic"``).
+    """
+    _check_config(cfg)
+    return data.StructLayout({
+        "I": signed(synaptic_input_width(cfg)),
+        "v": signed(cfg.v_bits),
+        "a": unsigned(cfg.a_bits),
+        "ref": unsigned(ref_width(cfg)),
+        "z_old": 1,
+        "alif": 1,
+        "rand_v": 64,
+        "rand_a": 64,
+        "rand_psi": 64,
+    })
+
+
+def neuron_out_layout(cfg):
+    """Layout of one neuron update result (the payload of :attr:`NeuronUnit.o`).
+
+    Fields: ``v`` (``signed(v_bits)``), ``a`` (``unsigned(a_bits)``), ``ref``
+    (``unsigned(ref_width(cfg))``), ``z`` (1), ``psi`` (``unsigned(psi_bits)``: never above
+    ``gamma``), ``sat_v`` (1: ``v`` was clamped), ``sat_a`` (1: ``a`` was clamped; only ever
+    for an ALIF neuron).
+    """
+    _check_config(cfg)
+    return data.StructLayout({
+        "v": signed(cfg.v_bits),
+        "a": unsigned(cfg.a_bits),
+        "ref": unsigned(ref_width(cfg)),
+        "z": 1,
+        "psi": unsigned(cfg.psi_bits),
+        "sat_v": 1,
+        "sat_a": 1,
+    })
+
+
+class NeuronUnit(wiring.Component):
+    """Phase 1 of docs/spec.md 3 for one neuron per cycle (the neuron, not ``eps_a``).
+
+    With ``D = decay_bits``, ``s = psi_shift = v_frac + a_frac`` and ``R`` the rounding shift
+    of ``cfg.rounding`` (random words from the request)::
+
+        dv  = R(v * alpha, D)
+        v'  = sat_s(dv + (I << syn_shift) - z_old * theta, v_bits)        reset "subtract"
+        v'  = sat_s((0 if z_old else dv) + (I << syn_shift), v_bits)      reset "zero"
+        a'  = sat_u(R(a * rho, D) + (z_old << a_frac), a_bits) if alif else a
+        Aq  = (theta << a_frac) + (beta * a' if alif else 0)
+        rf  = ref > 0
+        z   = (v' << a_frac) > Aq and not rf
+        h   = 2**s - |(v' << a_frac) - Aq|
+        psi = 0 if rf or h <= 0 else R(gamma * h, s)
+        ref' = refractory if z else max(ref - 1, 0)
+
+    A LIF neuron's ``a`` passes through unchanged (the golden model does not write it; it is
+    0 there) and never sets ``sat_a``.
+
+    Elaboration parameters come from ``cfg``: every width and fraction width, ``reset``,
+    ``rounding``, ``refractory``. The runtime parameters ``alpha``, ``rho``, ``theta``,
+    ``beta``, ``gamma`` are input ports (for a register file); the unit reads ``alpha`` and
+    ``rho`` in stage 1, ``theta`` and ``beta`` in stage 2 and ``gamma`` in stage 3, so they
+    must be held while requests are in flight (change them only when the unit is empty).
+
+    Pipeline: three register stages, one multiplier level each.
+
+    - Stage 1 (request to ``s1_*``): ``v * alpha`` and ``a * rho``, both rounding shifts by
+      ``D``, the membrane sum (before saturation) and the adaptation sum.
+    - Stage 2 (``s1_*`` to ``s2_*``): both saturations, ``beta * a'``, the threshold ``Aq`` and
+      ``diff = (v' << a_frac) - Aq``.
+    - Stage 3 (``s2_*`` to the output register): ``z``, ``|diff|``, ``h``, ``gamma * h``, its
+      rounding shift by ``s``, and ``ref'``.
+
+    Internal widths (``st`` is 1 for stochastic rounding, else 0; ``Iw`` is
+    :func:`synaptic_input_width`; every value is exact, nothing wraps):
+
+    - ``v_alpha``: ``signed(v_bits + D)``. ``|v * alpha| <= 2**(v_bits-1) * (2**D - 1)``.
+    - ``dv``: ``signed(v_bits + st)`` (:class:`RoundShift` of ``v_bits + D`` bits by ``D``).
+    - ``drive = I << syn_shift``: ``signed(Iw + syn_shift)``.
+    - ``v_sum``: ``signed(m + 2)``, ``m = max(v_bits + st, Iw + syn_shift)``: each of its three
+      terms (``dv``, ``drive``, ``theta < 2**(v_bits-1)``) has magnitude at most ``2**(m-1)``,
+      so the sum is below ``3 * 2**(m-1) < 2**(m+1)``.
+    - ``a_rho``: ``unsigned(a_bits + D)``, rounded as ``signed(a_bits + D + 1)``; ``da``:
+      ``unsigned(a_bits)``. ``(a * rho + 2**D - 1) >> D <= 2**a_bits - 1`` because
+      ``a * rho <= (2**a_bits - 1) * (2**D - 1)``, so even a stochastic rounding up fits.
+    - ``a_sum``: ``unsigned(a_bits + 1)``: ``da + 2**a_frac < 2**a_bits + 2**(a_bits-1)``.
+    - ``beta_a``: ``unsigned(v_bits - 1 + a_bits)`` (``beta < 2**(v_bits-1)``).
+    - ``aq``: ``unsigned(v_bits + a_bits)``: ``theta << a_frac < 2**(v_bits+a_bits-2)`` (as
+      ``a_frac <= a_bits - 1``) plus ``beta_a < 2**(v_bits+a_bits-1)``.
+    - ``diff``: ``signed(v_bits + a_bits + 1)``: it lies in
+      ``(-(2**(v_bits+a_bits-2) + aq_max), 2**(v_bits-1+a_frac))``, above ``-2**(v_bits+a_bits)``.
+    - ``mag = |diff|``: ``unsigned(v_bits + a_bits)``.
+    - ``h``: ``unsigned(s + 1)``, in ``[1, 2**s]`` where it is used (``mag < 2**s``).
+    - ``gamma_h``: ``unsigned(psi_bits + s)``: ``gamma * h <= (2**psi_bits - 1) * 2**s``;
+      rounded by ``s`` as ``signed(psi_bits + s + 1)``. The result is at most ``gamma``
+      (``(gamma * 2**s + 2**s - 1) >> s = gamma``), so it fits ``psi``'s ``psi_bits``.
+      With ``s == 0`` (``v_frac == a_frac == 0``) there is no shift: ``psi = gamma * h``.
+    - ``s1_rand_psi``, ``s2_rand_psi``: the low ``s`` bits of ``rand_psi`` (stochastic only).
+
+    Latency: 3 cycles (:attr:`latency`): a request that transfers on ``i`` in cycle ``n`` is
+    presented on ``o`` in cycle ``n + 3`` when ``o`` is not back-pressured. Throughput: one
+    neuron per cycle. The pipeline stalls as a whole, as :class:`eligo.rtl.random.Threefry2x32`
+    does: it advances when its last stage is empty or ``o.ready`` is high (``i.ready`` is that
+    condition, combinationally dependent on ``o.ready``); ``o.payload`` is stable while
+    ``o.valid`` waits for ``o.ready``.
+
+    Parameters
+    ----------
+    cfg : eligo.config.Config
+        The configuration.
+
+    Members
+    -------
+    i : ``In(stream.Signature(neuron_in_layout(cfg)))``
+        Neuron update requests.
+    o : ``Out(stream.Signature(neuron_out_layout(cfg)))``
+        Results, in request order.
+    alpha, rho : ``In(unsigned(decay_bits))``
+        Membrane and adaptation decay factors.
+    theta, beta : ``In(unsigned(v_bits - 1))``
+        Baseline threshold and threshold adaptation, in membrane integers.
+    gamma : ``In(unsigned(psi_bits))``
+        Pseudo-derivative peak.
+
+    Raises
+    ------
+    TypeError
+        If ``cfg`` is not an :class:`eligo.config.Config`.
+    ValueError
+        If ``psi_bits + v_frac + a_frac`` exceeds 63: ``gamma * h`` (any ``gamma`` the port
+        can carry) would not fit the 64-bit :class:`RoundShift`.
+    """
+
+    def __init__(self, cfg):
+        _check_config(cfg)
+        psi_product = cfg.psi_bits + cfg.psi_shift
+        if psi_product + 1 > MAX_WIDTH:
+            raise ValueError(f"psi_bits + v_frac + a_frac of the configuration must be at "
+                             f"most {MAX_WIDTH - 1}, not {psi_product!r}")
+        self._cfg = cfg
+        super().__init__({
+            "i": In(stream.Signature(neuron_in_layout(cfg))),
+            "o": Out(stream.Signature(neuron_out_layout(cfg))),
+            "alpha": In(unsigned(cfg.decay_bits)),
+            "rho": In(unsigned(cfg.decay_bits)),
+            "theta": In(unsigned(cfg.v_bits - 1)),
+            "beta": In(unsigned(cfg.v_bits - 1)),
+            "gamma": In(unsigned(cfg.psi_bits)),
+        })
+
+    @property
+    def cfg(self):
+        return self._cfg
+
+    @property
+    def latency(self):
+        """Cycles from a transfer on ``i`` to ``o.valid`` with no backpressure."""
+        return 3
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self._cfg
+        D, st = cfg.decay_bits, int(cfg.rounding == "stochastic")
+        v_bits, a_bits, a_frac, psi_bits = cfg.v_bits, cfg.a_bits, cfg.a_frac, cfg.psi_bits
+        s = cfg.psi_shift
+        i_width = synaptic_input_width(cfg)
+        r_bits = ref_width(cfg)
+        rand_bits = s if st else 0  # low bits of rand_psi that stage 3 reads
+
+        # The pipeline advances as a whole unless its output is held by backpressure.
+        s1_valid, s2_valid, s3_valid = (Signal(name=f"s{k}_valid") for k in (1, 2, 3))
+        advance = Signal()
+        m.d.comb += [
+            advance.eq(~s3_valid | self.o.ready),
+            self.i.ready.eq(advance),
+            self.o.valid.eq(s3_valid),
+        ]
+
+        # -- stage 1: decays, membrane and adaptation sums ----------------------------------
+        req = self.i.payload
+        v_alpha = Signal(signed(v_bits + D))
+        m.submodules.round_v = round_v = RoundShift(v_bits + D, D, cfg.rounding)
+        dv = round_v.o  # signed(v_bits + st)
+        drive = Signal(signed(i_width + cfg.syn_shift))
+        v_width = max(v_bits + st, i_width + cfg.syn_shift) + 2
+        v_sum = Signal(signed(v_width))
+        m.d.comb += [
+            v_alpha.eq(req.v * self.alpha),
+            round_v.x.eq(v_alpha),
+            round_v.rand.eq(req.rand_v),
+            drive.eq(req.I << cfg.syn_shift),
+        ]
+        if cfg.reset == "subtract":
+            m.d.comb += v_sum.eq(dv + drive - Mux(req.z_old, self.theta, 0))
+        else:
+            m.d.comb += v_sum.eq(Mux(req.z_old, 0, dv) + drive)
+
+        a_rho = Signal(unsigned(a_bits + D))
+        m.submodules.round_a = round_a = RoundShift(a_bits + D + 1, D, cfg.rounding)
+        da = Signal(unsigned(a_bits))
+        a_sum = Signal(unsigned(a_bits + 1))
+        m.d.comb += [
+            a_rho.eq(req.a * self.rho),
+            round_a.x.eq(a_rho),
+            round_a.rand.eq(req.rand_a),
+            da.eq(round_a.o),  # in [0, 2**a_bits - 1]: see the class docstring
+            a_sum.eq(Mux(req.alif, da + (req.z_old << a_frac), req.a)),
+        ]
+
+        s1_v_sum = Signal(signed(v_width), reset_less=True)
+        s1_a_sum = Signal(unsigned(a_bits + 1), reset_less=True)
+        s1_alif = Signal(reset_less=True)
+        s1_ref = Signal(unsigned(r_bits), reset_less=True)
+        s1_rand_psi = Signal(rand_bits, reset_less=True)
+        with m.If(advance):
+            m.d.sync += [
+                s1_valid.eq(self.i.valid),
+                s1_v_sum.eq(v_sum), s1_a_sum.eq(a_sum), s1_alif.eq(req.alif),
+                s1_ref.eq(req.ref), s1_rand_psi.eq(req.rand_psi[:rand_bits]),
+            ]
+
+        # -- stage 2: saturation, threshold, distance to it ----------------------------------
+        m.submodules.sat_v = sat_v = Saturate(v_width, v_bits, signed=True)
+        m.submodules.sat_a = sat_a = Saturate(a_bits + 2, a_bits, signed=False)
+        beta_a = Signal(unsigned(v_bits - 1 + a_bits))
+        aq = Signal(unsigned(v_bits + a_bits))
+        diff = Signal(signed(v_bits + a_bits + 1))
+        m.d.comb += [
+            sat_v.i.eq(s1_v_sum),
+            sat_a.i.eq(s1_a_sum),
+            beta_a.eq(Mux(s1_alif, self.beta * sat_a.o, 0)),
+            aq.eq((self.theta << a_frac) + beta_a),
+            diff.eq((sat_v.o << a_frac) - aq),
+        ]
+
+        s2_v = Signal(signed(v_bits), reset_less=True)
+        s2_a = Signal(unsigned(a_bits), reset_less=True)
+        s2_sat_v = Signal(reset_less=True)
+        s2_sat_a = Signal(reset_less=True)
+        s2_diff = Signal(signed(v_bits + a_bits + 1), reset_less=True)
+        s2_ref = Signal(unsigned(r_bits), reset_less=True)
+        s2_rand_psi = Signal(rand_bits, reset_less=True)
+        with m.If(advance):
+            m.d.sync += [
+                s2_valid.eq(s1_valid),
+                s2_v.eq(sat_v.o), s2_a.eq(sat_a.o),
+                s2_sat_v.eq(sat_v.clamped), s2_sat_a.eq(sat_a.clamped),
+                s2_diff.eq(diff), s2_ref.eq(s1_ref), s2_rand_psi.eq(s1_rand_psi),
+            ]
+
+        # -- stage 3: spike, pseudo-derivative, refractory counter ---------------------------
+        refractory = Signal()
+        z = Signal()
+        mag = Signal(unsigned(v_bits + a_bits))
+        near = Signal()  # h > 0
+        h = Signal(unsigned(s + 1))
+        gamma_h = Signal(unsigned(psi_bits + s))
+        psi_r = Signal(unsigned(psi_bits))
+        new_ref = Signal(unsigned(r_bits))
+        m.d.comb += [
+            refractory.eq(s2_ref != 0),
+            z.eq((s2_diff > 0) & ~refractory),
+            mag.eq(Mux(s2_diff < 0, -s2_diff, s2_diff)),
+            near.eq(mag < (1 << s)),
+            h.eq((1 << s) - mag[:s]),  # used only where near, i.e. mag < 2**s
+            gamma_h.eq(self.gamma * h),
+        ]
+        if s:
+            m.submodules.round_psi = round_psi = RoundShift(psi_bits + s + 1, s, cfg.rounding)
+            m.d.comb += [
+                round_psi.x.eq(gamma_h),
+                round_psi.rand.eq(s2_rand_psi),
+                psi_r.eq(round_psi.o),  # in [0, gamma]: see the class docstring
+            ]
+        else:
+            m.d.comb += psi_r.eq(gamma_h)
+        if cfg.refractory:
+            m.d.comb += new_ref.eq(Mux(z, cfg.refractory, Mux(refractory, s2_ref - 1, 0)))
+        else:  # ref' is refractory (0) after a spike, else max(ref - 1, 0)
+            m.d.comb += new_ref.eq(Mux(refractory, s2_ref - 1, 0))
+
+        s3 = Signal(neuron_out_layout(cfg), reset_less=True)
+        with m.If(advance):
+            m.d.sync += [
+                s3_valid.eq(s2_valid),
+                s3.v.eq(s2_v), s3.a.eq(s2_a), s3.ref.eq(new_ref), s3.z.eq(z),
+                s3.psi.eq(Mux(near & ~refractory, psi_r, 0)),
+                s3.sat_v.eq(s2_sat_v), s3.sat_a.eq(s2_sat_a),
+            ]
+        m.d.comb += self.o.payload.eq(s3)
+        return m
