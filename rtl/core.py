@@ -1,0 +1,654 @@
+"""One eligo core (docs/spec.md 3, phases 1-5), lanes = 1: a sequencer around the bit-exact
+units of this package, with the weights and traces in memories.
+
+:class:`Core` takes a stream of events (input spikes, targets, end of step), runs one timestep
+per end-of-step event and streams out the step's spikes, readouts and an end-of-step marker,
+bit for bit as ``eligo.model.golden.GoldenModel.step`` computes them.
+"""
+
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory, MemoryData
+from amaranth.lib.wiring import In, Out
+
+from ..config import Config
+from ..model.names import COUNTER_NAMES
+from .learn import (TriggerUnit, WeightUpdateUnit, q_width, signal_width)
+from .neuron import NeuronUnit, ref_width, synaptic_input_width
+from .synapse import AlifFactor, SynapseUnit
+from .trace import ReadoutUnit, TraceUnit, readout_drive_width
+
+__all__ = ["EV_SPIKE", "EV_TARGET", "EV_END", "OUT_SPIKE", "OUT_READOUT", "OUT_END",
+           "PHASES", "index_width", "event_layout", "output_layout", "Core"]
+
+# Event kinds (the `kind` field of event_layout).
+EV_SPIKE, EV_TARGET, EV_END = 0, 1, 2
+# Output kinds (the `kind` field of output_layout).
+OUT_SPIKE, OUT_READOUT, OUT_END = 0, 1, 2
+
+# Sequencer phases, in step order; Core.cycles has one register per phase.
+PHASES = ("syn", "neuron", "trace", "sweep", "drive", "readout", "signal", "trigger",
+          "write_rec", "write_out", "output")
+
+COUNTER_MAX = 2**32 - 1
+
+
+def _check_config(cfg):
+    if not isinstance(cfg, Config):
+        raise TypeError(f"Configuration must be an eligo.config.Config, not {cfg!r}")
+
+
+def index_width(cfg):
+    """Bits of the ``index`` field of events and outputs: it holds every channel, neuron and
+    readout index, and at least one index beyond each (so a bad event can be expressed)."""
+    _check_config(cfg)
+    return max(cfg.n_in, cfg.n_rec, cfg.n_out).bit_length()
+
+
+def event_layout(cfg):
+    """Layout of one input event (the payload of :attr:`Core.i`).
+
+    Fields: ``kind`` (2 bits: :data:`EV_SPIKE` input spike on channel ``index``,
+    :data:`EV_TARGET` target ``value`` for readout ``index``, :data:`EV_END` end of step; 3 is
+    a bad event), ``index`` (``unsigned(index_width(cfg))``), ``value`` (``signed(y_bits)``:
+    the target, read only for :data:`EV_TARGET`).
+    """
+    _check_config(cfg)
+    return data.StructLayout({
+        "kind": 2,
+        "index": unsigned(index_width(cfg)),
+        "value": signed(cfg.y_bits),
+    })
+
+
+def output_layout(cfg):
+    """Layout of one output transfer (the payload of :attr:`Core.o`).
+
+    Fields: ``kind`` (2 bits: :data:`OUT_SPIKE` neuron ``index`` spiked, :data:`OUT_READOUT`
+    readout ``index`` has ``value``, :data:`OUT_END` end of step), ``index``
+    (``unsigned(index_width(cfg))``), ``value`` (``signed(y_bits)``: the readout ``y``, 0 for
+    the other kinds).
+    """
+    _check_config(cfg)
+    return data.StructLayout({
+        "kind": 2,
+        "index": unsigned(index_width(cfg)),
+        "value": signed(cfg.y_bits),
+    })
+
+
+class Core(wiring.Component):
+    """One eligo core with one lane: docs/spec.md 3 (phases 1-5) per end-of-step event.
+
+    Scope (v0): ``trace_mode == "full"``; ``rounding`` and ``update_rounding`` ``"zero"`` or
+    ``"floor"`` (no random source); both feedback modes, LIF and ALIF neurons, refractoriness,
+    both reset modes, ``accumulate_error`` on and off, learning on and off per step. The
+    runtime parameters (``alpha`` ... ``eta_out``) are constants taken from ``cfg``.
+
+    Memories (:class:`MemoryData`, exposed as properties; synchronous read ports): ``w``
+    (``n_rec * n_pre`` words ``signed(w_bits)``, address ``j * n_pre + i``: ``w_in`` beside
+    ``w_rec`` as the golden ``_W``), ``ebar`` (same addressing, ``signed(e_bits)``), ``eps``
+    (``n_alif * n_pre``, address ``r * n_pre + i``, ``signed(eps_bits)``; None without ALIF
+    neurons), ``w_out`` (``n_out * n_rec``, address ``k * n_rec + j``), ``b`` (``n_rec * n_out``,
+    address ``j * n_out + k``). Neuron, trace and readout state are register arrays (lists of
+    signals): ``v``, ``a``, ``ref``, ``z``, ``psi``, ``zout``, ``acc`` (``n_rec`` each), ``pre``
+    (``n_pre``: ``xbar`` then ``zbar``), ``y``, ``err``, ``acc_out`` (``n_out`` each).
+    ``counters`` maps every name of ``eligo.model.names.COUNTER_NAMES`` to a 32-bit saturating
+    register; ``cycles`` maps each name of :data:`PHASES` to the cycles that phase took in the
+    last step (cleared when a step starts).
+
+    Step schedule (after the end-of-step event; one sequencer state per phase, each a loop
+    that issues one item per cycle into a one-cycle memory-read stage and then a unit, and
+    ends when its pipeline has drained; no unit is ever back-pressured):
+
+    1. ``syn``: for each active source ``s`` (input spikes, then last step's spikes, lowest
+       first), ``I_j += W[j, s]`` for every ``j`` (``active * n_rec`` cycles).
+    2. ``neuron``: :class:`NeuronUnit` over every neuron (latency 3).
+    3. ``trace`` (learn only): :class:`TraceUnit` over ``pre`` (``alpha``, spikes ``x``,
+       ``z_old``) then ``zout`` (``kappa``, spikes ``z``); the old ``pre`` is kept.
+    4. ``sweep`` (learn only): :class:`SynapseUnit` over every synapse, row ``G_j`` from
+       :class:`AlifFactor`, read-modify-write of ``eps`` and ``ebar`` (latency 5).
+    5. ``drive``: ``drive_k += w_out[k, j]`` for each spiking ``j`` and every ``k``.
+    6. ``readout``: :class:`ReadoutUnit` over every readout (``y``, ``err``).
+    7. ``signal`` (learn and a target): ``sig_j = sum_k F[j, k] * err_k``, reading ``w_out``
+       (symmetric) or ``b`` (random) before any weight of the step is written.
+    8. ``trigger``: :class:`TriggerUnit` over recurrent rows then readout rows (``acc``,
+       ``acc_out``, ``q``, row and write counts).
+    9. ``write_rec``: :class:`WeightUpdateUnit` over every synapse of each row with
+       ``q_j != 0`` (the diagonal is a one-cycle bubble, never written), ``elig = ebar``.
+    10. ``write_out``: the same over each readout row with ``q_k != 0``, ``elig = zout``.
+    11. ``output``: one transfer per spiking neuron (ascending), one per readout, the end
+        marker; ``t`` has been incremented when it starts.
+
+    Events arrive only while ``busy`` is low (``i.ready``). A spike event for a channel
+    ``>= n_in``, a target event for a readout ``>= n_out`` or an event of kind 3 sets the
+    sticky ``error`` flag, increments ``errors`` and is otherwise ignored. ``learn`` is sampled
+    with the end-of-step event.
+
+    Parameters
+    ----------
+    cfg : eligo.config.Config
+
+    Members
+    -------
+    i : ``In(stream.Signature(event_layout(cfg)))``
+    o : ``Out(stream.Signature(output_layout(cfg)))``
+    learn : ``In(1)``
+    busy : ``Out(1)``
+        A step is in progress (from the end-of-step event to the end marker's transfer).
+    t : ``Out(32)``
+        Steps done.
+    error : ``Out(1)``; errors : ``Out(32)``
+        Sticky bad-event flag; count of bad events (saturating).
+
+    Raises
+    ------
+    TypeError
+        If ``cfg`` is not an :class:`eligo.config.Config`.
+    ValueError
+        If ``trace_mode`` is not ``"full"``, or ``rounding`` or ``update_rounding`` is
+        ``"stochastic"`` (Core v0 has no random source).
+    """
+
+    def __init__(self, cfg):
+        _check_config(cfg)
+        if cfg.trace_mode != "full":
+            raise ValueError(f"Trace mode must be 'full' (Core v0), not {cfg.trace_mode!r}")
+        if cfg.rounding == "stochastic":
+            raise ValueError(f"Rounding must be 'zero' or 'floor' (Core v0 has no random "
+                             f"source), not {cfg.rounding!r}")
+        if cfg.update_rounding == "stochastic":
+            raise ValueError(f"Update rounding must be 'zero' or 'floor' (Core v0 has no "
+                             f"random source), not {cfg.update_rounding!r}")
+        self._cfg = cfg
+        c = cfg
+        self._w = MemoryData(shape=signed(c.w_bits), depth=c.n_rec * c.n_pre, init=[])
+        self._ebar = MemoryData(shape=signed(c.e_bits), depth=c.n_rec * c.n_pre, init=[])
+        self._eps = (MemoryData(shape=signed(c.eps_bits), depth=c.n_alif * c.n_pre, init=[])
+                     if c.n_alif else None)
+        self._w_out = MemoryData(shape=signed(c.w_bits), depth=c.n_out * c.n_rec, init=[])
+        self._b = MemoryData(shape=signed(c.w_bits), depth=c.n_rec * c.n_out, init=[])
+
+        def regs(name, n, shape):
+            return [Signal(shape, name=f"{name}{k}") for k in range(n)]
+        self.v = regs("v", c.n_rec, signed(c.v_bits))
+        self.a = regs("a", c.n_rec, unsigned(c.a_bits))
+        self.ref = regs("ref", c.n_rec, unsigned(ref_width(c)))
+        self.z = regs("z", c.n_rec, 1)
+        self.psi = regs("psi", c.n_rec, unsigned(c.psi_bits))
+        self.zout = regs("zout", c.n_rec, unsigned(c.trace_bits))
+        self.acc = regs("acc", c.n_rec, signed(c.acc_bits))
+        self.pre = regs("pre", c.n_pre, unsigned(c.trace_bits))
+        self.y = regs("y", c.n_out, signed(c.y_bits))
+        self.err = regs("err", c.n_out, signed(c.err_bits))
+        self.acc_out = regs("acc_out", c.n_out, signed(c.acc_bits))
+        self.counters = {name: Signal(32, name=f"count_{name}") for name in COUNTER_NAMES}
+        self.cycles = {name: Signal(32, name=f"cycles_{name}") for name in PHASES}
+        super().__init__({
+            "i": In(stream.Signature(event_layout(cfg))),
+            "o": Out(stream.Signature(output_layout(cfg))),
+            "learn": In(1),
+            "busy": Out(1),
+            "t": Out(32),
+            "error": Out(1),
+            "errors": Out(32),
+        })
+
+    @property
+    def cfg(self):
+        return self._cfg
+
+    @property
+    def w(self):
+        """``MemoryData`` of ``W`` (``w_in`` beside ``w_rec``), address ``j * n_pre + i``."""
+        return self._w
+
+    @property
+    def ebar(self):
+        """``MemoryData`` of ``ebar``, address ``j * n_pre + i``."""
+        return self._ebar
+
+    @property
+    def eps(self):
+        """``MemoryData`` of ``eps``, address ``r * n_pre + i``; None if ``n_alif == 0``."""
+        return self._eps
+
+    @property
+    def w_out(self):
+        """``MemoryData`` of ``w_out``, address ``k * n_rec + j``."""
+        return self._w_out
+
+    @property
+    def b(self):
+        """``MemoryData`` of ``b``, address ``j * n_out + k``."""
+        return self._b
+
+    def elaborate(self, platform):
+        m = Module()
+        c = self._cfg
+        n_in, n_rec, n_out, n_pre, n_alif = c.n_in, c.n_rec, c.n_out, c.n_pre, c.n_alif
+        alif0 = n_rec - n_alif
+
+        # -- units, runtime parameters fixed from the configuration ---------------------------
+        m.submodules.neuron = neu = NeuronUnit(c)
+        m.submodules.trace = tru = TraceUnit(c)
+        m.submodules.alif = alf = AlifFactor(c)
+        m.submodules.synapse = syn = SynapseUnit(c)
+        m.submodules.readout = rou = ReadoutUnit(c)
+        m.submodules.trigger = trg = TriggerUnit(c)
+        m.submodules.update = upd = WeightUpdateUnit(c)
+        m.d.comb += [
+            neu.alpha.eq(c.alpha), neu.rho.eq(c.rho), neu.theta.eq(c.theta),
+            neu.beta.eq(c.beta), neu.gamma.eq(c.gamma),
+            alf.beta.eq(c.beta), alf.rho.eq(c.rho),
+            syn.beta.eq(c.beta), syn.kappa.eq(c.kappa),
+            rou.kappa.eq(c.kappa),
+            trg.trigger.eq(c.trigger), trg.trigger_out.eq(c.trigger_out),
+            upd.eta.eq(c.eta), upd.eta_out.eq(c.eta_out),
+        ]
+        units = (neu, tru, syn, rou, trg, upd)
+        for unit in units:
+            m.d.comb += unit.o.ready.eq(1)
+
+        # -- memories ------------------------------------------------------------------------
+        m.submodules.w_mem = w_mem = Memory(data=self._w)
+        m.submodules.ebar_mem = ebar_mem = Memory(data=self._ebar)
+        m.submodules.w_out_mem = w_out_mem = Memory(data=self._w_out)
+        m.submodules.b_mem = b_mem = Memory(data=self._b)
+        w_rd, w_wr = w_mem.read_port(), w_mem.write_port()
+        ebar_rd, ebar_wr = ebar_mem.read_port(), ebar_mem.write_port()
+        w_out_rd, w_out_wr = w_out_mem.read_port(), w_out_mem.write_port()
+        b_rd = b_mem.read_port()
+        if n_alif:
+            m.submodules.eps_mem = eps_mem = Memory(data=self._eps)
+            eps_rd, eps_wr = eps_mem.read_port(), eps_mem.write_port()
+            eps_data = eps_rd.data
+        else:
+            eps_data = Const(0, signed(c.eps_bits))
+
+        # -- state ---------------------------------------------------------------------------
+        V, A, REF = Array(self.v), Array(self.a), Array(self.ref)
+        Z, PSI = Array(self.z), Array(self.psi)
+        z_old = [Signal(name=f"z_old{j}") for j in range(n_rec)]
+        psi_old = [Signal(unsigned(c.psi_bits), name=f"psi_old{j}") for j in range(n_rec)]
+        pre_old = [Signal(unsigned(c.trace_bits), name=f"pre_old{i}") for i in range(n_pre)]
+        Z_OLD, PSI_OLD, PRE, PRE_OLD = (Array(z_old), Array(psi_old), Array(self.pre),
+                                        Array(pre_old))
+        TRACES = Array(self.pre + self.zout)  # what the trace phase walks, in order
+        ZOUT, Y, ERR = Array(self.zout), Array(self.y), Array(self.err)
+        ACCS = Array(self.acc + self.acc_out)  # trigger rows: recurrent, then readout
+        I = Array(Signal(signed(synaptic_input_width(c)), name=f"I{j}") for j in range(n_rec))
+        DRV = Array(Signal(signed(readout_drive_width(c)), name=f"drive{k}")
+                    for k in range(n_out))
+        SIG = Array(Signal(signed(signal_width(c)), name=f"sig{j}") for j in range(n_rec))
+        q_all = [Signal(signed(q_width(c)), name=f"q{r}") for r in range(n_rec + n_out)]
+        Q = Array(q_all)
+        x = Signal(n_in)
+        mask = Signal(n_out)
+        YSTAR = Array(Signal(signed(c.y_bits), name=f"ystar{k}") for k in range(n_out))
+        learn = Signal()
+
+        # -- loop registers shared by the phases ---------------------------------------------
+        top = max(n_rec * n_pre, n_pre + n_rec, n_rec * n_out, n_rec + n_out, n_pre)
+        n = Signal(range(top + 1))               # flattened item counter
+        row = Signal(range(max(n_rec, n_out) + 1))
+        col = Signal(range(max(n_pre, n_out) + 1))
+        pend = Signal(max(n_pre, n_rec, n_out))   # sources / rows still to visit
+        inner = Signal(range(max(n_pre, n_rec, n_out) + 1))
+        issued = Signal()
+        src = Signal(range(max(n_pre, n_rec, n_out)))  # lowest set bit of pend
+        for bit in reversed(range(len(pend))):
+            with m.If(pend[bit]):
+                m.d.comb += src.eq(bit)
+
+        # Issue stage (comb, set by the phase) and stage 1 (memory data valid).
+        iss_valid, iss_a, iss_b = Signal(), Signal(range(top + 1)), Signal(range(top + 1))
+        iss_addr = Signal(range(top + 1))
+        s1_valid = Signal()
+        s1_a, s1_b, s1_addr = Signal.like(iss_a), Signal.like(iss_b), Signal.like(iss_addr)
+        m.d.sync += [s1_valid.eq(iss_valid), s1_a.eq(iss_a), s1_b.eq(iss_b),
+                     s1_addr.eq(iss_addr)]
+
+        busy_bits = [s1_valid]
+
+        def delayed(sig, stages, name):
+            prev = sig
+            for k in range(stages):
+                reg = Signal.like(prev, name=f"{name}_d{k + 1}")
+                m.d.sync += reg.eq(prev)
+                prev = reg
+                if len(reg) == 1 and name.endswith("valid"):
+                    busy_bits.append(reg)
+            return prev
+
+        def tags(unit, name):
+            """The stage-1 tags delayed by the unit's latency (they come out with ``o``)."""
+            delayed(unit.i.valid, unit.latency, f"{name}_valid")
+            return (delayed(s1_a, unit.latency, f"{name}_a"),
+                    delayed(s1_b, unit.latency, f"{name}_b"),
+                    delayed(s1_addr, unit.latency, f"{name}_addr"))
+
+        # -- counters ------------------------------------------------------------------------
+        incs = {name: [] for name in COUNTER_NAMES}
+
+        def count(name, expr):
+            incs[name].append(expr)
+
+        # -- the sequencer -------------------------------------------------------------------
+        def start(state, pend_value=None):
+            m.next = state
+            m.d.sync += [n.eq(0), row.eq(0), col.eq(0), inner.eq(0), issued.eq(0),
+                         pend.eq(0 if pend_value is None else pend_value)]
+
+        def counted_loop(total):
+            """Issue ``n`` = 0 .. total-1, one per cycle."""
+            with m.If(~issued):
+                m.d.comb += [iss_valid.eq(1), iss_a.eq(n)]
+                m.d.sync += n.eq(n + 1)
+                with m.If(n == total - 1):
+                    m.d.sync += issued.eq(1)
+
+        def grid_loop(rows, cols):
+            """Issue ``(row, col)`` over rows x cols, row-major, ``n`` the flat index."""
+            with m.If(~issued):
+                m.d.comb += [iss_valid.eq(1), iss_a.eq(row), iss_b.eq(col), iss_addr.eq(n)]
+                m.d.sync += [n.eq(n + 1), col.eq(col + 1)]
+                with m.If(col == cols - 1):
+                    m.d.sync += [col.eq(0), row.eq(row + 1)]
+                    with m.If(row == rows - 1):
+                        m.d.sync += issued.eq(1)
+
+        def mask_loop(length):
+            """For each set bit ``src`` of ``pend`` (lowest first), ``inner`` = 0 .. length-1.
+            The phase sets iss_valid (it may skip an item)."""
+            with m.If(pend == 0):
+                m.d.sync += issued.eq(1)
+            with m.Else():
+                m.d.sync += inner.eq(inner + 1)
+                with m.If(inner == length - 1):
+                    m.d.sync += [inner.eq(0), pend.bit_select(src, 1).eq(0)]
+            return pend != 0
+
+        pipe_busy = Signal()
+        done = Signal()
+        m.d.comb += done.eq(issued & ~pipe_busy)
+
+        z_vec = Cat(*self.z)
+        cyc = self.cycles
+        with m.FSM(name="seq") as fsm:
+            with m.State("collect"):
+                m.d.comb += self.i.ready.eq(1)
+                ev = self.i.payload
+                bad = Signal()
+                with m.If(self.i.valid):
+                    with m.Switch(ev.kind):
+                        with m.Case(EV_SPIKE):
+                            with m.If(ev.index < n_in):
+                                m.d.sync += x.bit_select(ev.index, 1).eq(1)
+                            with m.Else():
+                                m.d.comb += bad.eq(1)
+                        with m.Case(EV_TARGET):
+                            with m.If(ev.index < n_out):
+                                m.d.sync += [mask.bit_select(ev.index, 1).eq(1),
+                                             YSTAR[ev.index].eq(ev.value)]
+                            with m.Else():
+                                m.d.comb += bad.eq(1)
+                        with m.Case(EV_END):
+                            m.d.sync += learn.eq(self.learn)
+                            m.d.sync += [o.eq(s) for o, s in zip(z_old, self.z)]
+                            m.d.sync += [o.eq(s) for o, s in zip(psi_old, self.psi)]
+                            m.d.sync += [o.eq(s) for o, s in zip(pre_old, self.pre)]
+                            m.d.sync += [r.eq(0) for r in I]
+                            m.d.sync += [r.eq(0) for r in cyc.values()]
+                            start("syn", Cat(x, z_vec))
+                        with m.Default():
+                            m.d.comb += bad.eq(1)
+                with m.If(bad):
+                    m.d.sync += [self.error.eq(1),
+                                 self.errors.eq(Mux(self.errors == COUNTER_MAX, self.errors,
+                                                    self.errors + 1))]
+
+            with m.State("syn"):
+                m.d.sync += cyc["syn"].eq(cyc["syn"] + 1)
+                go = mask_loop(n_rec)
+                m.d.comb += [iss_valid.eq(go & ~issued), iss_a.eq(inner),
+                             w_rd.addr.eq(inner * n_pre + src)]
+                with m.If(done):
+                    start("neuron")
+
+            with m.State("neuron"):
+                m.d.sync += cyc["neuron"].eq(cyc["neuron"] + 1)
+                counted_loop(n_rec)
+                with m.If(done):
+                    with m.If(learn):
+                        start("trace")
+                    with m.Else():
+                        m.d.sync += [r.eq(0) for r in DRV]
+                        start("drive", z_vec)
+
+            with m.State("trace"):
+                m.d.sync += cyc["trace"].eq(cyc["trace"] + 1)
+                counted_loop(n_pre + n_rec)
+                with m.If(done):
+                    start("sweep")
+
+            with m.State("sweep"):
+                m.d.sync += cyc["sweep"].eq(cyc["sweep"] + 1)
+                grid_loop(n_rec, n_pre)
+                m.d.comb += ebar_rd.addr.eq(n)
+                if n_alif:
+                    m.d.comb += eps_rd.addr.eq(Mux(row >= alif0, n - alif0 * n_pre, 0))
+                with m.If(done):
+                    m.d.sync += [r.eq(0) for r in DRV]
+                    start("drive", z_vec)
+
+            with m.State("drive"):
+                m.d.sync += cyc["drive"].eq(cyc["drive"] + 1)
+                go = mask_loop(n_out)
+                m.d.comb += [iss_valid.eq(go & ~issued), iss_a.eq(inner),
+                             w_out_rd.addr.eq(inner * n_rec + src)]
+                with m.If(done):
+                    start("readout")
+
+            with m.State("readout"):
+                m.d.sync += cyc["readout"].eq(cyc["readout"] + 1)
+                counted_loop(n_out)
+                with m.If(done):
+                    with m.If(learn & (mask != 0)):
+                        m.d.sync += [r.eq(0) for r in SIG]
+                        start("signal")
+                    with m.Else():
+                        start("output", z_vec)
+
+            with m.State("signal"):
+                m.d.sync += cyc["signal"].eq(cyc["signal"] + 1)
+                grid_loop(n_rec, n_out)
+                m.d.comb += [w_out_rd.addr.eq(col * n_rec + row), b_rd.addr.eq(n)]
+                with m.If(done):
+                    start("trigger")
+
+            with m.State("trigger"):
+                m.d.sync += cyc["trigger"].eq(cyc["trigger"] + 1)
+                counted_loop(n_rec + n_out)
+                with m.If(done):
+                    start("write_rec", Cat(*(q != 0 for q in q_all[:n_rec])))
+
+            with m.State("write_rec"):
+                m.d.sync += cyc["write_rec"].eq(cyc["write_rec"] + 1)
+                go = mask_loop(n_pre)
+                addr = src * n_pre + inner
+                m.d.comb += [iss_valid.eq(go & ~issued & (inner != n_in + src)),
+                             iss_a.eq(src), iss_addr.eq(addr),
+                             w_rd.addr.eq(addr), ebar_rd.addr.eq(addr)]
+                with m.If(done):
+                    start("write_out", Cat(*(q != 0 for q in q_all[n_rec:])))
+
+            with m.State("write_out"):
+                m.d.sync += cyc["write_out"].eq(cyc["write_out"] + 1)
+                go = mask_loop(n_rec)
+                addr = src * n_rec + inner
+                m.d.comb += [iss_valid.eq(go & ~issued), iss_a.eq(src), iss_b.eq(inner),
+                             iss_addr.eq(addr), w_out_rd.addr.eq(addr)]
+                with m.If(done):
+                    start("output", z_vec)
+
+            with m.State("output"):
+                m.d.sync += cyc["output"].eq(cyc["output"] + 1)
+                m.d.comb += [self.busy.eq(1), self.o.valid.eq(1)]
+                with m.If(pend != 0):
+                    m.d.comb += [self.o.payload.kind.eq(OUT_SPIKE),
+                                 self.o.payload.index.eq(src)]
+                    with m.If(self.o.ready):
+                        m.d.sync += pend.bit_select(src, 1).eq(0)
+                with m.Elif(n < n_out):
+                    m.d.comb += [self.o.payload.kind.eq(OUT_READOUT),
+                                 self.o.payload.index.eq(n),
+                                 self.o.payload.value.eq(Y[n])]
+                    with m.If(self.o.ready):
+                        m.d.sync += n.eq(n + 1)
+                with m.Else():
+                    m.d.comb += self.o.payload.kind.eq(OUT_END)
+                    with m.If(self.o.ready):
+                        m.d.sync += [self.t.eq(self.t + 1), x.eq(0), mask.eq(0)]
+                        m.next = "collect"
+
+        m.d.comb += self.busy.eq(~fsm.ongoing("collect"))
+
+        # -- phase datapaths: stage 1 into the units, results back ---------------------------
+        def ongoing(name):
+            return fsm.ongoing(name)
+
+        def sat_count(name, valid, flag, cond=None):
+            expr = valid & flag
+            if cond is not None:
+                expr = expr & cond
+            count(name, expr)
+
+        # syn: I_j += W[j, s]
+        with m.If(s1_valid & ongoing("syn")):
+            m.d.sync += I[s1_a].eq(I[s1_a] + w_rd.data)
+
+        # neuron
+        req = neu.i.payload
+        m.d.comb += [
+            neu.i.valid.eq(s1_valid & ongoing("neuron")),
+            req.I.eq(I[s1_a]), req.v.eq(V[s1_a]), req.a.eq(A[s1_a]), req.ref.eq(REF[s1_a]),
+            req.z_old.eq(Z_OLD[s1_a]), req.alif.eq(s1_a >= alif0),
+        ]
+        na, _, _ = tags(neu, "neu")
+        res = neu.o.payload
+        with m.If(neu.o.valid):
+            m.d.sync += [V[na].eq(res.v), A[na].eq(res.a), REF[na].eq(res.ref),
+                         Z[na].eq(res.z), PSI[na].eq(res.psi)]
+        count("spikes", neu.o.valid & res.z)
+        sat_count("sat_v", neu.o.valid, res.sat_v)
+        sat_count("sat_a", neu.o.valid, res.sat_a)
+
+        # trace: pre (xbar, zbar) with alpha, then zout with kappa
+        spikes = Cat(x, *z_old, *self.z)
+        m.d.comb += [
+            tru.i.valid.eq(s1_valid & ongoing("trace")),
+            tru.i.payload.trace.eq(TRACES[s1_a]),
+            tru.i.payload.spike.eq(spikes.bit_select(s1_a, 1)),
+            tru.decay.eq(Mux(s1_a < n_pre, c.alpha, c.kappa)),
+        ]
+        ta, _, _ = tags(tru, "tru")
+        with m.If(tru.o.valid):
+            m.d.sync += TRACES[ta].eq(tru.o.payload.trace)
+        clamped = tru.o.payload.clamped
+        sat_count("sat_xbar", tru.o.valid, clamped, ta < n_in)
+        sat_count("sat_zbar", tru.o.valid, clamped, (ta >= n_in) & (ta < n_pre))
+        sat_count("sat_zout", tru.o.valid, clamped, ta >= n_pre)
+
+        # sweep: eps and ebar of every synapse
+        req = syn.i.payload
+        m.d.comb += [
+            alf.psi_old.eq(PSI_OLD[s1_a]),
+            syn.i.valid.eq(s1_valid & ongoing("sweep")),
+            req.alif.eq(s1_a >= alif0), req.psi.eq(PSI[s1_a]), req.psi_old.eq(PSI_OLD[s1_a]),
+            req.g.eq(alf.g), req.pre.eq(PRE[s1_b]), req.pre_old.eq(PRE_OLD[s1_b]),
+            req.eps.eq(eps_data), req.ebar.eq(ebar_rd.data),
+        ]
+        sa, _, saddr = tags(syn, "syn")
+        res = syn.o.payload
+        with m.If(syn.o.valid):
+            m.d.comb += [ebar_wr.addr.eq(saddr), ebar_wr.data.eq(res.ebar), ebar_wr.en.eq(1)]
+            if n_alif:
+                with m.If(sa >= alif0):
+                    m.d.comb += [eps_wr.addr.eq(saddr - alif0 * n_pre),
+                                 eps_wr.data.eq(res.eps), eps_wr.en.eq(1)]
+        sat_count("sat_eps", syn.o.valid, res.sat_eps)
+        sat_count("sat_e", syn.o.valid, res.sat_e)
+        sat_count("sat_ebar", syn.o.valid, res.sat_ebar)
+
+        # drive: drive_k += w_out[k, j] for each spiking j
+        with m.If(s1_valid & ongoing("drive")):
+            m.d.sync += DRV[s1_a].eq(DRV[s1_a] + w_out_rd.data)
+
+        # readout
+        req = rou.i.payload
+        m.d.comb += [
+            rou.i.valid.eq(s1_valid & ongoing("readout")),
+            req.y.eq(Y[s1_a]), req.drive.eq(DRV[s1_a]), req.ystar.eq(YSTAR[s1_a]),
+            req.mask.eq(mask.bit_select(s1_a, 1)),
+        ]
+        ra, _, _ = tags(rou, "rou")
+        res = rou.o.payload
+        with m.If(rou.o.valid):
+            m.d.sync += [Y[ra].eq(res.y), ERR[ra].eq(res.err)]
+        sat_count("sat_y", rou.o.valid, res.sat_y)
+        sat_count("sat_err", rou.o.valid, res.sat_err)
+
+        # signal: sig_j += F[j, k] * err_k (all weight reads before any write of the step)
+        feedback = w_out_rd.data if c.feedback == "symmetric" else b_rd.data
+        with m.If(s1_valid & ongoing("signal")):
+            m.d.sync += SIG[s1_a].eq(SIG[s1_a] + feedback * ERR[s1_b])
+
+        # trigger: recurrent rows, then readout rows
+        req = trg.i.payload
+        is_out = s1_a >= n_rec
+        m.d.comb += [
+            trg.i.valid.eq(s1_valid & ongoing("trigger")),
+            req.signal_sum.eq(Mux(is_out, ERR[s1_a - n_rec], SIG[s1_a])),
+            req.acc.eq(ACCS[s1_a]), req.has_target.eq(1), req.readout.eq(is_out),
+        ]
+        ga, _, _ = tags(trg, "trg")
+        res = trg.o.payload
+        with m.If(trg.o.valid):
+            m.d.sync += [ACCS[ga].eq(res.acc), Q[ga].eq(res.q)]
+        written = trg.o.valid & (res.q != 0)
+        sat_count("sat_acc", trg.o.valid, res.sat_acc, ga < n_rec)
+        sat_count("sat_acc_out", trg.o.valid, res.sat_acc, ga >= n_rec)
+        count("row_updates", written)
+        count("weight_writes", Mux(written, Mux(ga >= n_rec, n_rec, n_pre - 1), 0))
+
+        # write_rec / write_out: one WeightUpdateUnit
+        rec = ongoing("write_rec")
+        req = upd.i.payload
+        m.d.comb += [
+            upd.i.valid.eq(s1_valid & (rec | ongoing("write_out"))),
+            req.w.eq(Mux(rec, w_rd.data, w_out_rd.data)),
+            req.q.eq(Mux(rec, Q[s1_a], Q[n_rec + s1_a])),
+            req.elig.eq(Mux(rec, ebar_rd.data, ZOUT[s1_b])),
+            req.readout.eq(~rec),
+        ]
+        _, _, uaddr = tags(upd, "upd")
+        res = upd.o.payload
+        with m.If(upd.o.valid):
+            with m.If(rec):
+                m.d.comb += [w_wr.addr.eq(uaddr), w_wr.data.eq(res.w), w_wr.en.eq(1)]
+            with m.Else():
+                m.d.comb += [w_out_wr.addr.eq(uaddr), w_out_wr.data.eq(res.w),
+                             w_out_wr.en.eq(1)]
+        sat_count("sat_w", upd.o.valid & rec, res.clamped)
+        sat_count("sat_w_out", upd.o.valid & ~rec, res.clamped)
+
+        # -- counters and the drain condition ------------------------------------------------
+        for name, terms in incs.items():
+            reg = self.counters[name]
+            total = sum(terms[1:], terms[0])
+            nxt = Signal(34, name=f"next_{name}")
+            m.d.comb += nxt.eq(reg + total)
+            m.d.sync += reg.eq(Mux(nxt > COUNTER_MAX, COUNTER_MAX, nxt))
+        m.d.comb += pipe_busy.eq(Cat(*busy_bits).any())
+        return m

@@ -1,0 +1,285 @@
+# amaranth: UnusedElaboratable=no
+"""Amaranth-simulator tests of rtl/core.py (Core v0) against the golden model, step by step.
+
+For each configuration a ``GoldenModel`` and a ``Core`` start from the same random weights
+(``random_weights``); every step streams random input spikes (shuffled, with a duplicate now
+and then), targets on some steps and the end-of-step event with a random ``learn`` bit into the
+core, drains its output stream up to the end-of-step marker, and then compares, bit for bit,
+every state variable and counter of ``golden.snapshot()`` (read from the core's memories and
+registers) and the streamed spikes and readouts with the golden step's outputs. Coverage
+assertions make sure each configuration exercises what it is there for (spikes, row writes,
+clamps). Seeds are fixed; failure messages carry the configuration, step and seed.
+"""
+
+import random
+import re
+
+import numpy as np
+import pytest
+from amaranth.back import verilog
+from amaranth.sim import Simulator
+
+from eligo.config import Config
+from eligo.model.golden import GoldenModel, random_weights
+from eligo.rtl.core import (EV_END, EV_SPIKE, EV_TARGET, OUT_END, OUT_READOUT, OUT_SPIKE,
+                            PHASES, Core, event_layout)
+from eligo.rtl.stream_util import stream_get, stream_put
+
+SEED = 20261122
+
+BASE = dict(n_in=4, n_rec=6, n_out=2, update_rounding="zero", trigger=700, trigger_out=900,
+            eta=8, eta_out=4)
+
+CONFIGS = {
+    "lif": Config(**{**BASE, "n_in": 3, "n_rec": 4, "n_alif": 0}),
+    "mixed_alif": Config(**{**BASE, "n_alif": 3, "update_rounding": "floor"}),
+    "refractory": Config(**{**BASE, "n_rec": 5, "n_alif": 2, "refractory": 2}),
+    "reset_zero": Config(**{**BASE, "reset": "zero", "n_alif": 2}),
+    "floor": Config(**{**BASE, "rounding": "floor", "update_rounding": "floor"}),
+    "random_feedback": Config(**{**BASE, "feedback": "random"}),
+    "no_accumulate": Config(**{**BASE, "accumulate_error": False, "trigger": 300,
+                               "trigger_out": 600}),
+    # Narrow formats and large rates: weights, traces, eligibilities, readouts, errors and
+    # accumulators clamp; |q| up to 7.
+    "narrow": Config(n_in=4, n_rec=5, n_alif=2, n_out=2, w_bits=4, w_frac=2, v_bits=12,
+                     v_frac=8, theta=256, beta=128, trace_bits=8, trace_frac=5, e_bits=8, e_frac=6,
+                     eps_bits=9, y_bits=10, y_frac=6, err_bits=8, acc_bits=8, acc_frac=4, q_max=7,
+                     trigger=9, trigger_out=13, eta=900, eta_out=700, lr_shift=5,
+                     lr_out_shift=7, update_rounding="floor", rounding="floor"),
+}
+# The same with a narrow adaptation: a clamps.
+CONFIGS["narrow_a"] = CONFIGS["narrow"].replace(a_bits=11, a_frac=8)
+# (steps, input spike probability, weight scale) per configuration.
+PLAN = {name: (40, 0.5, 2.0) for name in CONFIGS}
+PLAN["narrow"] = PLAN["narrow_a"] = (40, 0.6, 3.0)
+# Counters that must be nonzero at the end of a configuration's run.
+COVER = {name: ("spikes", "row_updates") for name in CONFIGS}
+COVER["narrow_a"] = ("spikes", "row_updates", "sat_a", "sat_zbar", "sat_zout")
+COVER["narrow"] = ("spikes", "row_updates", "sat_v", "sat_xbar", "sat_eps",
+                   "sat_e", "sat_ebar", "sat_zout", "sat_y", "sat_err", "sat_acc", "sat_w",
+                   "sat_w_out")
+
+
+def read_state(ctx, core):
+    """Every state variable and counter of the core, named as in ``golden.snapshot()``."""
+    c = core.cfg
+
+    def regs(sigs):
+        return np.array([ctx.get(s) for s in sigs], np.int64)
+
+    def mem(data, shape):
+        if data is None:
+            return np.zeros(shape, np.int64)
+        return np.array([ctx.get(data[k]) for k in range(data.depth)],
+                        np.int64).reshape(shape)
+
+    W = mem(core.w, (c.n_rec, c.n_pre))
+    pre = regs(core.pre)
+    st = {"v": regs(core.v), "a": regs(core.a), "ref": regs(core.ref), "z": regs(core.z),
+          "psi": regs(core.psi), "xbar": pre[:c.n_in], "zbar": pre[c.n_in:],
+          "eps": mem(core.eps, (c.n_alif, c.n_pre)), "ebar": mem(core.ebar, (c.n_rec, c.n_pre)),
+          "zout": regs(core.zout), "y": regs(core.y), "err": regs(core.err),
+          "acc": regs(core.acc), "acc_out": regs(core.acc_out),
+          "w_in": W[:, :c.n_in], "w_rec": W[:, c.n_in:],
+          "w_out": mem(core.w_out, (c.n_out, c.n_rec)), "b": mem(core.b, (c.n_rec, c.n_out))}
+    st.update({name: ctx.get(sig) for name, sig in core.counters.items()})
+    st["t"] = ctx.get(core.t)
+    return st
+
+
+def make_plan(cfg, name):
+    """Golden run: per step the events, learn bit, golden outputs and snapshot."""
+    steps, p_in, scale = PLAN[name]
+    rng = np.random.default_rng([SEED, sorted(CONFIGS).index(name)])
+    golden = GoldenModel(cfg)
+    weights = random_weights(cfg, SEED + 1, scale=scale)
+    golden.load_weights(*weights)
+    ylim = (1 << (cfg.y_bits - 1)) - 1
+    plan = []
+    for t in range(steps):
+        x = (rng.random(cfg.n_in) < p_in).astype(np.int64)
+        mask = (rng.random(cfg.n_out) < 0.6) if rng.random() < 0.5 else np.zeros(cfg.n_out, bool)
+        ystar = np.where(mask, rng.integers(-ylim // 3, ylim // 3 + 1, cfg.n_out), 0)
+        learn = bool(rng.random() < 0.8)
+        out = golden.step(x, ystar if mask.any() else None, mask if mask.any() else None,
+                          learn)
+        events = [(EV_SPIKE, i, 0) for i in np.flatnonzero(x)]
+        if events and rng.random() < 0.3:
+            events.append(events[0])  # a repeated spike event is idempotent
+        events += [(EV_TARGET, k, int(ystar[k])) for k in np.flatnonzero(mask)]
+        rng.shuffle(events)
+        plan.append(dict(events=events, learn=learn, z=out.z[0].copy(), y=out.y[0].copy(),
+                         snap=golden.snapshot()))
+    return weights, plan
+
+
+def load_weights(ctx, core, weights):
+    c = core.cfg
+    w_in, w_rec, w_out, b = weights
+    W = np.concatenate([w_in, w_rec], axis=1)
+    for (j, i), value in np.ndenumerate(W):
+        ctx.set(core.w[j * c.n_pre + i], int(value))
+    for (k, j), value in np.ndenumerate(w_out):
+        ctx.set(core.w_out[k * c.n_rec + j], int(value))
+    for (j, k), value in np.ndenumerate(b):
+        ctx.set(core.b[j * c.n_out + k], int(value))
+
+
+def put_event(ctx, core, kind, index, value=0):
+    layout = event_layout(core.cfg)
+    return stream_put(ctx, core.i, layout.const({"kind": kind, "index": index, "value": value}))
+
+
+async def run_step(ctx, core, events, learn, idle_rng=None):
+    """Stream one step's events, the end marker; returns (spike indices, readouts). With
+    ``idle_rng``, the output stream is back-pressured at random."""
+    for kind, index, value in events:
+        await put_event(ctx, core, kind, int(index), value)
+    ctx.set(core.learn, learn)
+    await put_event(ctx, core, EV_END, 0)
+    spikes, readouts = [], {}
+    while True:
+        item = await stream_get(ctx, core.o, stall=idle_rng.choice((0, 0, 1)) if idle_rng else 0)
+        if item.kind == OUT_END:
+            return spikes, readouts
+        if item.kind == OUT_SPIKE:
+            spikes.append(int(item.index))
+        else:
+            assert item.kind == OUT_READOUT
+            readouts[int(item.index)] = int(item.value)
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_core_vs_golden(name):
+    cfg = CONFIGS[name]
+    weights, plan = make_plan(cfg, name)
+    final = plan[-1]["snap"]
+    for counter in COVER[name]:
+        assert final[counter][0] > 0, f"{name}: the stimulus never reaches {counter}"
+    core = Core(cfg)
+    idle_rng = random.Random(SEED)
+
+    async def testbench(ctx):
+        load_weights(ctx, core, weights)
+        for t, step in enumerate(plan):
+            where = f"config {name}, step {t}, seed {SEED}"
+            spikes, readouts = await run_step(ctx, core, step["events"], step["learn"],
+                                              idle_rng)
+            assert spikes == list(np.flatnonzero(step["z"])), f"spikes at {where}"
+            assert readouts == dict(enumerate(step["y"].tolist())), f"readouts at {where}"
+            assert ctx.get(core.busy) == 0
+            got = read_state(ctx, core)
+            snap = step["snap"]
+            assert set(got) == set(snap)
+            for var, want in snap.items():
+                want = np.asarray(want)[0] if var != "t" else want
+                assert np.array_equal(got[var], want), \
+                    f"{var} at {where}: core {got[var]}, golden {want}"
+            assert ctx.get(core.error) == 0
+
+    sim = Simulator(core)
+    sim.add_clock(1e-8)
+    sim.add_testbench(testbench)
+    sim.run()
+
+
+def test_core_cycles_per_phase():
+    """One step of the tiny config: every phase's cycle count is its ideal item count plus
+    a fixed drain (memory-read stage + unit latency + 1)."""
+    cfg = Config(update_rounding="zero", trigger=1, trigger_out=1)
+    core = Core(cfg)
+    result = {}
+
+    async def testbench(ctx):
+        w_in, w_rec, w_out, b = random_weights(cfg, 3, scale=2.0)
+        load_weights(ctx, core, (w_in, w_rec, w_out, b))
+        # step 0: spikes on inputs 0 and 2; step 1: same, with a target on readout 0.
+        await run_step(ctx, core, [(EV_SPIKE, 0, 0), (EV_SPIKE, 2, 0)], 1)
+        z = [ctx.get(s) for s in core.z]
+        await run_step(ctx, core, [(EV_SPIKE, 0, 0), (EV_SPIKE, 2, 0), (EV_TARGET, 0, 3000)],
+                       1)
+        result.update({p: ctx.get(core.cycles[p]) for p in PHASES})
+        result["z_old"] = z
+        result["z"] = [ctx.get(s) for s in core.z]
+        result["q_rows"] = ctx.get(core.counters["row_updates"])
+
+    sim = Simulator(core)
+    sim.add_clock(1e-8)
+    sim.add_testbench(testbench)
+    sim.run()
+    n_in, n_rec, n_pre, n_out = cfg.n_in, cfg.n_rec, cfg.n_pre, cfg.n_out
+    active = 2 + sum(result["z_old"])
+    spiking = sum(result["z"])
+    assert result["syn"] == active * n_rec + 2
+    assert result["neuron"] == n_rec + 3 + 2
+    assert result["trace"] == n_pre + n_rec + 2 + 2
+    assert result["sweep"] == n_rec * n_pre + 5 + 2
+    assert result["drive"] == spiking * n_out + 2
+    assert result["readout"] == n_out + 2 + 2
+    assert result["signal"] == n_rec * n_out + 2
+    assert result["trigger"] == n_rec + n_out + 3 + 2
+    # trigger = 1: every recurrent row with a nonzero signal is written (n_pre cycles each,
+    # the diagonal a bubble), every readout row too (n_rec cycles each).
+    assert result["write_rec"] > n_pre and result["write_out"] > n_rec
+    assert result["output"] == spiking + n_out + 1
+
+
+def test_core_bad_events():
+    cfg = CONFIGS["lif"]
+    core = Core(cfg)
+
+    async def testbench(ctx):
+        assert ctx.get(core.error) == 0 and ctx.get(core.errors) == 0
+        await put_event(ctx, core, EV_SPIKE, cfg.n_in)        # no such channel
+        await put_event(ctx, core, EV_TARGET, cfg.n_out, 77)  # no such readout
+        await put_event(ctx, core, 3, 0)                      # no such kind
+        assert ctx.get(core.error) == 1 and ctx.get(core.errors) == 3
+        await put_event(ctx, core, EV_SPIKE, 0)               # a good one: no count
+        assert ctx.get(core.errors) == 3
+        ctx.set(core.learn, 1)
+        await put_event(ctx, core, EV_END, 0)
+        while True:
+            item = await stream_get(ctx, core.o)
+            if item.kind == OUT_END:
+                break
+        # Nothing of the bad events was applied: the step equals a golden step with x_0 only
+        # and no target.
+        golden = GoldenModel(cfg)
+        golden.step(np.eye(cfg.n_in, dtype=np.int64)[0], learn=True)
+        got = read_state(ctx, core)
+        for var, want in golden.snapshot().items():
+            want = np.asarray(want)[0] if var != "t" else want
+            assert np.array_equal(got[var], want), var
+        assert ctx.get(core.error) == 1 and ctx.get(core.errors) == 3
+
+    sim = Simulator(core)
+    sim.add_clock(1e-8)
+    sim.add_testbench(testbench)
+    sim.run()
+
+
+@pytest.mark.parametrize("field", ["rounding", "update_rounding"])
+def test_core_refuses_stochastic(field):
+    cfg = Config(**{"update_rounding": "zero", field: "stochastic"})
+    what = "Rounding" if field == "rounding" else "Update rounding"
+    with pytest.raises(ValueError, match=rf"^{what} must be 'zero' or 'floor' \(Core v0 has no "
+                                         rf"random source\), not 'stochastic'$"):
+        Core(cfg)
+
+
+def test_core_refuses_factored():
+    with pytest.raises(ValueError, match=r"^Trace mode must be 'full' \(Core v0\), "
+                                         r"not 'factored'$"):
+        Core(Config(update_rounding="zero", trace_mode="factored"))
+
+
+def test_core_wrong_config():
+    with pytest.raises(TypeError, match=r"^Configuration must be an eligo.config.Config, "
+                                        r"not 'tiny'$"):
+        Core("tiny")
+
+
+def test_core_verilog():
+    text = verilog.convert(Core(CONFIGS["mixed_alif"]), emit_src=False)
+    assert re.search(r"^module top\(", text, re.M)
+    assert "/work/" not in text
