@@ -1,103 +1,75 @@
-"""The ``eligo demo`` trial: a synthetic cue-accumulation stimulus run on the golden model.
+"""``eligo demo``: the three tiers at work, in about half a minute.
 
-Private to the command line; later work replaces it with the real task.
+1. The golden (bit-exact integer) model learns a two-class spike-timing task online, with
+   8-bit weights and its error-triggered update unit; test accuracy and weight writes saved.
+2. The Amaranth RTL core runs in the simulator beside the golden model, learning on, and every
+   state variable is compared after every step; mismatches (zero) and cycles per step.
+Exit status 1 if the RTL and the golden model differ anywhere.
 """
 
 import time
 
 import numpy as np
 
-N_GROUP = 10          # channels per input group: left cues, right cues, recall, background
-N_CUES = 7
-CUE_STEPS = 100
-GAP_STEPS = 50
-RECALL_STEPS = 150
-TRIAL_STEPS = 2250    # 7 * (100 + 50) cue period, a delay, and the recall window at the end
-CUE_P = 0.04          # 40 Hz at 1 ms per step
-NOISE_P = 0.01        # 10 Hz
-WEIGHT_SCALE = 1.0    # random_weights scale: about 3 Hz per neuron (0.5 is nearly silent)
+# Settings that learn 2-class randman on the golden tier (docs/results.md).
+LEARN_SETTINGS = dict(task="randman", tier="golden", preset="cue", epochs=2, n_train=200,
+                      n_test=200, task_params={"n_classes": 2},
+                      config_changes={"n_in": 20, "trigger": 8192, "lr_shift": 9,
+                                      "lr_out_shift": 11})
+RTL_STEPS = 30
 
 
-def cue_trial(cfg, gen, steps=TRIAL_STEPS):
-    """One trial: ``(x (T, 40), ystar (T, n_out), mask (T, n_out), n_left)``.
-
-    Inputs 0-9 fire during left cues, 10-19 during right cues, 20-29 during the recall window,
-    30-39 always (background noise). Targets only in the recall window: readout 0 high
-    (1.0) and readout 1 low (0) when there were more left cues, the reverse otherwise.
-    """
-    if cfg.n_in != 4 * N_GROUP or cfg.n_out < 2:
-        raise ValueError(f"the demo stimulus needs n_in = {4 * N_GROUP} and n_out >= 2, "
-                         f"not n_in = {cfg.n_in}, n_out = {cfg.n_out}")
-    recall = steps - RECALL_STEPS
-    if recall < N_CUES * (CUE_STEPS + GAP_STEPS):
-        raise ValueError(f"a trial needs at least {N_CUES * (CUE_STEPS + GAP_STEPS) + RECALL_STEPS}"
-                         f" steps, not {steps}")
-    p = np.zeros((steps, cfg.n_in))
-    sides = gen.integers(0, 2, size=N_CUES)        # 0 left, 1 right
-    for i, side in enumerate(sides):
-        start = i * (CUE_STEPS + GAP_STEPS)
-        group = slice(side * N_GROUP, (side + 1) * N_GROUP)
-        p[start:start + CUE_STEPS, group] = CUE_P
-    p[recall:, 2 * N_GROUP:3 * N_GROUP] = CUE_P
-    p[:, 3 * N_GROUP:] = NOISE_P
-    x = (gen.random(p.shape) < p).astype(np.int64)
-    n_left = int((sides == 0).sum())
-    ystar = np.zeros((steps, cfg.n_out), np.int64)
-    mask = np.zeros((steps, cfg.n_out), bool)
-    winner = 0 if n_left > N_CUES - n_left else 1
-    ystar[recall:, winner] = 1 << cfg.y_frac
-    mask[recall:, :2] = True
-    return x, ystar, mask, n_left
+def _learning(seed, out):
+    from eligo.model.train import TrainSettings, train
+    out("1. golden model, online learning with the error trigger (2-class randman, 20 inputs,"
+        " 100 neurons of which 50 ALIF, 8-bit weights)")
+    report = train(TrainSettings(seed=seed, **LEARN_SETTINGS), out=lambda line: out("   " + line))
+    final = report["final"]
+    out(f"   -> test accuracy {final['test_accuracy']:.3f} (chance {report['chance']:.2f}); "
+        f"{final['weight_writes_per_sample']:.0f} weight writes per sample, "
+        f"{final['writes_saved_factor']:.1f}x fewer than updating every row at every target "
+        f"step")
 
 
-def run(seed=1, out=print, steps=TRIAL_STEPS):
-    from eligo.config import preset
-    from eligo.model.golden import GoldenModel, SAT_NAMES, random_weights
-
-    cfg = preset("cue")
-    gen = np.random.default_rng(seed)
-    x, ystar, mask, n_left = cue_trial(cfg, gen, steps)
-    model = GoldenModel(cfg, 1)
-    w_in, w_rec, w_out, b = random_weights(cfg, seed, scale=WEIGHT_SCALE)
-    model.load_weights(w_in, w_rec, w_out, b)
-    out(f"eligo demo: cue preset (n_in={cfg.n_in}, n_rec={cfg.n_rec} with {cfg.n_alif} ALIF, "
-        f"n_out={cfg.n_out}), random weights (scale {WEIGHT_SCALE}), one trial of {steps} steps, "
-        f"{n_left} left / "
-        f"{N_CUES - n_left} right cues, learning on, seed {seed}")
-
-    ys = np.zeros((steps, cfg.n_out), np.int64)
+def _rtl(seed, out):
+    from eligo.config import Config
+    from eligo.model.golden import GoldenModel, random_weights
+    from eligo.rtl.core import PHASES
+    from eligo.tb.core_harness import run_lockstep
+    cfg = Config(n_in=4, n_rec=6, n_alif=3, n_out=2, update_rounding="zero", trigger=700,
+                 trigger_out=900, eta=8, eta_out=4)
+    out(f"2. RTL core (Amaranth simulator) beside the golden model: n_in={cfg.n_in}, "
+        f"n_rec={cfg.n_rec} ({cfg.n_alif} ALIF), n_out={cfg.n_out}, {RTL_STEPS} steps, "
+        f"learning on, targets on half the steps; every state variable compared every step")
+    rng = np.random.default_rng(seed)
+    weights = random_weights(cfg, seed, scale=2.0)
+    golden = GoldenModel(cfg)
+    golden.load_weights(*weights)
+    ylim = (1 << (cfg.y_bits - 1)) - 1
+    steps = []
+    for t in range(RTL_STEPS):
+        x = (rng.random(cfg.n_in) < 0.5).astype(np.int64)
+        mask = np.full(cfg.n_out, t % 2 == 1)
+        ystar = rng.integers(-ylim // 3, ylim // 3 + 1, cfg.n_out)
+        steps.append((x, ystar, mask, True))
     start = time.perf_counter()
-    first = None
-    tick = max(steps // 10, 1)
-    for t in range(steps):
-        z, y = model.step(x[t][None], ystar[t][None], mask[t][None], learn=True)
-        ys[t] = y[0]
-        if first is None:
-            first = time.perf_counter() - start
-        if (t + 1) % tick == 0 or t + 1 == steps:
-            out(f"  {100 * (t + 1) // steps:3d}%  {t + 1:5d}/{steps} steps  "
-                f"{time.perf_counter() - start:6.2f} s")
-    wall = time.perf_counter() - start
+    result = run_lockstep(cfg, weights, steps, golden,
+                          progress=lambda n: n % 10 == 0 and out(f"   {n}/{RTL_STEPS} steps, "
+                                                                  f"{time.perf_counter() - start:.1f} s"))
+    cycles = sum(result["cycles"].values()) / max(result["steps"], 1)
+    counters = {k: int(v[0]) for k, v in golden.counters.items()}
+    out(f"   -> {result['steps']} steps compared, "
+        + ("0 mismatches" if result["mismatch"] is None else
+           "MISMATCH at step {}: {} {} core {} golden {}".format(*result["mismatch"])))
+    out(f"   {cycles:.0f} cycles per step on average ("
+        + ", ".join(f"{p} {result['cycles'][p] / result['steps']:.0f}" for p in PHASES)
+        + f"); {counters['row_updates']} row updates, {counters['weight_writes']} weight writes")
+    return result["mismatch"] is None
 
-    c = {name: int(v[0]) for name, v in model.counters.items()}
-    target_steps = int(mask.any(axis=1).sum())
-    dense = target_steps * (cfg.n_rec * (cfg.n_pre - 1) + cfg.n_out * cfg.n_rec)
-    recall = ys[mask.any(axis=1)].mean(axis=0) / 2**cfg.y_frac
-    decided = "left" if recall[0] > recall[1] else "right"
-    truth = "left" if n_left > N_CUES - n_left else "right"
-    rate = (steps - 1) / (wall - first) if steps > 1 and wall > first else float("nan")
-    out("summary")
-    out(f"  steps            {steps}")
-    out(f"  wall time        {wall:.2f} s (first step {first:.2f} s, includes any compilation)")
-    out(f"  steps/s          {rate:.0f} (after the first step)")
-    out(f"  spikes/step      {c['spikes'] / steps:.2f} ({c['spikes']} spikes, "
-        f"{c['spikes'] / steps / cfg.n_rec * 1000:.1f} Hz per neuron at 1 ms/step)")
-    out(f"  row updates      {c['row_updates']}")
-    out(f"  weight writes    {c['weight_writes']}")
-    out(f"  dense writes     {dense} (every row at each of the {target_steps} target steps); "
-        f"triggered writes are {100 * c['weight_writes'] / max(dense, 1):.2f} % of that")
-    sats = ", ".join(f"{n} {c['sat_' + n]}" for n in SAT_NAMES)
-    out(f"  saturations      {sats}")
-    out(f"  recall readouts  y0 {recall[0]:+.3f}, y1 {recall[1]:+.3f}: says {decided}, "
-        f"answer {truth} (one trial from random weights: chance)")
-    return 0
+
+def run(seed=1, out=print):
+    start = time.perf_counter()
+    _learning(seed, out)
+    ok = _rtl(seed, out)
+    out(f"demo done in {time.perf_counter() - start:.0f} s")
+    return 0 if ok else 1

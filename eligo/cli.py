@@ -241,11 +241,12 @@ def build_parser():
 
     # demo
     p = sub.add_parser(
-        "demo", formatter_class=fmt, help="one learning trial of a cue-accumulation task",
-        description="Run the golden model (cue preset, random weights, learning on) on one "
-                    "synthetic cue-accumulation trial: 7 left/right cues, a delay, a recall "
-                    "window with targets. Prints progress and a summary of spikes, weight "
-                    "updates and saturations.")
+        "demo", formatter_class=fmt, help="the tiers at work: learning, and RTL against golden",
+        description="1. The golden model learns a 2-class spike-timing task (randman) online "
+                    "with 8-bit weights and the error trigger: test accuracy and weight "
+                    "writes saved. 2. The RTL core runs in the Amaranth simulator beside the "
+                    "golden model with learning on, every state variable compared every "
+                    "step: mismatches and cycles per step. Exit status 1 on any mismatch.")
     p.add_argument("--seed", type=int, default=1, help="seed of stimulus and weights "
                    "(default: 1)")
     p.set_defaults(func=cmd_demo)

@@ -385,33 +385,34 @@ def run_golden_bench(preset="cue", steps=2250, batches=(1, 64), torch=True, snnt
 
 def run_epoch_bench(trials=EPOCH_TRIALS, seed=1, out=print):
     """Time one real training epoch of the golden model: ``trials`` cue-accumulation trials
-    (the demo's synthetic stimulus, 2250 steps each) one after the other at batch 1, full
-    per-synapse traces and learning on, resetting the neuron state between trials.
+    (``eligo.model.tasks``, 2250 steps each) one after the other at batch 1, full per-synapse
+    traces and learning on, resetting the neuron state between trials.
 
     Returns a dict with ``seconds``, ``trials``, ``steps`` and the counters.
     """
-    from eligo._demo import TRIAL_STEPS, WEIGHT_SCALE, cue_trial
+    from .tasks import make_task
+    from .train import _golden_targets
 
     cfg = _preset("cue")
-    gen = np.random.default_rng(seed)
-    stimuli = [cue_trial(cfg, gen) for _ in range(trials)]
+    split = make_task("cue", trials, 1, seed).train
     model = GoldenModel(cfg)
-    model.load_weights(*random_weights(cfg, seed, scale=WEIGHT_SCALE))
-    x, ystar, mask, _ = stimuli[0]
-    model.run(x[:50], ystar[:50], mask[:50])  # warm-up: compile or load the kernels
+    model.load_weights(*random_weights(cfg, seed, scale=1.0))
+    ystar, mask = _golden_targets(cfg, split, 0)
+    model.run(split.x[0][:50, None], ystar[:50, None], mask[:50, None])  # compile/load kernels
     model.reset()
     model.clear_counters()
-    out(f"golden epoch: {trials} cue trials x {TRIAL_STEPS} steps, batch 1, preset 'cue' "
+    out(f"golden epoch: {trials} cue trials x {split.n_steps} steps, batch 1, preset 'cue' "
         f"(full traces), learning on")
     start = time.perf_counter()
-    for n, (x, ystar, mask, _) in enumerate(stimuli, 1):
+    for n in range(trials):
+        ystar, mask = _golden_targets(cfg, split, n)
         model.reset()
-        model.run(x, ystar, mask)
-        if n % max(trials // 10, 1) == 0 or n == trials:
-            out(f"  {n}/{trials} trials, {time.perf_counter() - start:.1f} s")
+        model.run(split.x[n][:, None], ystar[:, None], mask[:, None])
+        if (n + 1) % max(trials // 10, 1) == 0 or n + 1 == trials:
+            out(f"  {n + 1}/{trials} trials, {time.perf_counter() - start:.1f} s")
     seconds = time.perf_counter() - start
     counters = {name: int(value[0]) for name, value in model.counters.items()}
-    steps = trials * TRIAL_STEPS
+    steps = trials * split.n_steps
     out(f"epoch: {seconds:.1f} s ({steps / seconds:.0f} steps/s); goal: under 60 s")
     out(f"spikes per step {counters['spikes'] / steps:.2f}, row updates "
         f"{counters['row_updates']}, weight writes {counters['weight_writes']}")

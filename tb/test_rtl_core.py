@@ -21,9 +21,9 @@ from amaranth.sim import Simulator
 
 from eligo.config import Config
 from eligo.model.golden import GoldenModel, random_weights
-from eligo.rtl.core import (EV_END, EV_SPIKE, EV_TARGET, OUT_END, OUT_READOUT, OUT_SPIKE,
-                            PHASES, Core, event_layout)
-from eligo.rtl.stream_util import stream_get, stream_put
+from eligo.rtl.core import EV_END, EV_SPIKE, EV_TARGET, OUT_END, PHASES, Core
+from eligo.rtl.stream_util import stream_get
+from eligo.tb.core_harness import load_weights, put_event, read_state, run_step
 
 SEED = 20261122
 
@@ -60,33 +60,6 @@ COVER["narrow"] = ("spikes", "row_updates", "sat_v", "sat_xbar", "sat_eps",
                    "sat_w_out")
 
 
-def read_state(ctx, core):
-    """Every state variable and counter of the core, named as in ``golden.snapshot()``."""
-    c = core.cfg
-
-    def regs(sigs):
-        return np.array([ctx.get(s) for s in sigs], np.int64)
-
-    def mem(data, shape):
-        if data is None:
-            return np.zeros(shape, np.int64)
-        return np.array([ctx.get(data[k]) for k in range(data.depth)],
-                        np.int64).reshape(shape)
-
-    W = mem(core.w, (c.n_rec, c.n_pre))
-    pre = regs(core.pre)
-    st = {"v": regs(core.v), "a": regs(core.a), "ref": regs(core.ref), "z": regs(core.z),
-          "psi": regs(core.psi), "xbar": pre[:c.n_in], "zbar": pre[c.n_in:],
-          "eps": mem(core.eps, (c.n_alif, c.n_pre)), "ebar": mem(core.ebar, (c.n_rec, c.n_pre)),
-          "zout": regs(core.zout), "y": regs(core.y), "err": regs(core.err),
-          "acc": regs(core.acc), "acc_out": regs(core.acc_out),
-          "w_in": W[:, :c.n_in], "w_rec": W[:, c.n_in:],
-          "w_out": mem(core.w_out, (c.n_out, c.n_rec)), "b": mem(core.b, (c.n_rec, c.n_out))}
-    st.update({name: ctx.get(sig) for name, sig in core.counters.items()})
-    st["t"] = ctx.get(core.t)
-    return st
-
-
 def make_plan(cfg, name):
     """Golden run: per step the events, learn bit, golden outputs and snapshot."""
     steps, p_in, scale = PLAN[name]
@@ -111,42 +84,6 @@ def make_plan(cfg, name):
         plan.append(dict(events=events, learn=learn, z=out.z[0].copy(), y=out.y[0].copy(),
                          snap=golden.snapshot()))
     return weights, plan
-
-
-def load_weights(ctx, core, weights):
-    c = core.cfg
-    w_in, w_rec, w_out, b = weights
-    W = np.concatenate([w_in, w_rec], axis=1)
-    for (j, i), value in np.ndenumerate(W):
-        ctx.set(core.w[j * c.n_pre + i], int(value))
-    for (k, j), value in np.ndenumerate(w_out):
-        ctx.set(core.w_out[k * c.n_rec + j], int(value))
-    for (j, k), value in np.ndenumerate(b):
-        ctx.set(core.b[j * c.n_out + k], int(value))
-
-
-def put_event(ctx, core, kind, index, value=0):
-    layout = event_layout(core.cfg)
-    return stream_put(ctx, core.i, layout.const({"kind": kind, "index": index, "value": value}))
-
-
-async def run_step(ctx, core, events, learn, idle_rng=None):
-    """Stream one step's events, the end marker; returns (spike indices, readouts). With
-    ``idle_rng``, the output stream is back-pressured at random."""
-    for kind, index, value in events:
-        await put_event(ctx, core, kind, int(index), value)
-    ctx.set(core.learn, learn)
-    await put_event(ctx, core, EV_END, 0)
-    spikes, readouts = [], {}
-    while True:
-        item = await stream_get(ctx, core.o, stall=idle_rng.choice((0, 0, 1)) if idle_rng else 0)
-        if item.kind == OUT_END:
-            return spikes, readouts
-        if item.kind == OUT_SPIKE:
-            spikes.append(int(item.index))
-        else:
-            assert item.kind == OUT_READOUT
-            readouts[int(item.index)] = int(item.value)
 
 
 @pytest.mark.parametrize("name", list(CONFIGS))

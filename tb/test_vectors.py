@@ -421,7 +421,6 @@ def test_cli_help(argv, capsys):
 def test_cli_demo(capsys):
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
-    assert out.count("%  ") == 10
-    for word in ("steps/s", "spikes/step", "row updates", "weight writes", "dense writes",
-                 "saturations"):
-        assert word in out
+    assert "-> test accuracy" in out and "fewer than updating every row" in out
+    assert "-> 30 steps compared, 0 mismatches" in out
+    assert "cycles per step" in out

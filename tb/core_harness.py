@@ -1,0 +1,142 @@
+"""Driving the RTL core (``eligo.rtl.core.Core``) in the Amaranth simulator beside the golden
+model: load weights, stream a step's events, collect its outputs, read every state variable
+under the golden model's names, and run both in lockstep reporting the first mismatch.
+Used by the tests (tb/test_rtl_core.py) and by ``eligo demo``.
+"""
+
+import numpy as np
+from amaranth.sim import Simulator
+
+from eligo.rtl.core import EV_END, EV_SPIKE, EV_TARGET, OUT_END, OUT_READOUT, OUT_SPIKE, \
+    PHASES, Core, event_layout
+from eligo.rtl.stream_util import stream_get, stream_put
+
+__all__ = ["read_state", "load_weights", "put_event", "run_step", "step_events",
+           "first_mismatch", "run_lockstep"]
+
+
+def read_state(ctx, core):
+    """Every state variable and counter of the core, named as in ``golden.snapshot()``."""
+    c = core.cfg
+
+    def regs(sigs):
+        return np.array([ctx.get(s) for s in sigs], np.int64)
+
+    def mem(data, shape):
+        if data is None:
+            return np.zeros(shape, np.int64)
+        return np.array([ctx.get(data[k]) for k in range(data.depth)],
+                        np.int64).reshape(shape)
+
+    W = mem(core.w, (c.n_rec, c.n_pre))
+    pre = regs(core.pre)
+    st = {"v": regs(core.v), "a": regs(core.a), "ref": regs(core.ref), "z": regs(core.z),
+          "psi": regs(core.psi), "xbar": pre[:c.n_in], "zbar": pre[c.n_in:],
+          "eps": mem(core.eps, (c.n_alif, c.n_pre)), "ebar": mem(core.ebar, (c.n_rec, c.n_pre)),
+          "zout": regs(core.zout), "y": regs(core.y), "err": regs(core.err),
+          "acc": regs(core.acc), "acc_out": regs(core.acc_out),
+          "w_in": W[:, :c.n_in], "w_rec": W[:, c.n_in:],
+          "w_out": mem(core.w_out, (c.n_out, c.n_rec)), "b": mem(core.b, (c.n_rec, c.n_out))}
+    st.update({name: ctx.get(sig) for name, sig in core.counters.items()})
+    st["t"] = ctx.get(core.t)
+    return st
+
+
+def load_weights(ctx, core, weights):
+    c = core.cfg
+    w_in, w_rec, w_out, b = weights
+    W = np.concatenate([w_in, w_rec], axis=1)
+    for (j, i), value in np.ndenumerate(W):
+        ctx.set(core.w[j * c.n_pre + i], int(value))
+    for (k, j), value in np.ndenumerate(w_out):
+        ctx.set(core.w_out[k * c.n_rec + j], int(value))
+    for (j, k), value in np.ndenumerate(b):
+        ctx.set(core.b[j * c.n_out + k], int(value))
+
+
+def put_event(ctx, core, kind, index, value=0):
+    layout = event_layout(core.cfg)
+    return stream_put(ctx, core.i, layout.const({"kind": kind, "index": index, "value": value}))
+
+
+async def run_step(ctx, core, events, learn, idle_rng=None):
+    """Stream one step's events, the end marker; returns (spike indices, readouts). With
+    ``idle_rng``, the output stream is back-pressured at random."""
+    for kind, index, value in events:
+        await put_event(ctx, core, kind, int(index), value)
+    ctx.set(core.learn, learn)
+    await put_event(ctx, core, EV_END, 0)
+    spikes, readouts = [], {}
+    while True:
+        item = await stream_get(ctx, core.o, stall=idle_rng.choice((0, 0, 1)) if idle_rng else 0)
+        if item.kind == OUT_END:
+            return spikes, readouts
+        if item.kind == OUT_SPIKE:
+            spikes.append(int(item.index))
+        else:
+            assert item.kind == OUT_READOUT
+            readouts[int(item.index)] = int(item.value)
+
+
+def step_events(x, ystar=None, mask=None):
+    """The core's events of one step: input spikes, then targets (without the end marker)."""
+    events = [(EV_SPIKE, int(i), 0) for i in np.flatnonzero(x)]
+    if mask is not None:
+        events += [(EV_TARGET, int(k), int(ystar[k])) for k in np.flatnonzero(mask)]
+    return events
+
+
+def first_mismatch(got, snap):
+    """The first difference between the core's state and a golden snapshot (batch 1), as
+    ``(variable, index, core value, golden value)``, or None."""
+    for var, want in snap.items():
+        want = np.asarray(want)[0] if var != "t" else np.asarray(want)
+        have = np.asarray(got[var])
+        if have.shape != want.shape:
+            return var, None, have.shape, want.shape
+        diff = np.argwhere(have != want)
+        if len(diff):
+            index = tuple(int(v) for v in diff[0])
+            return var, index, int(have[index]), int(want[index])
+    return None
+
+
+def run_lockstep(cfg, weights, steps, golden, progress=None):
+    """Run the core and ``golden`` (a batch-1 GoldenModel with the same weights loaded) over
+    ``steps``, a list of ``(x, ystar, mask, learn)``; compare every state variable and the
+    streamed outputs after every step. Returns a dict with the number of steps compared, the
+    first mismatch (step, variable, index, core value, golden value) or None, and the
+    core's cycles per phase summed over the run."""
+    core = Core(cfg)
+    result = {"steps": 0, "mismatch": None, "cycles": {p: 0 for p in PHASES}}
+
+    async def testbench(ctx):
+        load_weights(ctx, core, weights)
+        for t, (x, ystar, mask, learn) in enumerate(steps):
+            has_target = mask is not None and np.any(mask)
+            out = golden.step(x, ystar if has_target else None, mask if has_target else None,
+                              learn)
+            spikes, readouts = await run_step(
+                ctx, core, step_events(x, ystar, mask if has_target else None), learn)
+            for p in PHASES:
+                result["cycles"][p] += ctx.get(core.cycles[p])
+            result["steps"] = t + 1
+            if spikes != list(np.flatnonzero(out.z[0])):
+                result["mismatch"] = (t, "z (streamed)", None, spikes,
+                                      list(np.flatnonzero(out.z[0])))
+                return
+            if readouts != dict(enumerate(out.y[0].tolist())):
+                result["mismatch"] = (t, "y (streamed)", None, readouts, out.y[0].tolist())
+                return
+            found = first_mismatch(read_state(ctx, core), golden.snapshot())
+            if found is not None:
+                result["mismatch"] = (t,) + found
+                return
+            if progress is not None:
+                progress(t + 1)
+
+    sim = Simulator(core)
+    sim.add_clock(1e-8)
+    sim.add_testbench(testbench)
+    sim.run()
+    return result
