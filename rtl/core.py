@@ -15,6 +15,7 @@ from ..config import Config
 from ..model.names import COUNTER_NAMES
 from .learn import (TriggerUnit, WeightUpdateUnit, q_width, signal_width)
 from .neuron import NeuronUnit, ref_width, synaptic_input_width
+from .random import RandomSource
 from .synapse import AlifFactor, SynapseUnit
 from .trace import ReadoutUnit, TraceUnit, readout_drive_width
 
@@ -31,6 +32,13 @@ PHASES = ("syn", "neuron", "trace", "sweep", "drive", "readout", "signal", "trig
           "write_rec", "write_out", "output")
 
 COUNTER_MAX = 2**32 - 1
+
+# Rounding sites, the ``site`` input of the random source (docs/spec.md 1.2; the golden
+# model's ``eligo.model.kernels.SITES``).
+SITES = {
+    "V": 1, "A": 2, "PSI": 3, "PRE": 4, "G": 5, "EPS": 6, "E": 7, "EBAR": 8,
+    "ZOUT": 9, "Y": 10, "L": 11, "LOUT": 12, "W": 13, "WOUT": 14,
+}
 
 
 def _check_config(cfg):
@@ -80,17 +88,34 @@ def output_layout(cfg):
 class Core(wiring.Component):
     """One eligo core with one lane: docs/spec.md 3 (phases 1-5) per end-of-step event.
 
-    Scope (v0): ``trace_mode == "full"``; ``rounding`` and ``update_rounding`` ``"zero"`` or
-    ``"floor"`` (no random source); both feedback modes, LIF and ALIF neurons, refractoriness,
-    both reset modes, ``accumulate_error`` on and off, learning on and off per step. The
-    runtime parameters (``alpha`` ... ``eta_out``) are constants taken from ``cfg``.
+    Scope: both trace modes; every ``rounding`` and ``update_rounding`` (zero, floor,
+    stochastic); both feedback modes, LIF and ALIF neurons, refractoriness, both reset modes,
+    ``accumulate_error`` on and off, learning on and off per step. The runtime parameters
+    (``alpha`` ... ``eta_out``) and ``seed`` are constants taken from ``cfg``.
+
+    Random source (stochastic rounding): up to four :class:`~eligo.rtl.random.RandomSource`
+    (four when ``rounding`` is stochastic, one when only ``update_rounding`` is) receive, in
+    the cycle an item is issued (with its memory read), ``rand64(seed, site, t, row, col)``
+    requests for that item's sites at the golden model's ``(row, col)``, ``t`` the step
+    counter: neuron V, A, PSI ``(j, 0)``; trace PRE ``(0, i)`` / ZOUT ``(0, j)``; sweep G
+    ``(j, 0)``, EPS, E, EBAR ``(j, i)``; readout Y ``(k, 0)``; trigger L ``(j, 0)`` / LOUT
+    ``(k, 0)``; write_rec W ``(j, i)`` (and E ``(j, i)`` factored); write_out WOUT ``(k, j)``.
+    A phase that rounds stochastically feeds its unit ``RandomSource.latency - 1`` cycles
+    after the memory-read stage (its memory data delayed as much), where the item meets its
+    words: one item per cycle still, the phase's drain ``latency - 1`` cycles longer.
+
+    Factored traces (``trace_mode == "factored"``): no ``eps``/``ebar`` memories and no
+    sweep; in ``write_rec`` each written synapse's ``e_ji`` (this step's ``psi_j``, ``pre_i``,
+    site E at ``(j, i)``, clamps counted in ``sat_e``; the diagonal neither computed nor
+    counted) comes from the :class:`SynapseUnit`'s LIF path (old trace 0) and goes on to the
+    weight update unit, whose weight word and W random word are delayed alongside.
 
     Memories (:class:`MemoryData`, exposed as properties; synchronous read ports): ``w``
     (``n_rec * n_pre`` words ``signed(w_bits)``, address ``j * n_pre + i``: ``w_in`` beside
     ``w_rec`` as the golden ``_W``), ``ebar`` (same addressing, ``signed(e_bits)``), ``eps``
     (``n_alif * n_pre``, address ``r * n_pre + i``, ``signed(eps_bits)``; None without ALIF
-    neurons), ``w_out`` (``n_out * n_rec``, address ``k * n_rec + j``), ``b`` (``n_rec * n_out``,
-    address ``j * n_out + k``). Neuron, trace and readout state are register arrays (lists of
+    neurons; both None with factored traces), ``w_out`` (``n_out * n_rec``, address
+    ``k * n_rec + j``), ``b`` (``n_rec * n_out``, address ``j * n_out + k``). Neuron, trace and readout state are register arrays (lists of
     signals): ``v``, ``a``, ``ref``, ``z``, ``psi``, ``zout``, ``acc`` (``n_rec`` each), ``pre``
     (``n_pre``: ``xbar`` then ``zbar``), ``y``, ``err``, ``acc_out`` (``n_out`` each).
     ``counters`` maps every name of ``eligo.model.names.COUNTER_NAMES`` to a 32-bit saturating
@@ -106,8 +131,8 @@ class Core(wiring.Component):
     2. ``neuron``: :class:`NeuronUnit` over every neuron (latency 3).
     3. ``trace`` (learn only): :class:`TraceUnit` over ``pre`` (``alpha``, spikes ``x``,
        ``z_old``) then ``zout`` (``kappa``, spikes ``z``); the old ``pre`` is kept.
-    4. ``sweep`` (learn only): :class:`SynapseUnit` over every synapse, row ``G_j`` from
-       :class:`AlifFactor`, read-modify-write of ``eps`` and ``ebar`` (latency 5).
+    4. ``sweep`` (learn only, full traces): :class:`SynapseUnit` over every synapse, row
+       ``G_j`` from :class:`AlifFactor`, read-modify-write of ``eps`` and ``ebar`` (latency 5).
     5. ``drive``: ``drive_k += w_out[k, j]`` for each spiking ``j`` and every ``k``.
     6. ``readout``: :class:`ReadoutUnit` over every readout (``y``, ``err``).
     7. ``signal`` (learn and a target): ``sig_j = sum_k F[j, k] * err_k``, reading ``w_out``
@@ -115,7 +140,8 @@ class Core(wiring.Component):
     8. ``trigger``: :class:`TriggerUnit` over recurrent rows then readout rows (``acc``,
        ``acc_out``, ``q``, row and write counts).
     9. ``write_rec``: :class:`WeightUpdateUnit` over every synapse of each row with
-       ``q_j != 0`` (the diagonal is a one-cycle bubble, never written), ``elig = ebar``.
+       ``q_j != 0`` (the diagonal is a one-cycle bubble, never written), ``elig = ebar``
+       (factored: ``e_ji`` from the :class:`SynapseUnit` first, 5 cycles more latency).
     10. ``write_out``: the same over each readout row with ``q_k != 0``, ``elig = zout``.
     11. ``output``: one transfer per spiking neuron (ascending), one per readout, the end
         marker; ``t`` has been incremented when it starts.
@@ -145,27 +171,18 @@ class Core(wiring.Component):
     ------
     TypeError
         If ``cfg`` is not an :class:`eligo.config.Config`.
-    ValueError
-        If ``trace_mode`` is not ``"full"``, or ``rounding`` or ``update_rounding`` is
-        ``"stochastic"`` (Core v0 has no random source).
     """
 
     def __init__(self, cfg):
         _check_config(cfg)
-        if cfg.trace_mode != "full":
-            raise ValueError(f"Trace mode must be 'full' (Core v0), not {cfg.trace_mode!r}")
-        if cfg.rounding == "stochastic":
-            raise ValueError(f"Rounding must be 'zero' or 'floor' (Core v0 has no random "
-                             f"source), not {cfg.rounding!r}")
-        if cfg.update_rounding == "stochastic":
-            raise ValueError(f"Update rounding must be 'zero' or 'floor' (Core v0 has no "
-                             f"random source), not {cfg.update_rounding!r}")
         self._cfg = cfg
         c = cfg
+        full = c.trace_mode == "full"
         self._w = MemoryData(shape=signed(c.w_bits), depth=c.n_rec * c.n_pre, init=[])
-        self._ebar = MemoryData(shape=signed(c.e_bits), depth=c.n_rec * c.n_pre, init=[])
+        self._ebar = (MemoryData(shape=signed(c.e_bits), depth=c.n_rec * c.n_pre, init=[])
+                      if full else None)
         self._eps = (MemoryData(shape=signed(c.eps_bits), depth=c.n_alif * c.n_pre, init=[])
-                     if c.n_alif else None)
+                     if c.n_alif and full else None)
         self._w_out = MemoryData(shape=signed(c.w_bits), depth=c.n_out * c.n_rec, init=[])
         self._b = MemoryData(shape=signed(c.w_bits), depth=c.n_rec * c.n_out, init=[])
 
@@ -233,7 +250,10 @@ class Core(wiring.Component):
         m.submodules.neuron = neu = NeuronUnit(c)
         m.submodules.trace = tru = TraceUnit(c)
         m.submodules.alif = alf = AlifFactor(c)
-        m.submodules.synapse = syn = SynapseUnit(c)
+        full = c.trace_mode == "full"
+        # Factored mode computes e_ji in the row writes with the LIF path of the synapse unit
+        # (alif = 0, old ebar = 0: its ebar output is e_ji, its sat_e flag e's clamp).
+        m.submodules.synapse = syn = SynapseUnit(c if full else c.replace(trace_mode="full"))
         m.submodules.readout = rou = ReadoutUnit(c)
         m.submodules.trigger = trg = TriggerUnit(c)
         m.submodules.update = upd = WeightUpdateUnit(c)
@@ -252,14 +272,15 @@ class Core(wiring.Component):
 
         # -- memories ------------------------------------------------------------------------
         m.submodules.w_mem = w_mem = Memory(data=self._w)
-        m.submodules.ebar_mem = ebar_mem = Memory(data=self._ebar)
         m.submodules.w_out_mem = w_out_mem = Memory(data=self._w_out)
         m.submodules.b_mem = b_mem = Memory(data=self._b)
         w_rd, w_wr = w_mem.read_port(), w_mem.write_port()
-        ebar_rd, ebar_wr = ebar_mem.read_port(), ebar_mem.write_port()
+        if full:
+            m.submodules.ebar_mem = ebar_mem = Memory(data=self._ebar)
+            ebar_rd, ebar_wr = ebar_mem.read_port(), ebar_mem.write_port()
         w_out_rd, w_out_wr = w_out_mem.read_port(), w_out_mem.write_port()
         b_rd = b_mem.read_port()
-        if n_alif:
+        if n_alif and full:
             m.submodules.eps_mem = eps_mem = Memory(data=self._eps)
             eps_rd, eps_wr = eps_mem.read_port(), eps_mem.write_port()
             eps_data = eps_rd.data
@@ -314,19 +335,71 @@ class Core(wiring.Component):
         def delayed(sig, stages, name):
             prev = sig
             for k in range(stages):
-                reg = Signal.like(prev, name=f"{name}_d{k + 1}")
+                reg = (Signal.like(prev, name=f"{name}_d{k + 1}") if isinstance(prev, Signal)
+                       else Signal(prev.shape(), name=f"{name}_d{k + 1}"))
                 m.d.sync += reg.eq(prev)
                 prev = reg
                 if len(reg) == 1 and name.endswith("valid"):
                     busy_bits.append(reg)
             return prev
 
-        def tags(unit, name):
-            """The stage-1 tags delayed by the unit's latency (they come out with ``o``)."""
+        def tags(unit, name, stage):
+            """The tags of ``stage`` (the unit's input stage: ``(a, b, addr)``) delayed by the
+            unit's latency (they come out with ``o``)."""
+            a, b, addr = stage
             delayed(unit.i.valid, unit.latency, f"{name}_valid")
-            return (delayed(s1_a, unit.latency, f"{name}_a"),
-                    delayed(s1_b, unit.latency, f"{name}_b"),
-                    delayed(s1_addr, unit.latency, f"{name}_addr"))
+            return (delayed(a, unit.latency, f"{name}_a"),
+                    delayed(b, unit.latency, f"{name}_b"),
+                    delayed(addr, unit.latency, f"{name}_addr"))
+
+        # -- the random source ---------------------------------------------------------------
+        # Up to four RandomSources (one per random field of the widest phase, the sweep's G,
+        # EPS, E, EBAR) take their requests from the issue stage, in the cycle the item's
+        # memory read is issued; their words arrive ``latency`` cycles later. Phases that
+        # round stochastically therefore feed their unit from stage R, stage 1 delayed by
+        # ``latency - 1`` cycles (memory data included), where each item meets its words.
+        stochastic = c.rounding == "stochastic"
+        rand_phases = set()
+        if stochastic:
+            rand_phases |= {"neuron", "trace", "sweep", "readout", "trigger"}
+        if c.update_rounding == "stochastic" or (stochastic and not full):
+            # (factored: write_rec rounds e_ji with `rounding`; write_out shares its unit)
+            rand_phases |= {"write_rec", "write_out"}
+        n_rng = 4 if stochastic else (1 if rand_phases else 0)
+        rngs = []
+        for k in range(n_rng):
+            rng = RandomSource()
+            m.submodules[f"rng{k}"] = rng
+            m.d.comb += [rng.i.valid.eq(iss_valid), rng.i.payload.seed.eq(c.seed),
+                         rng.i.payload.t.eq(self.t), rng.o.ready.eq(1)]
+            rngs.append(rng)
+        rand = [rng.o.payload for rng in rngs]
+        extra = rngs[0].latency - 1 if rngs else 0
+        in_rand_phase = Signal()  # the sequencer is in one of rand_phases (set below)
+        sr_valid = delayed(s1_valid & in_rand_phase, extra, "sr_valid")
+        sr_a = delayed(s1_a, extra, "sr_a")
+        sr_b = delayed(s1_b, extra, "sr_b")
+        sr_addr = delayed(s1_addr, extra, "sr_addr")
+
+        def stage_of(phase):
+            """``(valid, a, b, addr)`` of the stage that feeds ``phase``'s unit."""
+            if phase in rand_phases:
+                return sr_valid, sr_a, sr_b, sr_addr
+            return s1_valid, s1_a, s1_b, s1_addr
+
+        data_r = {}
+
+        def data_of(phase, sig, name):
+            """Memory read data ``sig`` at the stage that feeds ``phase``'s unit."""
+            if phase not in rand_phases or isinstance(sig, Const):
+                return sig
+            if id(sig) not in data_r:
+                data_r[id(sig)] = delayed(sig, extra, f"{name}_r")
+            return data_r[id(sig)]
+
+        def rand_request(k, site, row, col):
+            req = rngs[k].i.payload
+            m.d.comb += [req.site.eq(SITES[site]), req.row.eq(row), req.col.eq(col)]
 
         # -- counters ------------------------------------------------------------------------
         incs = {name: [] for name in COUNTER_NAMES}
@@ -430,17 +503,22 @@ class Core(wiring.Component):
                 m.d.sync += cyc["trace"].eq(cyc["trace"] + 1)
                 counted_loop(n_pre + n_rec)
                 with m.If(done):
-                    start("sweep")
+                    if full:
+                        start("sweep")
+                    else:
+                        m.d.sync += [r.eq(0) for r in DRV]
+                        start("drive", z_vec)
 
-            with m.State("sweep"):
-                m.d.sync += cyc["sweep"].eq(cyc["sweep"] + 1)
-                grid_loop(n_rec, n_pre)
-                m.d.comb += ebar_rd.addr.eq(n)
-                if n_alif:
-                    m.d.comb += eps_rd.addr.eq(Mux(row >= alif0, n - alif0 * n_pre, 0))
-                with m.If(done):
-                    m.d.sync += [r.eq(0) for r in DRV]
-                    start("drive", z_vec)
+            if full:
+                with m.State("sweep"):
+                    m.d.sync += cyc["sweep"].eq(cyc["sweep"] + 1)
+                    grid_loop(n_rec, n_pre)
+                    m.d.comb += ebar_rd.addr.eq(n)
+                    if n_alif:
+                        m.d.comb += eps_rd.addr.eq(Mux(row >= alif0, n - alif0 * n_pre, 0))
+                    with m.If(done):
+                        m.d.sync += [r.eq(0) for r in DRV]
+                        start("drive", z_vec)
 
             with m.State("drive"):
                 m.d.sync += cyc["drive"].eq(cyc["drive"] + 1)
@@ -478,8 +556,10 @@ class Core(wiring.Component):
                 go = mask_loop(n_pre)
                 addr = src * n_pre + inner
                 m.d.comb += [iss_valid.eq(go & ~issued & (inner != n_in + src)),
-                             iss_a.eq(src), iss_addr.eq(addr),
-                             w_rd.addr.eq(addr), ebar_rd.addr.eq(addr)]
+                             iss_a.eq(src), iss_b.eq(inner), iss_addr.eq(addr),
+                             w_rd.addr.eq(addr)]
+                if full:
+                    m.d.comb += ebar_rd.addr.eq(addr)
                 with m.If(done):
                     start("write_out", Cat(*(q != 0 for q in q_all[n_rec:])))
 
@@ -514,6 +594,41 @@ class Core(wiring.Component):
 
         m.d.comb += self.busy.eq(~fsm.ongoing("collect"))
 
+        # -- random requests: the sites and (row, col) of the golden model, per phase --------
+        if rngs:
+            m.d.comb += in_rand_phase.eq(Cat(*(fsm.ongoing(p) for p in sorted(rand_phases)))
+                                         .any())
+            ia, ib = iss_a, iss_b
+            if stochastic:
+                with m.If(fsm.ongoing("neuron")):
+                    rand_request(0, "V", ia, 0)
+                    rand_request(1, "A", ia, 0)
+                    rand_request(2, "PSI", ia, 0)
+                with m.If(fsm.ongoing("trace")):
+                    with m.If(ia < n_pre):
+                        rand_request(0, "PRE", 0, ia)
+                    with m.Else():
+                        rand_request(0, "ZOUT", 0, ia - n_pre)
+                with m.If(fsm.ongoing("sweep")):
+                    rand_request(0, "G", ia, 0)
+                    rand_request(1, "EPS", ia, ib)
+                    rand_request(2, "E", ia, ib)
+                    rand_request(3, "EBAR", ia, ib)
+                with m.If(fsm.ongoing("readout")):
+                    rand_request(0, "Y", ia, 0)
+                with m.If(fsm.ongoing("trigger")):
+                    with m.If(ia < n_rec):
+                        rand_request(0, "L", ia, 0)
+                    with m.Else():
+                        rand_request(0, "LOUT", ia - n_rec, 0)
+            if "write_rec" in rand_phases:
+                with m.If(fsm.ongoing("write_rec")):
+                    rand_request(0, "W", ia, ib)
+                    if stochastic and not full:
+                        rand_request(1, "E", ia, ib)
+                with m.If(fsm.ongoing("write_out")):
+                    rand_request(0, "WOUT", ia, ib)
+
         # -- phase datapaths: stage 1 into the units, results back ---------------------------
         def ongoing(name):
             return fsm.ongoing(name)
@@ -530,12 +645,16 @@ class Core(wiring.Component):
 
         # neuron
         req = neu.i.payload
+        u_valid, ua, ub, uaddr = stage_of("neuron")
         m.d.comb += [
-            neu.i.valid.eq(s1_valid & ongoing("neuron")),
-            req.I.eq(I[s1_a]), req.v.eq(V[s1_a]), req.a.eq(A[s1_a]), req.ref.eq(REF[s1_a]),
-            req.z_old.eq(Z_OLD[s1_a]), req.alif.eq(s1_a >= alif0),
+            neu.i.valid.eq(u_valid & ongoing("neuron")),
+            req.I.eq(I[ua]), req.v.eq(V[ua]), req.a.eq(A[ua]), req.ref.eq(REF[ua]),
+            req.z_old.eq(Z_OLD[ua]), req.alif.eq(ua >= alif0),
         ]
-        na, _, _ = tags(neu, "neu")
+        if stochastic:
+            m.d.comb += [req.rand_v.eq(rand[0]), req.rand_a.eq(rand[1]),
+                         req.rand_psi.eq(rand[2])]
+        na, _, _ = tags(neu, "neu", (ua, ub, uaddr))
         res = neu.o.payload
         with m.If(neu.o.valid):
             m.d.sync += [V[na].eq(res.v), A[na].eq(res.a), REF[na].eq(res.ref),
@@ -546,13 +665,16 @@ class Core(wiring.Component):
 
         # trace: pre (xbar, zbar) with alpha, then zout with kappa
         spikes = Cat(x, *z_old, *self.z)
+        u_valid, ua, ub, uaddr = stage_of("trace")
         m.d.comb += [
-            tru.i.valid.eq(s1_valid & ongoing("trace")),
-            tru.i.payload.trace.eq(TRACES[s1_a]),
-            tru.i.payload.spike.eq(spikes.bit_select(s1_a, 1)),
-            tru.decay.eq(Mux(s1_a < n_pre, c.alpha, c.kappa)),
+            tru.i.valid.eq(u_valid & ongoing("trace")),
+            tru.i.payload.trace.eq(TRACES[ua]),
+            tru.i.payload.spike.eq(spikes.bit_select(ua, 1)),
+            tru.decay.eq(Mux(ua < n_pre, c.alpha, c.kappa)),
         ]
-        ta, _, _ = tags(tru, "tru")
+        if stochastic:
+            m.d.comb += tru.i.payload.rand.eq(rand[0])
+        ta, _, _ = tags(tru, "tru", (ua, ub, uaddr))
         with m.If(tru.o.valid):
             m.d.sync += TRACES[ta].eq(tru.o.payload.trace)
         clamped = tru.o.payload.clamped
@@ -560,23 +682,40 @@ class Core(wiring.Component):
         sat_count("sat_zbar", tru.o.valid, clamped, (ta >= n_in) & (ta < n_pre))
         sat_count("sat_zout", tru.o.valid, clamped, ta >= n_pre)
 
-        # sweep: eps and ebar of every synapse
+        # sweep (full): eps and ebar of every synapse; factored: e_ji of the written rows
         req = syn.i.payload
-        m.d.comb += [
-            alf.psi_old.eq(PSI_OLD[s1_a]),
-            syn.i.valid.eq(s1_valid & ongoing("sweep")),
-            req.alif.eq(s1_a >= alif0), req.psi.eq(PSI[s1_a]), req.psi_old.eq(PSI_OLD[s1_a]),
-            req.g.eq(alf.g), req.pre.eq(PRE[s1_b]), req.pre_old.eq(PRE_OLD[s1_b]),
-            req.eps.eq(eps_data), req.ebar.eq(ebar_rd.data),
-        ]
-        sa, _, saddr = tags(syn, "syn")
         res = syn.o.payload
-        with m.If(syn.o.valid):
-            m.d.comb += [ebar_wr.addr.eq(saddr), ebar_wr.data.eq(res.ebar), ebar_wr.en.eq(1)]
-            if n_alif:
-                with m.If(sa >= alif0):
-                    m.d.comb += [eps_wr.addr.eq(saddr - alif0 * n_pre),
-                                 eps_wr.data.eq(res.eps), eps_wr.en.eq(1)]
+        if full:
+            u_valid, ua, ub, uaddr = stage_of("sweep")
+            m.d.comb += [
+                alf.psi_old.eq(PSI_OLD[ua]),
+                syn.i.valid.eq(u_valid & ongoing("sweep")),
+                req.alif.eq(ua >= alif0), req.psi.eq(PSI[ua]), req.psi_old.eq(PSI_OLD[ua]),
+                req.g.eq(alf.g), req.pre.eq(PRE[ub]), req.pre_old.eq(PRE_OLD[ub]),
+                req.eps.eq(data_of("sweep", eps_data, "eps_data")),
+                req.ebar.eq(data_of("sweep", ebar_rd.data, "ebar_data")),
+            ]
+            if stochastic:
+                m.d.comb += [alf.rand_g.eq(rand[0]), req.rand_eps.eq(rand[1]),
+                             req.rand_e.eq(rand[2]), req.rand_ebar.eq(rand[3])]
+            sa, _, saddr = tags(syn, "syn", (ua, ub, uaddr))
+            with m.If(syn.o.valid):
+                m.d.comb += [ebar_wr.addr.eq(saddr), ebar_wr.data.eq(res.ebar),
+                             ebar_wr.en.eq(1)]
+                if n_alif:
+                    with m.If(sa >= alif0):
+                        m.d.comb += [eps_wr.addr.eq(saddr - alif0 * n_pre),
+                                     eps_wr.data.eq(res.eps), eps_wr.en.eq(1)]
+        else:
+            # LIF path, old ebar 0 (its decay is 0 in every rounding mode): ebar out = e_ji.
+            u_valid, ua, ub, uaddr = stage_of("write_rec")
+            m.d.comb += [
+                syn.i.valid.eq(u_valid & ongoing("write_rec")),
+                req.alif.eq(0), req.psi.eq(PSI[ua]), req.pre.eq(PRE[ub]),
+            ]
+            if stochastic:
+                m.d.comb += req.rand_e.eq(rand[1])
+            fa, fb, faddr = tags(syn, "syn", (ua, ub, uaddr))
         sat_count("sat_eps", syn.o.valid, res.sat_eps)
         sat_count("sat_e", syn.o.valid, res.sat_e)
         sat_count("sat_ebar", syn.o.valid, res.sat_ebar)
@@ -587,12 +726,15 @@ class Core(wiring.Component):
 
         # readout
         req = rou.i.payload
+        u_valid, ua, ub, uaddr = stage_of("readout")
         m.d.comb += [
-            rou.i.valid.eq(s1_valid & ongoing("readout")),
-            req.y.eq(Y[s1_a]), req.drive.eq(DRV[s1_a]), req.ystar.eq(YSTAR[s1_a]),
-            req.mask.eq(mask.bit_select(s1_a, 1)),
+            rou.i.valid.eq(u_valid & ongoing("readout")),
+            req.y.eq(Y[ua]), req.drive.eq(DRV[ua]), req.ystar.eq(YSTAR[ua]),
+            req.mask.eq(mask.bit_select(ua, 1)),
         ]
-        ra, _, _ = tags(rou, "rou")
+        if stochastic:
+            m.d.comb += req.rand.eq(rand[0])
+        ra, _, _ = tags(rou, "rou", (ua, ub, uaddr))
         res = rou.o.payload
         with m.If(rou.o.valid):
             m.d.sync += [Y[ra].eq(res.y), ERR[ra].eq(res.err)]
@@ -606,13 +748,16 @@ class Core(wiring.Component):
 
         # trigger: recurrent rows, then readout rows
         req = trg.i.payload
-        is_out = s1_a >= n_rec
+        u_valid, ua, ub, uaddr = stage_of("trigger")
+        is_out = ua >= n_rec
         m.d.comb += [
-            trg.i.valid.eq(s1_valid & ongoing("trigger")),
-            req.signal_sum.eq(Mux(is_out, ERR[s1_a - n_rec], SIG[s1_a])),
-            req.acc.eq(ACCS[s1_a]), req.has_target.eq(1), req.readout.eq(is_out),
+            trg.i.valid.eq(u_valid & ongoing("trigger")),
+            req.signal_sum.eq(Mux(is_out, ERR[ua - n_rec], SIG[ua])),
+            req.acc.eq(ACCS[ua]), req.has_target.eq(1), req.readout.eq(is_out),
         ]
-        ga, _, _ = tags(trg, "trg")
+        if stochastic:
+            m.d.comb += req.rand.eq(rand[0])
+        ga, _, _ = tags(trg, "trg", (ua, ub, uaddr))
         res = trg.o.payload
         with m.If(trg.o.valid):
             m.d.sync += [ACCS[ga].eq(res.acc), Q[ga].eq(res.q)]
@@ -625,14 +770,30 @@ class Core(wiring.Component):
         # write_rec / write_out: one WeightUpdateUnit
         rec = ongoing("write_rec")
         req = upd.i.payload
+        u_valid, ua, ub, uaddr = stage_of("write_rec")
+        w_data = data_of("write_rec", w_rd.data, "w_data")
+        rand_w = rand[0] if "write_rec" in rand_phases else Const(0, 64)
+        if full:
+            rec_valid, rec_a, rec_b, rec_addr = u_valid, ua, ub, uaddr
+            rec_elig = data_of("write_rec", ebar_rd.data, "ebar_upd_data")
+        else:
+            # Factored: the recurrent rows reach the update unit from the synapse unit's
+            # output, with their weight and W random word delayed alongside.
+            rec_valid, rec_a, rec_b, rec_addr = syn.o.valid, fa, fb, faddr
+            rec_elig = syn.o.payload.ebar
+            w_data = delayed(w_data, syn.latency, "w_data_f")
+            if "write_rec" in rand_phases:
+                rand_w = delayed(rand_w, syn.latency, "rand_w_f")
         m.d.comb += [
-            upd.i.valid.eq(s1_valid & (rec | ongoing("write_out"))),
-            req.w.eq(Mux(rec, w_rd.data, w_out_rd.data)),
-            req.q.eq(Mux(rec, Q[s1_a], Q[n_rec + s1_a])),
-            req.elig.eq(Mux(rec, ebar_rd.data, ZOUT[s1_b])),
+            upd.i.valid.eq(Mux(rec, rec_valid, u_valid & ongoing("write_out"))),
+            req.w.eq(Mux(rec, w_data, data_of("write_out", w_out_rd.data, "w_out_data"))),
+            req.q.eq(Mux(rec, Q[rec_a], Q[n_rec + ua])),
+            req.elig.eq(Mux(rec, rec_elig, ZOUT[ub])),
             req.readout.eq(~rec),
+            req.rand.eq(Mux(rec, rand_w, rand[0] if rngs else 0)),
         ]
-        _, _, uaddr = tags(upd, "upd")
+        _, _, uaddr = tags(upd, "upd", (Mux(rec, rec_a, ua), Mux(rec, rec_b, ub),
+                                        Mux(rec, rec_addr, uaddr)))
         res = upd.o.payload
         with m.If(upd.o.valid):
             with m.If(rec):

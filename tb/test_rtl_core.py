@@ -1,5 +1,6 @@
 # amaranth: UnusedElaboratable=no
-"""Amaranth-simulator tests of rtl/core.py (Core v0) against the golden model, step by step.
+"""Amaranth-simulator tests of rtl/core.py (Core: one lane; zero, floor and stochastic
+rounding; full and factored traces) against the golden model, step by step.
 
 For each configuration a ``GoldenModel`` and a ``Core`` start from the same random weights
 (``random_weights``); every step streams random input spikes (shuffled, with a duplicate now
@@ -22,6 +23,8 @@ from amaranth.sim import Simulator
 from eligo.config import Config
 from eligo.model.golden import GoldenModel, random_weights
 from eligo.rtl.core import EV_END, EV_SPIKE, EV_TARGET, OUT_END, PHASES, Core
+from eligo.rtl.random import RandomSource
+from eligo.rtl.synapse import SynapseUnit
 from eligo.rtl.stream_util import stream_get
 from eligo.tb.core_harness import load_weights, put_event, read_state, run_step
 
@@ -49,15 +52,39 @@ CONFIGS = {
 }
 # The same with a narrow adaptation: a clamps.
 CONFIGS["narrow_a"] = CONFIGS["narrow"].replace(a_bits=11, a_frac=8)
+# Stochastic rounding (the random source): datapath only, updates only, both; with ALIF,
+# refractoriness and random feedback; and the narrow config with every rounding stochastic.
+CONFIGS["stoch_data"] = Config(**{**BASE, "n_alif": 3, "rounding": "stochastic"})
+CONFIGS["stoch_update"] = Config(**{**BASE, "n_alif": 2, "refractory": 2,
+                                    "update_rounding": "stochastic"})
+CONFIGS["stoch_both"] = Config(**{**BASE, "n_alif": 2, "refractory": 1, "feedback": "random",
+                                  "rounding": "stochastic", "update_rounding": "stochastic",
+                                  "seed": 12345})
+CONFIGS["stoch_narrow"] = CONFIGS["narrow"].replace(rounding="stochastic",
+                                                    update_rounding="stochastic")
+# Factored traces (e_ji computed in the row writes): floor, stochastic datapath and updates
+# with random feedback, and the narrow config (e clamps).
+CONFIGS["zfactored"] = Config(**{**BASE, "n_alif": 2, "trace_mode": "factored",
+                                 "update_rounding": "floor"})
+CONFIGS["zfactored_stoch"] = Config(**{**BASE, "n_alif": 2, "refractory": 1,
+                                       "trace_mode": "factored", "feedback": "random",
+                                       "rounding": "stochastic",
+                                       "update_rounding": "stochastic"})
+CONFIGS["zfactored_narrow"] = CONFIGS["narrow"].replace(trace_mode="factored",
+                                                        rounding="stochastic", e_bits=6)
 # (steps, input spike probability, weight scale) per configuration.
 PLAN = {name: (40, 0.5, 2.0) for name in CONFIGS}
-PLAN["narrow"] = PLAN["narrow_a"] = (40, 0.6, 3.0)
+PLAN["narrow"] = PLAN["narrow_a"] = PLAN["stoch_narrow"] = (40, 0.6, 3.0)
+PLAN["zfactored_narrow"] = (40, 0.6, 3.0)
 # Counters that must be nonzero at the end of a configuration's run.
 COVER = {name: ("spikes", "row_updates") for name in CONFIGS}
 COVER["narrow_a"] = ("spikes", "row_updates", "sat_a", "sat_zbar", "sat_zout")
 COVER["narrow"] = ("spikes", "row_updates", "sat_v", "sat_xbar", "sat_eps",
                    "sat_e", "sat_ebar", "sat_zout", "sat_y", "sat_err", "sat_acc", "sat_w",
                    "sat_w_out")
+COVER["stoch_narrow"] = ("spikes", "row_updates", "sat_v", "sat_xbar", "sat_ebar", "sat_zout",
+                         "sat_y", "sat_err", "sat_acc", "sat_w", "sat_w_out")
+COVER["zfactored_narrow"] = ("spikes", "row_updates", "sat_e", "sat_w")
 
 
 def make_plan(cfg, name):
@@ -120,10 +147,28 @@ def test_core_vs_golden(name):
     sim.run()
 
 
-def test_core_cycles_per_phase():
+class _QGolden(GoldenModel):
+    """A golden model that keeps the ``q`` vectors of its last phase 4."""
+
+    def _trigger(self, name, signal, threshold, has_target):
+        q = super()._trigger(name, signal, threshold, has_target)
+        self.q = getattr(self, "q", {})
+        self.q[name] = q.copy()
+        return q
+
+
+@pytest.mark.parametrize("rounding,update_rounding,trace_mode", [
+    ("zero", "zero", "full"), ("stochastic", "zero", "full"), ("zero", "stochastic", "full"),
+    ("stochastic", "stochastic", "full"), ("floor", "zero", "factored"),
+    ("stochastic", "zero", "factored"), ("zero", "stochastic", "factored")])
+def test_core_cycles_per_phase(rounding, update_rounding, trace_mode):
     """One step of the tiny config: every phase's cycle count is its ideal item count plus
-    a fixed drain (memory-read stage + unit latency + 1)."""
-    cfg = Config(update_rounding="zero", trigger=1, trigger_out=1)
+    a fixed drain (memory-read stage + unit latency + 1), plus ``RandomSource.latency - 1``
+    (the random words arrive that much after the memory data) in each phase that rounds
+    stochastically; factored traces have no sweep and pass the recurrent row writes through
+    the synapse unit (its latency more drain)."""
+    cfg = Config(rounding=rounding, update_rounding=update_rounding, trigger=1,
+                 trigger_out=1, trace_mode=trace_mode)
     core = Core(cfg)
     result = {}
 
@@ -145,19 +190,41 @@ def test_core_cycles_per_phase():
     sim.add_testbench(testbench)
     sim.run()
     n_in, n_rec, n_pre, n_out = cfg.n_in, cfg.n_rec, cfg.n_pre, cfg.n_out
+    # The rows the step writes, from the golden model (which the core equals bit for bit).
+    golden = _QGolden(cfg)
+    golden.load_weights(*random_weights(cfg, 3, scale=2.0))
+    x = np.eye(cfg.n_in, dtype=np.int64)[0] + np.eye(cfg.n_in, dtype=np.int64)[2]
+    golden.step(x, learn=True)
+    golden.step(x, np.array([3000] + [0] * (n_out - 1)), np.eye(n_out, dtype=bool)[0],
+                learn=True)
+    q, q_out = golden.q["acc"][0], golden.q["acc_out"][0]
+    assert result["z"] == golden.state["z"][0].tolist()
+    assert result["q_rows"] == np.count_nonzero(q) + np.count_nonzero(q_out)
+    result.update(rows_rec=np.count_nonzero(q), rows_out=np.count_nonzero(q_out),
+                  last_diag=int(q[n_rec - 1] != 0))
+    result["total"] = sum(result[p] for p in PHASES)
     active = 2 + sum(result["z_old"])
     spiking = sum(result["z"])
+    r = RandomSource().latency - 1 if rounding == "stochastic" else 0
+    factored = trace_mode == "factored"
+    u = RandomSource().latency - 1 if (update_rounding == "stochastic"
+                                       or (factored and rounding == "stochastic")) else 0
     assert result["syn"] == active * n_rec + 2
-    assert result["neuron"] == n_rec + 3 + 2
-    assert result["trace"] == n_pre + n_rec + 2 + 2
-    assert result["sweep"] == n_rec * n_pre + 5 + 2
+    assert result["neuron"] == n_rec + 3 + 2 + r
+    assert result["trace"] == n_pre + n_rec + 2 + 2 + r
+    assert result["sweep"] == (0 if factored else n_rec * n_pre + 5 + 2 + r)
     assert result["drive"] == spiking * n_out + 2
-    assert result["readout"] == n_out + 2 + 2
+    assert result["readout"] == n_out + 2 + 2 + r
     assert result["signal"] == n_rec * n_out + 2
-    assert result["trigger"] == n_rec + n_out + 3 + 2
+    assert result["trigger"] == n_rec + n_out + 3 + 2 + r
     # trigger = 1: every recurrent row with a nonzero signal is written (n_pre cycles each,
-    # the diagonal a bubble), every readout row too (n_rec cycles each).
-    assert result["write_rec"] > n_pre and result["write_out"] > n_rec
+    # the diagonal a bubble, skipped at the end of a row), every readout row too (n_rec
+    # cycles each); the drain is the update unit's latency + 2.
+    rows_rec, rows_out = result["rows_rec"], result["rows_out"]
+    assert rows_rec > 0 and rows_out > 0
+    assert result["write_rec"] == (rows_rec * n_pre + 2 + 2 + u - result["last_diag"]
+                                   + (SynapseUnit.STAGES if factored else 0))
+    assert result["write_out"] == rows_out * n_rec + 2 + 2 + u
     assert result["output"] == spiking + n_out + 1
 
 
@@ -195,28 +262,14 @@ def test_core_bad_events():
     sim.run()
 
 
-@pytest.mark.parametrize("field", ["rounding", "update_rounding"])
-def test_core_refuses_stochastic(field):
-    cfg = Config(**{"update_rounding": "zero", field: "stochastic"})
-    what = "Rounding" if field == "rounding" else "Update rounding"
-    with pytest.raises(ValueError, match=rf"^{what} must be 'zero' or 'floor' \(Core v0 has no "
-                                         rf"random source\), not 'stochastic'$"):
-        Core(cfg)
-
-
-def test_core_refuses_factored():
-    with pytest.raises(ValueError, match=r"^Trace mode must be 'full' \(Core v0\), "
-                                         r"not 'factored'$"):
-        Core(Config(update_rounding="zero", trace_mode="factored"))
-
-
 def test_core_wrong_config():
     with pytest.raises(TypeError, match=r"^Configuration must be an eligo.config.Config, "
                                         r"not 'tiny'$"):
         Core("tiny")
 
 
-def test_core_verilog():
-    text = verilog.convert(Core(CONFIGS["mixed_alif"]), emit_src=False)
+@pytest.mark.parametrize("name", ["mixed_alif", "stoch_both", "zfactored_stoch"])
+def test_core_verilog(name):
+    text = verilog.convert(Core(CONFIGS[name]), emit_src=False)
     assert re.search(r"^module top\(", text, re.M)
     assert "/work/" not in text
