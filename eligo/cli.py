@@ -136,7 +136,7 @@ def cmd_train(args):
     settings = TrainSettings(
         task=args.task, tier=args.tier, preset=args.preset, epochs=args.epochs,
         n_train=args.n_train, n_test=args.n_test, seed=args.seed,
-        weight_scale=args.weight_scale,
+        weight_scale=args.weight_scale, bptt_lr=args.bptt_lr,
         task_params=_assignments(args.task_param, "--task-param", _literal),
         config_changes=_assignments(args.set, "--set", _literal))
     train(settings, out_dir=args.out)
@@ -263,8 +263,9 @@ def build_parser():
     p.add_argument("--tier", default="golden",
                    help="golden (default), reference (float e-prop) or bptt (float BPTT)")
     p.add_argument("--preset", default="cue", help="configuration preset (default: cue)")
-    p.add_argument("--set", action="append", default=[], metavar="FIELD=INT",
-                   help="change a configuration field (repeatable), e.g. --set lr_shift=12")
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="change a configuration field (repeatable), e.g. --set lr_shift=12 "
+                        "or --set rounding=stochastic")
     p.add_argument("--task-param", action="append", default=[], metavar="NAME=VALUE",
                    help="a task parameter (repeatable), e.g. --task-param n_classes=2")
     p.add_argument("--epochs", type=_positive, default=1)
@@ -272,7 +273,9 @@ def build_parser():
     p.add_argument("--n-test", type=_positive, default=100)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--weight-scale", type=float, default=1.0,
-                   help="initial weight scale (default: 1.0)")
+                   help="initial weight scale of W_in, W_rec, W_out and B (default: 1.0)")
+    p.add_argument("--bptt-lr", type=float, default=1e-3,
+                   help="Adam learning rate of the bptt tier (default: 1e-3)")
     p.add_argument("--out", default="results", help="folder for the JSON and PNG")
     p.set_defaults(func=cmd_train)
 

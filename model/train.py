@@ -209,7 +209,7 @@ class BpttTier(ReferenceTier):
         self.weights, _ = self.train_bptt(self.cfg, self.weights, batches, lr=self.bptt_lr,
                                           epochs=1, dtype=self.torch.float32)
         bar.update(len(order))
-        return {"row_updates": 0, "weight_writes": 0, "spikes": 0}
+        return None  # BPTT has no row writes or on-chip activity to count
 
     def _weights(self):
         return getattr(self, "weights", None) or super()._weights()
@@ -257,21 +257,25 @@ def train(settings, out=print, progress_stream=None, out_dir=None):
         train_score = _score(data.train, tier.evaluate(data.train, probe), probe)
         test_score = _score(data.test, tier.evaluate(data.test), np.arange(len(data.test)))
         n = len(data.train)
-        record = {
-            "epoch": epoch, f"train_{metric}": train_score, f"test_{metric}": test_score,
-            "weight_writes_per_sample": totals["weight_writes"] / n,
-            "row_updates_per_sample": totals["row_updates"] / n,
-            "writes_saved_factor": every_step / totals["weight_writes"]
-            if totals["weight_writes"] else None,
-            "spikes_per_step": totals["spikes"] / (n * data.n_steps),
-            "epoch_seconds": time.perf_counter() - epoch_start,
-        }
+        record = {"epoch": epoch, f"train_{metric}": train_score, f"test_{metric}": test_score,
+                  "weight_writes_per_sample": None, "row_updates_per_sample": None,
+                  "writes_saved_factor": None, "spikes_per_step": None}
+        line = f"epoch {epoch}: train {metric} {train_score:.3f}, test {metric} {test_score:.3f}"
+        if totals is not None:
+            record.update({
+                "weight_writes_per_sample": totals["weight_writes"] / n,
+                "row_updates_per_sample": totals["row_updates"] / n,
+                "writes_saved_factor": every_step / totals["weight_writes"]
+                if totals["weight_writes"] else None,
+                "spikes_per_step": totals["spikes"] / (n * data.n_steps)})
+            line += f", {record['weight_writes_per_sample']:.0f} writes/sample"
+            if record["writes_saved_factor"]:
+                line += (f" ({record['writes_saved_factor']:.1f}x fewer than every row every "
+                         f"target step)")
+            line += f", {record['spikes_per_step']:.2f} spikes/step"
+        record["epoch_seconds"] = time.perf_counter() - epoch_start
         history.append(record)
-        out(f"epoch {epoch}: train {metric} {train_score:.3f}, test {metric} {test_score:.3f}, "
-            f"{record['weight_writes_per_sample']:.0f} writes/sample"
-            + (f" ({record['writes_saved_factor']:.1f}x fewer than every row every target "
-               f"step)" if record["writes_saved_factor"] else "")
-            + f", {record['spikes_per_step']:.2f} spikes/step, {record['epoch_seconds']:.1f} s")
+        out(f"{line}, {record['epoch_seconds']:.1f} s")
     report = {"settings": dataclasses.asdict(settings), "config": cfg.to_dict(),
               "metric": metric, "chance": chance_level(data), "history": history,
               "final": history[-1], "seconds": time.perf_counter() - start}
