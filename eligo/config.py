@@ -15,7 +15,8 @@ from pathlib import Path
 
 import tomli_w
 
-__all__ = ["Config", "PRESETS", "preset", "load", "FIELD_GROUPS", "INT64_HEADROOM_BITS"]
+__all__ = ["Config", "PRESETS", "preset", "load", "ensure_config", "FIELD_GROUPS",
+           "INT64_HEADROOM_BITS"]
 
 # Intermediates of the golden model are int64 numpy values; every one must stay below 2**62
 # in magnitude so that a sum of two of them cannot overflow either.
@@ -494,6 +495,13 @@ PRESETS = {
     "ice40": lambda: Config(n_in=16, n_rec=32, n_alif=8, n_out=2),
     "reckon": lambda: Config(n_in=256, n_rec=256, n_alif=0, n_out=16),
 }
+
+
+def ensure_config(cfg):
+    """Refuse anything but a :class:`Config` (for components built from one)."""
+    if not isinstance(cfg, Config):
+        raise TypeError(f"Configuration must be an eligo.config.Config, not {cfg!r}")
+    return cfg
 
 
 def preset(name, **changes):

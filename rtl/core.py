@@ -11,7 +11,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory, MemoryData
 from amaranth.lib.wiring import In, Out
 
-from ..config import Config
+from ..config import ensure_config
 from ..model.names import COUNTER_NAMES
 from .learn import (TriggerUnit, WeightUpdateUnit, q_width, signal_width)
 from .neuron import NeuronUnit, ref_width, synaptic_input_width
@@ -41,15 +41,10 @@ SITES = {
 }
 
 
-def _check_config(cfg):
-    if not isinstance(cfg, Config):
-        raise TypeError(f"Configuration must be an eligo.config.Config, not {cfg!r}")
-
-
 def index_width(cfg):
     """Bits of the ``index`` field of events and outputs: it holds every channel, neuron and
     readout index, and at least one index beyond each (so a bad event can be expressed)."""
-    _check_config(cfg)
+    ensure_config(cfg)
     return max(cfg.n_in, cfg.n_rec, cfg.n_out).bit_length()
 
 
@@ -61,7 +56,7 @@ def event_layout(cfg):
     a bad event), ``index`` (``unsigned(index_width(cfg))``), ``value`` (``signed(y_bits)``:
     the target, read only for :data:`EV_TARGET`).
     """
-    _check_config(cfg)
+    ensure_config(cfg)
     return data.StructLayout({
         "kind": 2,
         "index": unsigned(index_width(cfg)),
@@ -77,7 +72,7 @@ def output_layout(cfg):
     (``unsigned(index_width(cfg))``), ``value`` (``signed(y_bits)``: the readout ``y``, 0 for
     the other kinds).
     """
-    _check_config(cfg)
+    ensure_config(cfg)
     return data.StructLayout({
         "kind": 2,
         "index": unsigned(index_width(cfg)),
@@ -174,7 +169,7 @@ class Core(wiring.Component):
     """
 
     def __init__(self, cfg):
-        _check_config(cfg)
+        ensure_config(cfg)
         self._cfg = cfg
         c = cfg
         full = c.trace_mode == "full"

@@ -13,7 +13,7 @@ from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..config import Config
+from ..config import ensure_config
 from .arith import MAX_WIDTH, RoundShift, Saturate
 from .synapse import signed_bits
 
@@ -23,11 +23,6 @@ __all__ = ["signal_width", "q_width", "elig_width", "eta_bits", "trigger_in_layo
 
 #: Bits of the unsigned runtime ports ``eta`` and ``eta_out`` (eligo.config: 0..65535).
 ETA_BITS = 16
-
-
-def _check_config(cfg):
-    if not isinstance(cfg, Config):
-        raise TypeError(f"Configuration must be an eligo.config.Config, not {cfg!r}")
 
 
 # -- value ranges (interval arithmetic; every operation below is monotonic per argument) ----
@@ -93,20 +88,20 @@ def signal_width(cfg):
     """Bits of the signed ``signal_sum`` of :class:`TriggerUnit`: it holds
     ``[-n_out * 2**(w_bits-1) * 2**(err_bits-1), n_out * 2**(w_bits-1) * 2**(err_bits-1)]``,
     every sum ``sum_k F[j, k] * err_k`` (at most 56 bits within the configuration's limits)."""
-    _check_config(cfg)
+    ensure_config(cfg)
     return (cfg.n_out << (cfg.w_bits - 1 + cfg.err_bits - 1)).bit_length() + 1
 
 
 def q_width(cfg):
     """Bits of the signed update multiple ``q``: it holds ``[-q_max, q_max]``."""
-    _check_config(cfg)
+    ensure_config(cfg)
     return cfg.q_max.bit_length() + 1
 
 
 def elig_width(cfg):
     """Bits of the signed ``elig`` of :class:`WeightUpdateUnit`: it holds an ``ebar`` / ``e``
     (``signed(e_bits)``) and a ``zout`` (``unsigned(trace_bits)``)."""
-    _check_config(cfg)
+    ensure_config(cfg)
     return max(cfg.e_bits, cfg.trace_bits + 1)
 
 
@@ -126,7 +121,7 @@ def trigger_in_layout(cfg):
     of site L at ``(j, 0)`` or site LOUT at ``(k, 0)`` at this step; read only when
     ``cfg.rounding == "stochastic"``).
     """
-    _check_config(cfg)
+    ensure_config(cfg)
     return data.StructLayout({
         "signal_sum": signed(signal_width(cfg)),
         "acc": signed(cfg.acc_bits),
@@ -144,7 +139,7 @@ def trigger_out_layout(cfg):
     ``sat_acc`` (1: the accumulator sum was clamped; counts into ``sat_acc`` for recurrent
     rows and ``sat_acc_out`` for readout rows).
     """
-    _check_config(cfg)
+    ensure_config(cfg)
     return data.StructLayout({
         "acc": signed(cfg.acc_bits),
         "q": signed(q_width(cfg)),
@@ -162,7 +157,7 @@ def weight_in_layout(cfg):
     of ``W``), ``rand`` (64 bits: ``rand64`` of site W at ``(j, i)`` or WOUT at ``(k, j)`` at
     this step; read only when ``cfg.update_rounding == "stochastic"``).
     """
-    _check_config(cfg)
+    ensure_config(cfg)
     return data.StructLayout({
         "w": signed(cfg.w_bits),
         "q": signed(q_width(cfg)),
@@ -178,7 +173,7 @@ def weight_out_layout(cfg):
     Fields: ``w`` (``signed(w_bits)``: the new weight), ``clamped`` (1: the new weight was
     saturated; counts into ``sat_w`` or ``sat_w_out``).
     """
-    _check_config(cfg)
+    ensure_config(cfg)
     return data.StructLayout({
         "w": signed(cfg.w_bits),
         "clamped": 1,
@@ -188,7 +183,7 @@ def weight_out_layout(cfg):
 def trigger_ranges(cfg):
     """``{name: (lo, hi)}``: the exact range of every internal value of :class:`TriggerUnit`
     over every value its ports allow (names as in its docstring)."""
-    _check_config(cfg)
+    ensure_config(cfg)
     r = {}
     acc = _signed_range(cfg.acc_bits)
     r["l_rec"] = _round_range(_signed_range(signal_width(cfg)), cfg.l_shift, cfg.rounding)
@@ -205,7 +200,7 @@ def trigger_ranges(cfg):
 def weight_ranges(cfg):
     """``{name: (lo, hi)}``: the exact range of every internal value of
     :class:`WeightUpdateUnit` over every value its ports allow (names as in its docstring)."""
-    _check_config(cfg)
+    ensure_config(cfg)
     r = {}
     q = _signed_range(q_width(cfg))
     r["eta_q"] = _mul(_unsigned_range(ETA_BITS), q)
@@ -302,7 +297,7 @@ class TriggerUnit(wiring.Component):
     """
 
     def __init__(self, cfg):
-        _check_config(cfg)
+        ensure_config(cfg)
         self._cfg = cfg
         super().__init__({
             "i": In(stream.Signature(trigger_in_layout(cfg))),
@@ -478,7 +473,7 @@ class WeightUpdateUnit(wiring.Component):
     """
 
     def __init__(self, cfg):
-        _check_config(cfg)
+        ensure_config(cfg)
         self._cfg = cfg
         super().__init__({
             "i": In(stream.Signature(weight_in_layout(cfg))),

@@ -11,28 +11,23 @@ from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..config import Config
+from ..config import ensure_config
 from .arith import MAX_WIDTH, RoundShift, Saturate
 
 __all__ = ["synaptic_input_width", "ref_width", "neuron_in_layout", "neuron_out_layout",
            "NeuronUnit"]
 
 
-def _check_config(cfg):
-    if not isinstance(cfg, Config):
-        raise TypeError(f"Configuration must be an eligo.config.Config, not {cfg!r}")
-
-
 def synaptic_input_width(cfg):
     """Bits of the signed synaptic sum ``I``: it holds ``[-n_pre * 2**(w_bits-1),
     n_pre * 2**(w_bits-1)]``, every sum of ``n_pre`` weights."""
-    _check_config(cfg)
+    ensure_config(cfg)
     return (cfg.n_pre << (cfg.w_bits - 1)).bit_length() + 1
 
 
 def ref_width(cfg):
     """Bits of the unsigned refractory counter ``ref`` (``0..refractory``), at least 1."""
-    _check_config(cfg)
+    ensure_config(cfg)
     return max(cfg.refractory.bit_length(), 1)
 
 
@@ -46,7 +41,7 @@ def neuron_in_layout(cfg):
     ``rand64`` of sites V, A, PSI at ``row = j``, ``col = 0`` and this step; read only when
     ``cfg.rounding == "stochastic"``).
     """
-    _check_config(cfg)
+    ensure_config(cfg)
     return data.StructLayout({
         "I": signed(synaptic_input_width(cfg)),
         "v": signed(cfg.v_bits),
@@ -68,7 +63,7 @@ def neuron_out_layout(cfg):
     ``gamma``), ``sat_v`` (1: ``v`` was clamped), ``sat_a`` (1: ``a`` was clamped; only ever
     for an ALIF neuron).
     """
-    _check_config(cfg)
+    ensure_config(cfg)
     return data.StructLayout({
         "v": signed(cfg.v_bits),
         "a": unsigned(cfg.a_bits),
@@ -176,7 +171,7 @@ class NeuronUnit(wiring.Component):
     """
 
     def __init__(self, cfg):
-        _check_config(cfg)
+        ensure_config(cfg)
         psi_product = cfg.psi_bits + cfg.psi_shift
         if psi_product + 1 > MAX_WIDTH:
             raise ValueError(f"psi_bits + v_frac + a_frac of the configuration must be at "

@@ -12,7 +12,7 @@ from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from eligo.config import Config
+from eligo.config import ensure_config
 
 from .arith import MAX_WIDTH, RoundShift, Saturate
 
@@ -161,8 +161,7 @@ def synapse_out_layout(cfg):
 # -- building blocks -------------------------------------------------------------------------
 
 def _check_config(cfg, *, full=False):
-    if not isinstance(cfg, Config):
-        raise TypeError(f"Configuration must be an eligo.config.Config, not {cfg!r}")
+    ensure_config(cfg)
     if full and cfg.trace_mode != "full":
         raise ValueError(f"Trace mode must be 'full' (factored mode keeps no per-synapse "
                          f"traces, so it has no synapse unit), not {cfg.trace_mode!r}")

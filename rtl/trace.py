@@ -11,16 +11,11 @@ from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..config import Config
+from ..config import ensure_config
 from .arith import RoundShift, Saturate
 
 __all__ = ["trace_in_layout", "trace_out_layout", "TraceUnit",
            "readout_drive_width", "readout_in_layout", "readout_out_layout", "ReadoutUnit"]
-
-
-def _check_config(cfg):
-    if not isinstance(cfg, Config):
-        raise TypeError(f"Configuration must be an eligo.config.Config, not {cfg!r}")
 
 
 # -- traces (phase 2) ------------------------------------------------------------------------
@@ -34,7 +29,7 @@ def trace_in_layout(cfg):
     site ZOUT at ``row = 0``, ``col = j``, and this step; read only when
     ``cfg.rounding == "stochastic"``).
     """
-    _check_config(cfg)
+    ensure_config(cfg)
     return data.StructLayout({
         "trace": unsigned(cfg.trace_bits),
         "spike": 1,
@@ -48,7 +43,7 @@ def trace_out_layout(cfg):
     Fields: ``trace`` (``unsigned(trace_bits)``), ``clamped`` (1: the sum exceeded
     ``2**trace_bits - 1``; counted by ``sat_xbar``, ``sat_zbar`` or ``sat_zout``).
     """
-    _check_config(cfg)
+    ensure_config(cfg)
     return data.StructLayout({
         "trace": unsigned(cfg.trace_bits),
         "clamped": 1,
@@ -111,7 +106,7 @@ class TraceUnit(wiring.Component):
     """
 
     def __init__(self, cfg):
-        _check_config(cfg)
+        ensure_config(cfg)
         self._cfg = cfg
         super().__init__({
             "i": In(stream.Signature(trace_in_layout(cfg))),
@@ -178,7 +173,7 @@ class TraceUnit(wiring.Component):
 def readout_drive_width(cfg):
     """Bits of the signed readout drive ``sum_j w_out[k, j] * z_j``: it holds
     ``[-n_rec * 2**(w_bits-1), n_rec * 2**(w_bits-1)]``, every sum of ``n_rec`` weights."""
-    _check_config(cfg)
+    ensure_config(cfg)
     return (cfg.n_rec << (cfg.w_bits - 1)).bit_length() + 1
 
 
@@ -191,7 +186,7 @@ def readout_in_layout(cfg):
     given), ``rand`` (64 bits: ``rand64`` of site Y at ``row = k``, ``col = 0`` and this step;
     read only when ``cfg.rounding == "stochastic"``).
     """
-    _check_config(cfg)
+    ensure_config(cfg)
     return data.StructLayout({
         "y": signed(cfg.y_bits),
         "drive": signed(readout_drive_width(cfg)),
@@ -208,7 +203,7 @@ def readout_out_layout(cfg):
     0), ``sat_y`` (1: ``y`` was clamped), ``sat_err`` (1: ``err`` was clamped; only ever where
     ``mask`` is 1).
     """
-    _check_config(cfg)
+    ensure_config(cfg)
     return data.StructLayout({
         "y": signed(cfg.y_bits),
         "err": signed(cfg.err_bits),
@@ -278,7 +273,7 @@ class ReadoutUnit(wiring.Component):
     """
 
     def __init__(self, cfg):
-        _check_config(cfg)
+        ensure_config(cfg)
         self._cfg = cfg
         super().__init__({
             "i": In(stream.Signature(readout_in_layout(cfg))),
