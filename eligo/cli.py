@@ -143,6 +143,20 @@ def cmd_train(args):
     return 0
 
 
+def cmd_sim(args):
+    from eligo.config import load
+    from eligo.sim import run_sim
+    cfg = load(args.preset)
+    changes = _assignments(args.set, "--set", _literal)
+    if changes:
+        cfg = cfg.replace(**changes)
+    if not 0.0 <= args.input_rate <= 1.0:
+        raise CliError(f"--input-rate must lie in [0, 1], not {args.input_rate}")
+    result = run_sim(cfg, args.steps, args.seed, args.input_rate, args.target_every,
+                     args.weight_scale)
+    return 0 if result["mismatch"] is None else 1
+
+
 def cmd_demo(args):
     from eligo import _demo
     return _demo.run(seed=args.seed, out=print)
@@ -278,6 +292,27 @@ def build_parser():
                    help="Adam learning rate of the bptt tier (default: 1e-3)")
     p.add_argument("--out", default="results", help="folder for the JSON and PNG")
     p.set_defaults(func=cmd_train)
+
+    # sim
+    p = sub.add_parser(
+        "sim", formatter_class=fmt, help="the RTL core beside the golden model",
+        description="Run the RTL core (Amaranth simulator) and the golden model side by side "
+                    "on random stimulus with learning on; compare every state variable after "
+                    "every step, report the first mismatch (step, variable, index, both "
+                    "values) and cycles per step by phase against the ideal for the activity. "
+                    "Exit status 1 on a mismatch.")
+    p.add_argument("--preset", default="tiny", help="preset or configuration file "
+                   "(default: tiny)")
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="change a configuration field (repeatable)")
+    p.add_argument("--steps", type=_positive, default=100)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--input-rate", type=float, default=0.3,
+                   help="probability of an input spike per channel and step (default: 0.3)")
+    p.add_argument("--target-every", type=int, default=2,
+                   help="a target on every k-th step, 0 for none (default: 2)")
+    p.add_argument("--weight-scale", type=float, default=1.0)
+    p.set_defaults(func=cmd_sim)
 
     # config
     config = sub.add_parser(

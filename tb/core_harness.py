@@ -12,7 +12,7 @@ from eligo.rtl.core import EV_END, EV_SPIKE, EV_TARGET, OUT_END, OUT_READOUT, OU
 from eligo.rtl.stream_util import stream_get, stream_put
 
 __all__ = ["read_state", "load_weights", "put_event", "run_step", "step_events",
-           "first_mismatch", "run_lockstep"]
+           "first_mismatch", "ideal_cycles", "run_lockstep"]
 
 
 def read_state(ctx, core):
@@ -103,21 +103,44 @@ def first_mismatch(got, snap):
     return None
 
 
+def ideal_cycles(cfg, n_inputs, n_spikes_old, n_spikes, learn, has_target, writes):
+    """The ideal cycle count of each phase of one step at one lane: one cycle per item of
+    work the activity asks for (active source x neuron, neuron, trace, synapse, spike x
+    readout, ...), no pipeline fill or drain. ``writes`` is the step's weight writes."""
+    c = cfg
+    learning, target = bool(learn), bool(learn and has_target)
+    return {
+        "syn": (n_inputs + n_spikes_old) * c.n_rec, "neuron": c.n_rec,
+        "trace": (c.n_pre + c.n_rec) * learning,
+        "sweep": c.n_rec * c.n_pre * (learning and c.trace_mode == "full"),
+        "drive": n_spikes * c.n_out, "readout": c.n_out,
+        "signal": c.n_rec * c.n_out * target, "trigger": (c.n_rec + c.n_out) * target,
+        "write": writes, "output": n_spikes + c.n_out + 1}
+
+
 def run_lockstep(cfg, weights, steps, golden, progress=None):
     """Run the core and ``golden`` (a batch-1 GoldenModel with the same weights loaded) over
     ``steps``, a list of ``(x, ystar, mask, learn)``; compare every state variable and the
     streamed outputs after every step. Returns a dict with the number of steps compared, the
     first mismatch (step, variable, index, core value, golden value) or None, and the
-    core's cycles per phase summed over the run."""
+    core's cycles per phase and the ideal cycles (``ideal_cycles``, with the two write phases
+    as ``write``) summed over the run."""
     core = Core(cfg)
-    result = {"steps": 0, "mismatch": None, "cycles": {p: 0 for p in PHASES}}
+    result = {"steps": 0, "mismatch": None, "cycles": {p: 0 for p in PHASES}, "ideal": {}}
 
     async def testbench(ctx):
         load_weights(ctx, core, weights)
         for t, (x, ystar, mask, learn) in enumerate(steps):
             has_target = mask is not None and np.any(mask)
+            n_spikes_old = int(golden.state["z"][0].sum())
+            writes_before = int(golden.counters["weight_writes"][0])
             out = golden.step(x, ystar if has_target else None, mask if has_target else None,
                               learn)
+            ideal = ideal_cycles(cfg, int(np.sum(x)), n_spikes_old, int(out.z[0].sum()), learn,
+                                 has_target,
+                                 int(golden.counters["weight_writes"][0]) - writes_before)
+            for phase, n in ideal.items():
+                result["ideal"][phase] = result["ideal"].get(phase, 0) + n
             spikes, readouts = await run_step(
                 ctx, core, step_events(x, ystar, mask if has_target else None), learn)
             for p in PHASES:
