@@ -16,7 +16,7 @@ clean-up at garbage collection buries the real failure under ``RuntimeError: acl
 reports (Amaranth 0.5.10).
 """
 
-__all__ = ["stream_put", "stream_get"]
+__all__ = ["stream_put", "stream_get", "hold_monitor", "run_simulation"]
 
 
 async def stream_put(ctx, stream, payload, *, idle=0):
@@ -55,3 +55,33 @@ async def stream_get(ctx, stream, *, stall=0):
             break
     ctx.set(stream.ready, 0)
     return payload
+
+
+def hold_monitor(stream, message):
+    """A background testbench that fails with ``message`` if ``stream``'s payload changes
+    while ``valid`` is high and ``ready`` low (the payload must stay until the transfer)."""
+    def bits(payload):
+        return payload.as_bits() if hasattr(payload, "as_bits") else payload
+
+    async def monitor(ctx):
+        held = None
+        while True:
+            *_, valid, ready, payload = await ctx.tick().sample(stream.valid, stream.ready,
+                                                                stream.payload)
+            if held is not None:
+                assert valid and bits(payload) == held, message
+            held = bits(payload) if valid and not ready else None
+    return monitor
+
+
+def run_simulation(dut, *testbenches, background=()):
+    """Simulate ``dut`` with a 100 MHz clock (if it has a clock domain) until every
+    testbench has returned; ``background`` testbenches run alongside without holding it up."""
+    from amaranth.sim import Simulator
+    sim = Simulator(dut)
+    sim.add_clock(1e-8, if_exists=True)
+    for testbench in testbenches:
+        sim.add_testbench(testbench)
+    for testbench in background:
+        sim.add_testbench(testbench, background=True)
+    sim.run()

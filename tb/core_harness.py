@@ -5,11 +5,10 @@ Used by the tests (tb/test_rtl_core.py) and by ``eligo demo``.
 """
 
 import numpy as np
-from amaranth.sim import Simulator
 
 from eligo.rtl.core import EV_END, EV_SPIKE, EV_TARGET, OUT_END, OUT_READOUT, OUT_SPIKE, \
     PHASES, Core, event_layout
-from eligo.rtl.stream_util import stream_get, stream_put
+from eligo.rtl.stream_util import run_simulation, stream_get, stream_put
 
 __all__ = ["read_state", "load_weights", "put_event", "run_step", "step_events",
            "first_mismatch", "ideal_cycles", "run_lockstep"]
@@ -160,8 +159,5 @@ def run_lockstep(cfg, weights, steps, golden, progress=None):
             if progress is not None:
                 progress(t + 1)
 
-    sim = Simulator(core)
-    sim.add_clock(1e-8)
-    sim.add_testbench(testbench)
-    sim.run()
+    run_simulation(core, testbench)
     return result

@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 from amaranth.back import verilog
 from amaranth.hdl import Module, signed
-from amaranth.sim import Simulator
 
 from eligo.model import kernels
 from eligo.rtl.arith import ROUND_MODES, RoundShift, Saturate
 from eligo.rtl.random import (ROUNDS_PER_STAGE, RandomSource, Threefry2x32, rand64_layout,
                               stream_get, stream_put, threefry_layout)
+from eligo.rtl.stream_util import hold_monitor, run_simulation
 
 SEED = 20240611
 M32 = (1 << 32) - 1
@@ -51,16 +51,6 @@ def random_requests(rng, n):
                       for _ in range(n - len(corners))]
 
 
-def run_sim(dut, *testbenches, background=()):
-    sim = Simulator(dut)
-    sim.add_clock(1e-8, if_exists=True)  # combinational designs have no clock
-    for tb in testbenches:
-        sim.add_testbench(tb)
-    for tb in background:
-        sim.add_testbench(tb, background=True)
-    sim.run()
-
-
 def stream_scoreboard(dut, payloads, expected, *, idle, backpressure, rng, tag):
     """Push ``payloads`` into ``dut.i`` and check that ``dut.o`` gives ``expected``: in
     order, exactly once each, nothing more, and with ``o.payload``/``o.valid`` held while
@@ -86,17 +76,9 @@ def stream_scoreboard(dut, payloads, expected, *, idle, backpressure, rng, tag):
             await ctx.tick()
             assert not ctx.get(dut.o.valid), f"{tag}: extra result (seed {SEED})"
 
-    async def monitor(ctx):
-        held = None
-        while True:
-            *_, valid, ready, payload = await ctx.tick().sample(dut.o.valid, dut.o.ready,
-                                                                dut.o.payload)
-            if held is not None:
-                assert valid and payload == held, \
-                    f"{tag}: output changed under backpressure (seed {SEED})"
-            held = payload if valid and not ready else None
+    monitor = hold_monitor(dut.o, f"{tag}: output changed under backpressure (seed {SEED})")
 
-    run_sim(dut, producer, consumer, background=[monitor])
+    run_simulation(dut, producer, consumer, background=[monitor])
     assert len(got) == len(expected) and not pending
 
 
@@ -148,7 +130,7 @@ def test_threefry_latency_and_throughput(rounds_per_stage):
                 out_cycles.append(cycle)
             await ctx.tick()
 
-    run_sim(dut, testbench)
+    run_simulation(dut, testbench)
     # Request k transfers in cycle k and is presented in cycle k + latency.
     assert out_cycles == [k + dut.latency for k in range(n)]
 
@@ -176,7 +158,7 @@ def test_threefry_fills_under_backpressure(rounds_per_stage):
         got = [await stream_get(ctx, dut.o) for _ in range(accepted)]
         assert got == expected[:accepted]
 
-    run_sim(dut, testbench)
+    run_simulation(dut, testbench)
 
 
 def test_threefry_converts_to_verilog():
@@ -262,7 +244,7 @@ def test_round_shift_exhaustive_small():
                     if all(-(1 << (k - 1)) <= v < (1 << (k - 1)) for v in results)]
             assert fits[0].width == o_width, (dut.mode, w, s, sorted(results))
 
-    run_sim(m, testbench)
+    run_simulation(m, testbench)
 
 
 def x_samples(rng, width, n):
@@ -304,7 +286,7 @@ def test_round_shift_vs_model(mode):
                     (f"{mode} width={dut.width} shift={dut.shift} x={x} rand={r:#x}: "
                      f"{ctx.get(dut.o)} != {want} (seed {SEED})")
 
-    run_sim(m, testbench)
+    run_simulation(m, testbench)
 
 
 def test_round_shift_registered():
@@ -323,7 +305,7 @@ def test_round_shift_registered():
             held = reference_round_shift(x, 4, "stochastic", r)
             assert ctx.get(dut.o) == held, (x, r)
 
-    run_sim(dut, testbench)
+    run_simulation(dut, testbench)
 
 
 # -- Saturate --------------------------------------------------------------------------------
@@ -349,7 +331,7 @@ def check_saturate(cases):
                 got = (ctx.get(dut.o), ctx.get(dut.clamped))
                 assert got == want, (dut.in_width, dut.out_width, dut.signed, x, got, want)
 
-    run_sim(m, testbench)
+    run_simulation(m, testbench)
 
 
 def test_saturate_exhaustive_small():

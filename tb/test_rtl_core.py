@@ -18,14 +18,13 @@ import re
 import numpy as np
 import pytest
 from amaranth.back import verilog
-from amaranth.sim import Simulator
 
 from eligo.config import Config
 from eligo.model.golden import GoldenModel, random_weights
 from eligo.rtl.core import EV_END, EV_SPIKE, EV_TARGET, OUT_END, PHASES, Core
 from eligo.rtl.random import RandomSource
 from eligo.rtl.synapse import SynapseUnit
-from eligo.rtl.stream_util import stream_get
+from eligo.rtl.stream_util import run_simulation, stream_get
 from eligo.tb.core_harness import load_weights, put_event, read_state, run_step
 
 SEED = 20261122
@@ -141,10 +140,7 @@ def test_core_vs_golden(name):
                     f"{var} at {where}: core {got[var]}, golden {want}"
             assert ctx.get(core.error) == 0
 
-    sim = Simulator(core)
-    sim.add_clock(1e-8)
-    sim.add_testbench(testbench)
-    sim.run()
+    run_simulation(core, testbench)
 
 
 class _QGolden(GoldenModel):
@@ -185,10 +181,7 @@ def test_core_cycles_per_phase(rounding, update_rounding, trace_mode):
         result["z"] = [ctx.get(s) for s in core.z]
         result["q_rows"] = ctx.get(core.counters["row_updates"])
 
-    sim = Simulator(core)
-    sim.add_clock(1e-8)
-    sim.add_testbench(testbench)
-    sim.run()
+    run_simulation(core, testbench)
     n_in, n_rec, n_pre, n_out = cfg.n_in, cfg.n_rec, cfg.n_pre, cfg.n_out
     # The rows the step writes, from the golden model (which the core equals bit for bit).
     golden = _QGolden(cfg)
@@ -256,10 +249,7 @@ def test_core_bad_events():
             assert np.array_equal(got[var], want), var
         assert ctx.get(core.error) == 1 and ctx.get(core.errors) == 3
 
-    sim = Simulator(core)
-    sim.add_clock(1e-8)
-    sim.add_testbench(testbench)
-    sim.run()
+    run_simulation(core, testbench)
 
 
 def test_core_wrong_config():

@@ -24,7 +24,6 @@ import re
 import numpy as np
 import pytest
 from amaranth.back import verilog
-from amaranth.sim import Simulator
 
 from eligo.config import Config, preset
 from eligo.model import kernels
@@ -32,7 +31,7 @@ from eligo.model.golden import GoldenModel, random_weights
 from eligo.rtl.learn import (TriggerUnit, WeightUpdateUnit, elig_width, q_width, signal_width,
                              trigger_in_layout, trigger_out_layout, weight_in_layout,
                              weight_out_layout)
-from eligo.rtl.stream_util import stream_get, stream_put
+from eligo.rtl.stream_util import hold_monitor, run_simulation, stream_get, stream_put
 
 SEED = 20240613
 SITES = kernels.SITES
@@ -247,22 +246,9 @@ def run_stream(dut, requests, fields, *, idle, backpressure, rng, tag):
             await ctx.tick()
             assert not ctx.get(dut.o.valid), f"{tag}: extra result (seed {SEED})"
 
-    async def monitor(ctx):
-        held = None
-        while True:
-            *_, valid, ready, payload = await ctx.tick().sample(dut.o.valid, dut.o.ready,
-                                                                dut.o.payload)
-            if held is not None:
-                assert valid and payload.as_bits() == held, \
-                    f"{tag}: output changed under backpressure (seed {SEED})"
-            held = payload.as_bits() if valid and not ready else None
+    monitor = hold_monitor(dut.o, f"{tag}: output changed under backpressure (seed {SEED})")
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(producer)
-    sim.add_testbench(consumer)
-    sim.add_testbench(monitor, background=True)
-    sim.run()
+    run_simulation(dut, producer, consumer, background=[monitor])
     assert len(got) == len(requests)
     return got
 
@@ -482,10 +468,7 @@ def pulse_run(dut, requests, n):
                 out.append((cycle, ctx.get(dut.o.payload).as_bits()))
             await ctx.tick()
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(testbench)
-    sim.run()
+    run_simulation(dut, testbench)
     return out
 
 
@@ -549,10 +532,7 @@ def test_fills_under_backpressure(unit):
         got = [int(getattr(await stream_get(ctx, dut.o), field)) for _ in range(accepted)]
         assert got == expected[:accepted]
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(testbench)
-    sim.run()
+    run_simulation(dut, testbench)
 
 
 def test_layouts_and_widths():

@@ -16,13 +16,12 @@ from collections import deque
 import numpy as np
 import pytest
 from amaranth.back import verilog
-from amaranth.sim import Simulator
 
 from eligo.config import Config, preset
 from eligo.model import kernels
 from eligo.rtl.neuron import (NeuronUnit, neuron_in_layout, neuron_out_layout, ref_width,
                               synaptic_input_width)
-from eligo.rtl.stream_util import stream_get, stream_put
+from eligo.rtl.stream_util import hold_monitor, run_simulation, stream_get, stream_put
 
 SEED = 20240612
 SITE_V, SITE_A, SITE_PSI = kernels.SITES["V"], kernels.SITES["A"], kernels.SITES["PSI"]
@@ -193,22 +192,9 @@ def run_stream(dut, requests, *, idle, backpressure, rng, tag):
             await ctx.tick()
             assert not ctx.get(dut.o.valid), f"{tag}: extra result (seed {SEED})"
 
-    async def monitor(ctx):
-        held = None
-        while True:
-            *_, valid, ready, payload = await ctx.tick().sample(dut.o.valid, dut.o.ready,
-                                                                dut.o.payload)
-            if held is not None:
-                assert valid and payload.as_bits() == held, \
-                    f"{tag}: output changed under backpressure (seed {SEED})"
-            held = payload.as_bits() if valid and not ready else None
+    monitor = hold_monitor(dut.o, f"{tag}: output changed under backpressure (seed {SEED})")
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(producer)
-    sim.add_testbench(consumer)
-    sim.add_testbench(monitor, background=True)
-    sim.run()
+    run_simulation(dut, producer, consumer, background=[monitor])
     return got
 
 
@@ -278,10 +264,7 @@ def test_latency_and_throughput():
                 out.append((cycle, int(ctx.get(dut.o.payload).v)))
             await ctx.tick()
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(testbench)
-    sim.run()
+    run_simulation(dut, testbench)
     # Request k transfers in cycle k and is presented in cycle k + latency.
     assert out == [(k + dut.latency, expected[k]["v"]) for k in range(n)]
 
@@ -306,10 +289,7 @@ def test_fills_under_backpressure():
         got = [int((await stream_get(ctx, dut.o)).v) for _ in range(accepted)]
         assert got == [e["v"] for e in expected[:accepted]]
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(testbench)
-    sim.run()
+    run_simulation(dut, testbench)
 
 
 def test_layouts():

@@ -13,13 +13,12 @@ import numpy as np
 import pytest
 from amaranth.back import verilog
 from amaranth.hdl import Module, signed, unsigned
-from amaranth.sim import Simulator
 
 from eligo.config import Config, preset
 from eligo.model import kernels
 from eligo.rtl.synapse import (AlifFactor, SynapseUnit, alif_factor_range, signed_bits,
                                synapse_in_layout, synapse_out_layout, synapse_ranges)
-from eligo.rtl.stream_util import stream_get, stream_put
+from eligo.rtl.stream_util import hold_monitor, run_simulation, stream_get, stream_put
 
 SEED = 20240612
 
@@ -116,16 +115,6 @@ def reference_g(cfg, psi_old, beta, rho, rand):
     return rho - r
 
 
-def run_sim(dut, *testbenches, background=()):
-    sim = Simulator(dut)
-    sim.add_clock(1e-8, if_exists=True)
-    for tb in testbenches:
-        sim.add_testbench(tb)
-    for tb in background:
-        sim.add_testbench(tb, background=True)
-    sim.run()
-
-
 def run_rtl(cfg, st, t, *, idle, backpressure, rng, tag):
     """Stream every synapse (j, i) in row order through AlifFactor (per row) and
     SynapseUnit; returns eps (n_alif x n_pre), ebar (n_rec x n_pre) and the clamp counts."""
@@ -183,17 +172,9 @@ def run_rtl(cfg, st, t, *, idle, backpressure, rng, tag):
             await ctx.tick()
             assert not ctx.get(su.o.valid), f"{tag}: extra result (seed {SEED})"
 
-    async def monitor(ctx):
-        held = None
-        while True:
-            *_, valid, ready, payload = await ctx.tick().sample(su.o.valid, su.o.ready,
-                                                                su.o.payload)
-            if held is not None:
-                assert valid and payload.as_value().value == held, \
-                    f"{tag}: output changed under backpressure (seed {SEED})"
-            held = payload.as_value().value if valid and not ready else None
+    monitor = hold_monitor(su.o, f"{tag}: output changed under backpressure (seed {SEED})")
 
-    run_sim(m, producer, consumer, background=[monitor])
+    run_simulation(m, producer, consumer, background=[monitor])
     return eps_out, ebar_out, clamps
 
 
@@ -267,7 +248,7 @@ def test_alif_factor_extremes(name):
             seen.append(want)
         assert min(seen) == lo and max(seen) == rho_hi == hi  # the range is tight
 
-    run_sim(dut, testbench)
+    run_simulation(dut, testbench)
 
 
 # -- pipeline contract -----------------------------------------------------------------------
@@ -290,7 +271,7 @@ def test_synapse_latency_and_throughput():
                 out_cycles.append(cycle)
             await ctx.tick()
 
-    run_sim(dut, testbench)
+    run_simulation(dut, testbench)
     assert out_cycles == [k + dut.latency for k in range(n)]
 
 
@@ -317,7 +298,7 @@ def test_synapse_fills_under_backpressure():
             await ctx.tick()
             assert not ctx.get(dut.o.valid)
 
-    run_sim(dut, testbench)
+    run_simulation(dut, testbench)
 
 
 def test_synapse_ports_and_widths():

@@ -20,11 +20,10 @@ from collections import Counter
 import numpy as np
 import pytest
 from amaranth.back import verilog
-from amaranth.sim import Simulator
 
 from eligo.config import Config, preset
 from eligo.model import kernels
-from eligo.rtl.stream_util import stream_get, stream_put
+from eligo.rtl.stream_util import hold_monitor, run_simulation, stream_get, stream_put
 from eligo.rtl.trace import (ReadoutUnit, TraceUnit, readout_drive_width, readout_in_layout,
                              readout_out_layout, trace_in_layout, trace_out_layout)
 
@@ -190,22 +189,9 @@ async def expect_quiet(ctx, dut, tag):
 
 
 def run(dut, producer, consumer, tag):
-    async def monitor(ctx):
-        held = None
-        while True:
-            *_, valid, ready, payload = await ctx.tick().sample(dut.o.valid, dut.o.ready,
-                                                                dut.o.payload)
-            if held is not None:
-                assert valid and payload.as_bits() == held, \
-                    f"{tag}: output changed under backpressure (seed {SEED})"
-            held = payload.as_bits() if valid and not ready else None
+    monitor = hold_monitor(dut.o, f"{tag}: output changed under backpressure (seed {SEED})")
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(producer)
-    sim.add_testbench(consumer)
-    sim.add_testbench(monitor, background=True)
-    sim.run()
+    run_simulation(dut, producer, consumer, background=[monitor])
 
 
 # -- readouts ----------------------------------------------------------------------------------
@@ -405,10 +391,7 @@ def test_latency_and_throughput(kind):
                 out.append((cycle, int(getattr(ctx.get(dut.o.payload), field))))
             await ctx.tick()
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(testbench)
-    sim.run()
+    run_simulation(dut, testbench)
     # Request k transfers in cycle k and is presented in cycle k + latency.
     assert out == [(k + dut.latency, expected[k]) for k in range(n)]
 
@@ -432,10 +415,7 @@ def test_fills_under_backpressure(kind):
         got = [int(getattr(await stream_get(ctx, dut.o), field)) for _ in range(accepted)]
         assert got == expected[:accepted]
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(testbench)
-    sim.run()
+    run_simulation(dut, testbench)
 
 
 def test_layouts():
