@@ -187,6 +187,32 @@ def cmd_config_check(args):
     return 0
 
 
+# -- sweep ---------------------------------------------------------------------------------------
+
+def cmd_sweep_run(args):
+    from eligo.model import sweep
+    sw = sweep.load_sweep(args.file)
+    if args.check:
+        print(f"OK: {args.file}: {len(sw.points)} {sw.tier} points and {len(sw.baselines)} "
+              f"{sw.baseline} baseline points, every configuration valid")
+        return 0
+    store = args.store or sweep.default_store(args.file)
+    summary = sweep.run_sweep(sw, store, backend=args.backend, workers=args.workers,
+                              address=args.address, retry_failed=args.retry_failed,
+                              limit=args.limit)
+    return 1 if summary["failed"] else 0
+
+
+def cmd_sweep_report(args):
+    from pathlib import Path
+    from eligo.model import sweep
+    sw = sweep.load_sweep(args.file)
+    store = args.store or sweep.default_store(args.file)
+    out = args.out or Path(store) / "report"
+    sweep.report(sw, store, out, tolerance=args.tolerance)
+    return 0
+
+
 # -- parser --------------------------------------------------------------------------------------
 
 def build_parser():
@@ -313,6 +339,51 @@ def build_parser():
                    help="a target on every k-th step, 0 for none (default: 2)")
     p.add_argument("--weight-scale", type=float, default=1.0)
     p.set_defaults(func=cmd_sim)
+
+    # sweep
+    sweep = sub.add_parser(
+        "sweep", formatter_class=fmt, help="quantization explorer: sweeps of configurations",
+        description="Train every point of a sweep file (TOML: base preset, tasks, axes over "
+                    "configuration fields, seeds) with the golden model and a float baseline, "
+                    "keep each result in a store (one file per point, keyed by its full "
+                    "configuration), and report tables and plots. See eligo/model/sweep.py "
+                    "and docs/sweep.md.")
+    ssub = sweep.add_subparsers(dest="sweep_command", metavar="ACTION", required=True)
+    p = ssub.add_parser(
+        "run", formatter_class=fmt, help="run the points of a sweep not yet in the store",
+        description="Validate the sweep file (every point's configuration is built first), "
+                    "then run every point not yet in the store, in parallel, with a progress "
+                    "bar. An interrupted sweep resumes where it stopped; stored points are "
+                    "never recomputed. Exit status 1 when a point failed.")
+    p.add_argument("file", metavar="FILE", help="sweep file (.toml)")
+    p.add_argument("--store", metavar="DIR",
+                   help="results store (default: results/sweep/<file stem>)")
+    p.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="local process pool (default) or a Ray cluster (--address)")
+    p.add_argument("--address", metavar="HOST:PORT", help="Ray head address (--backend ray)")
+    p.add_argument("--workers", type=_positive, default=None,
+                   help="local worker processes (default: the number of CPUs)")
+    p.add_argument("--limit", type=_positive, default=None,
+                   help="run at most this many points now")
+    p.add_argument("--retry-failed", action="store_true",
+                   help="run again the points stored as failed")
+    p.add_argument("--check", action="store_true",
+                   help="only validate the file and count its points")
+    p.set_defaults(func=cmd_sweep_run)
+    p = ssub.add_parser(
+        "report", formatter_class=fmt, help="tables and plots of a sweep's stored results",
+        description="Write summary.csv, points.csv, summary.md and plots (accuracy by axis "
+                    "with seed spread, against memory bits per synapse with the Pareto front, "
+                    "against weight writes; float baseline marked), and name the cheapest "
+                    "configuration within --tolerance of the float baseline.")
+    p.add_argument("file", metavar="FILE", help="sweep file (.toml)")
+    p.add_argument("--store", metavar="DIR",
+                   help="results store (default: results/sweep/<file stem>)")
+    p.add_argument("--out", metavar="DIR", help="output folder (default: STORE/report)")
+    p.add_argument("--tolerance", type=float, default=0.01,
+                   help="how far below the baseline's accuracy counts as within (default: "
+                        "0.01, one point)")
+    p.set_defaults(func=cmd_sweep_report)
 
     # config
     config = sub.add_parser(
