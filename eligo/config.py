@@ -232,6 +232,16 @@ class Config:
         self._check_relations()
         self._check_headroom()
 
+    def field_range(self, name):
+        """``(low, high)`` of the integer field ``name`` for this configuration (bounds that
+        name another field are evaluated with this configuration's value of it)."""
+        for field, _group, kind, low, high in _FIELDS:
+            if field == name:
+                if kind != "int":
+                    raise ValueError(f"field {name!r} is not an integer field")
+                return self._bound(low), self._bound(high)
+        raise ValueError(f"unknown configuration field {name!r}")
+
     # -- validation helpers --------------------------------------------------------------
 
     def _bound(self, bound):

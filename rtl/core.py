@@ -13,9 +13,11 @@ from amaranth.lib.wiring import In, Out
 
 from ..config import ensure_config
 from ..model.names import COUNTER_NAMES
+from .host import bus_signature
 from .learn import (TriggerUnit, WeightUpdateUnit, q_width, signal_width)
 from .neuron import NeuronUnit, ref_width, synaptic_input_width
 from .random import RandomSource
+from .regmap import COMMAND_BITS, PHASES, STATUS_BITS, register_map
 from .synapse import AlifFactor, SynapseUnit
 from .trace import ReadoutUnit, TraceUnit, readout_drive_width
 
@@ -26,10 +28,6 @@ __all__ = ["EV_SPIKE", "EV_TARGET", "EV_END", "OUT_SPIKE", "OUT_READOUT", "OUT_E
 EV_SPIKE, EV_TARGET, EV_END = 0, 1, 2
 # Output kinds (the `kind` field of output_layout).
 OUT_SPIKE, OUT_READOUT, OUT_END = 0, 1, 2
-
-# Sequencer phases, in step order; Core.cycles has one register per phase.
-PHASES = ("syn", "neuron", "trace", "sweep", "drive", "readout", "signal", "trigger",
-          "write_rec", "write_out", "output")
 
 COUNTER_MAX = 2**32 - 1
 
@@ -196,10 +194,14 @@ class Core(wiring.Component):
         self.acc_out = regs("acc_out", c.n_out, signed(c.acc_bits))
         self.counters = {name: Signal(32, name=f"count_{name}") for name in COUNTER_NAMES}
         self.cycles = {name: Signal(32, name=f"cycles_{name}") for name in PHASES}
+        self._map = register_map(cfg)
+        self.params = {
+            r.name: Signal(range(r.high + 1), init=r.value, name=f"param_{r.name}")
+            for r in self._map.registers.values() if r.kind == "param"}
         super().__init__({
             "i": In(stream.Signature(event_layout(cfg))),
             "o": Out(stream.Signature(output_layout(cfg))),
-            "learn": In(1),
+            "host": In(bus_signature(self._map.addr_width)),
             "busy": Out(1),
             "t": Out(32),
             "error": Out(1),
@@ -252,14 +254,15 @@ class Core(wiring.Component):
         m.submodules.readout = rou = ReadoutUnit(c)
         m.submodules.trigger = trg = TriggerUnit(c)
         m.submodules.update = upd = WeightUpdateUnit(c)
+        p = self.params
         m.d.comb += [
-            neu.alpha.eq(c.alpha), neu.rho.eq(c.rho), neu.theta.eq(c.theta),
-            neu.beta.eq(c.beta), neu.gamma.eq(c.gamma),
-            alf.beta.eq(c.beta), alf.rho.eq(c.rho),
-            syn.beta.eq(c.beta), syn.kappa.eq(c.kappa),
-            rou.kappa.eq(c.kappa),
-            trg.trigger.eq(c.trigger), trg.trigger_out.eq(c.trigger_out),
-            upd.eta.eq(c.eta), upd.eta_out.eq(c.eta_out),
+            neu.alpha.eq(p["alpha"]), neu.rho.eq(p["rho"]), neu.theta.eq(p["theta"]),
+            neu.beta.eq(p["beta"]), neu.gamma.eq(p["gamma"]),
+            alf.beta.eq(p["beta"]), alf.rho.eq(p["rho"]),
+            syn.beta.eq(p["beta"]), syn.kappa.eq(p["kappa"]),
+            rou.kappa.eq(p["kappa"]),
+            trg.trigger.eq(p["trigger"]), trg.trigger_out.eq(p["trigger_out"]),
+            upd.eta.eq(p["eta"]), upd.eta_out.eq(p["eta_out"]),
         ]
         units = (neu, tru, syn, rou, trg, upd)
         for unit in units:
@@ -274,7 +277,7 @@ class Core(wiring.Component):
             m.submodules.ebar_mem = ebar_mem = Memory(data=self._ebar)
             ebar_rd, ebar_wr = ebar_mem.read_port(), ebar_mem.write_port()
         w_out_rd, w_out_wr = w_out_mem.read_port(), w_out_mem.write_port()
-        b_rd = b_mem.read_port()
+        b_rd, b_wr = b_mem.read_port(), b_mem.write_port()
         if n_alif and full:
             m.submodules.eps_mem = eps_mem = Memory(data=self._eps)
             eps_rd, eps_wr = eps_mem.read_port(), eps_mem.write_port()
@@ -365,7 +368,7 @@ class Core(wiring.Component):
         for k in range(n_rng):
             rng = RandomSource()
             m.submodules[f"rng{k}"] = rng
-            m.d.comb += [rng.i.valid.eq(iss_valid), rng.i.payload.seed.eq(c.seed),
+            m.d.comb += [rng.i.valid.eq(iss_valid), rng.i.payload.seed.eq(p["seed"]),
                          rng.i.payload.t.eq(self.t), rng.o.ready.eq(1)]
             rngs.append(rng)
         rand = [rng.o.payload for rng in rngs]
@@ -439,16 +442,23 @@ class Core(wiring.Component):
 
         pipe_busy = Signal()
         done = Signal()
+        host_hold = Signal()  # the host bus holds the core idle (set in the host section)
+        clear_ebar = Signal()  # clear_state asked for the eps/ebar sweep
         m.d.comb += done.eq(issued & ~pipe_busy)
 
         z_vec = Cat(*self.z)
         cyc = self.cycles
         with m.FSM(name="seq") as fsm:
             with m.State("collect"):
-                m.d.comb += self.i.ready.eq(1)
+                # Events wait while the host accesses the core (host_hold, below).
+                m.d.comb += self.i.ready.eq(~host_hold)
                 ev = self.i.payload
                 bad = Signal()
-                with m.If(self.i.valid):
+                with m.If(clear_ebar):
+                    m.d.sync += clear_ebar.eq(0)
+                    if full:
+                        start("clear")
+                with m.Elif(self.i.valid & ~host_hold):
                     with m.Switch(ev.kind):
                         with m.Case(EV_SPIKE):
                             with m.If(ev.index < n_in):
@@ -462,7 +472,7 @@ class Core(wiring.Component):
                             with m.Else():
                                 m.d.comb += bad.eq(1)
                         with m.Case(EV_END):
-                            m.d.sync += learn.eq(self.learn)
+                            m.d.sync += learn.eq(ev.value[0])
                             m.d.sync += [o.eq(s) for o, s in zip(z_old, self.z)]
                             m.d.sync += [o.eq(s) for o, s in zip(psi_old, self.psi)]
                             m.d.sync += [o.eq(s) for o, s in zip(pre_old, self.pre)]
@@ -475,6 +485,17 @@ class Core(wiring.Component):
                     m.d.sync += [self.error.eq(1),
                                  self.errors.eq(Mux(self.errors == COUNTER_MAX, self.errors,
                                                     self.errors + 1))]
+
+            if full:
+                # clear_state: zero eps and ebar, one word of each per cycle.
+                with m.State("clear"):
+                    m.d.comb += [ebar_wr.addr.eq(n), ebar_wr.data.eq(0), ebar_wr.en.eq(1)]
+                    if n_alif:
+                        m.d.comb += [eps_wr.addr.eq(n), eps_wr.data.eq(0),
+                                     eps_wr.en.eq(n < n_alif * n_pre)]
+                    m.d.sync += n.eq(n + 1)
+                    with m.If(n == n_rec * n_pre - 1):
+                        m.next = "collect"
 
             with m.State("syn"):
                 m.d.sync += cyc["syn"].eq(cyc["syn"] + 1)
@@ -665,7 +686,7 @@ class Core(wiring.Component):
             tru.i.valid.eq(u_valid & ongoing("trace")),
             tru.i.payload.trace.eq(TRACES[ua]),
             tru.i.payload.spike.eq(spikes.bit_select(ua, 1)),
-            tru.decay.eq(Mux(ua < n_pre, c.alpha, c.kappa)),
+            tru.decay.eq(Mux(ua < n_pre, p["alpha"], p["kappa"])),
         ]
         if stochastic:
             m.d.comb += tru.i.payload.rand.eq(rand[0])
@@ -807,4 +828,122 @@ class Core(wiring.Component):
             m.d.comb += nxt.eq(reg + total)
             m.d.sync += reg.eq(Mux(nxt > COUNTER_MAX, COUNTER_MAX, nxt))
         m.d.comb += pipe_busy.eq(Cat(*busy_bits).any())
+
+        self._elaborate_host(m, fsm, host_hold, clear_ebar, {
+            "w": (w_rd, w_wr), "w_out": (w_out_rd, w_out_wr), "b": (b_rd, b_wr),
+            "ebar": (ebar_rd, None) if full else None,
+            "eps": (eps_rd, None) if n_alif and full else None})
         return m
+
+    def _elaborate_host(self, m, fsm, host_hold, clear_ebar, ports):
+        """The host bus target (docs/regmap.md). An access takes two cycles: the request
+        cycle issues the memory read of a window, the answer cycle returns ``r_data`` (or
+        performs the write) with ``ready``. Register reads are taken at any time; writes and
+        window reads only while the core is idle (``collect``, no clear running), and events
+        wait while a host request is pending, so neither can change the other's state."""
+        c, rmap, h = self._cfg, self._map, self.host
+        idle = fsm.ongoing("collect") & ~clear_ebar
+        stage = Signal()  # the answer cycle
+        is_register = h.addr < min(w.base for w in rmap.windows.values())
+        take = h.valid & ~stage & (idle | (is_register & ~h.write))
+        m.d.sync += stage.eq(take)
+        m.d.comb += host_hold.eq(h.valid)
+        value = h.w_data.as_signed()
+
+        def ok(r_data=0):
+            m.d.comb += [h.error.eq(0), h.r_data.eq(r_data)]
+
+        # -- windows: the word of (row, col) at base + 4 * (row << col_bits | col) ---------
+        state_regs = {"v": self.v, "a": self.a, "ref": self.ref, "z": self.z,
+                      "psi": self.psi, "xbar": self.pre[:c.n_in], "zbar": self.pre[c.n_in:],
+                      "zout": self.zout, "acc": self.acc, "y": self.y, "err": self.err,
+                      "acc_out": self.acc_out}
+        memory_of = {"w_in": ("w", c.n_pre, 0), "w_rec": ("w", c.n_pre, c.n_in),
+                     "w_out": ("w_out", c.n_rec, 0), "b": ("b", c.n_out, 0),
+                     "ebar": ("ebar", c.n_pre, 0), "eps": ("eps", c.n_pre, 0)}
+        windows = []
+        for w in rmap.windows.values():
+            size_bits = w.size.bit_length() - 1
+            row_bits = size_bits - 2 - w.col_bits
+            hit = Signal(name=f"host_hit_{w.name}")
+            row = h.addr[2 + w.col_bits:size_bits] if row_bits else Const(0, 1)
+            col = h.addr[2:2 + w.col_bits] if w.col_bits else Const(0, 1)
+            m.d.comb += hit.eq((h.addr[size_bits:] == w.base >> size_bits)
+                               & (row < w.rows) & (col < w.cols))
+            windows.append((w, hit, row, col))
+            if w.name in memory_of:  # issue the read in the request cycle
+                mem, stride, offset = memory_of[w.name]
+                rd, _ = ports[mem]
+                with m.If(take & hit):
+                    m.d.comb += rd.addr.eq(row * stride + offset + col)
+
+        with m.If(stage):
+            m.d.comb += [h.ready.eq(1), h.error.eq(1)]  # refused unless a case says ok
+            with m.Switch(h.addr):
+                for r in rmap.registers.values():
+                    with m.Case(r.address):
+                        self._host_register(m, r, h, value, ok, clear_ebar)
+                with m.Default():
+                    for w, hit, row, col in windows:
+                        with m.If(hit):
+                            self._host_window(m, w, h, value, ok, row, col, state_regs,
+                                              memory_of, ports)
+
+    def _host_register(self, m, r, h, value, ok, clear_ebar):
+        c = self._cfg
+        if r.kind == "param":
+            param = self.params[r.name]
+            with m.If(~h.write):
+                ok(param)
+            with m.Elif((value >= r.low) & (value <= r.high)):
+                ok()
+                m.d.sync += param.eq(value)
+        elif r.kind == "command":
+            with m.If(~h.write):
+                ok(0)
+            with m.Elif((h.w_data & ~sum(1 << b for b in COMMAND_BITS.values())) == 0):
+                ok()
+                with m.If(h.w_data[COMMAND_BITS["clear_state"]]):
+                    m.d.sync += [s.eq(0) for s in (self.v + self.a + self.ref + self.z
+                                                   + self.psi + self.zout + self.acc
+                                                   + self.pre + self.y + self.err
+                                                   + self.acc_out)]
+                    if c.trace_mode == "full":
+                        m.d.sync += clear_ebar.eq(1)
+                with m.If(h.w_data[COMMAND_BITS["clear_counters"]]):
+                    m.d.sync += [s.eq(0) for s in self.counters.values()]
+                with m.If(h.w_data[COMMAND_BITS["clear_error"]]):
+                    m.d.sync += [self.error.eq(0), self.errors.eq(0)]
+        else:
+            source = {
+                "const": lambda: Const(r.value, 32),
+                "status": lambda: {"status": self._status_word(), "t": self.t,
+                                   "errors": self.errors}[r.name],
+                "counter": lambda: self.counters[r.name.removeprefix("count_")],
+                "cycles": lambda: self.cycles[r.name.removeprefix("cycles_")],
+            }[r.kind]()
+            with m.If(~h.write):
+                ok(source)
+
+    def _status_word(self):
+        bits = {"busy": self.busy, "error": self.error}
+        return Cat(*(bits[name] for name, _ in sorted(STATUS_BITS.items(), key=lambda x: x[1])))
+
+    def _host_window(self, m, w, h, value, ok, row, col, state_regs, memory_of, ports):
+        if w.name in state_regs:
+            with m.If(~h.write):
+                ok(Array(state_regs[w.name])[col])
+            return
+        mem, stride, offset = memory_of[w.name]
+        rd, wr = ports[mem]
+        with m.If(~h.write):
+            ok(rd.data)
+        if not w.writable:
+            return
+        allowed = (value >= w.low) & (value <= w.high)
+        if w.name == "w_rec":  # the diagonal holds 0, and only 0 may be written
+            allowed &= (row != col) | (value == 0)
+        with m.If(h.write & allowed):
+            ok()
+            m.d.comb += [wr.addr.eq(row * stride + offset + col), wr.data.eq(value),
+                         wr.en.eq(1)]

@@ -65,8 +65,7 @@ async def run_step(ctx, core, events, learn, idle_rng=None):
     ``idle_rng``, the output stream is back-pressured at random."""
     for kind, index, value in events:
         await put_event(ctx, core, kind, int(index), value)
-    ctx.set(core.learn, learn)
-    await put_event(ctx, core, EV_END, 0)
+    await put_event(ctx, core, EV_END, 0, int(bool(learn)))
     spikes, readouts = [], {}
     while True:
         item = await stream_get(ctx, core.o, stall=idle_rng.choice((0, 0, 1)) if idle_rng else 0)

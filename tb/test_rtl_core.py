@@ -233,8 +233,7 @@ def test_core_bad_events():
         assert ctx.get(core.error) == 1 and ctx.get(core.errors) == 3
         await put_event(ctx, core, EV_SPIKE, 0)               # a good one: no count
         assert ctx.get(core.errors) == 3
-        ctx.set(core.learn, 1)
-        await put_event(ctx, core, EV_END, 0)
+        await put_event(ctx, core, EV_END, 0, 1)
         while True:
             item = await stream_get(ctx, core.o)
             if item.kind == OUT_END:
