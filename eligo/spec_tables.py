@@ -11,12 +11,16 @@ import numpy as np
 from eligo.config import Config, FIELD_GROUPS
 
 SPEC_PATH = Path(__file__).resolve().parent.parent / "docs" / "spec.md"
-MARKERS = {
-    "defaults": ("<!-- generated: defaults (python -m eligo.spec_tables) -->",
-                 "<!-- end generated: defaults -->"),
-    "example": ("<!-- generated: example (python -m eligo.spec_tables) -->",
-                "<!-- end generated: example -->"),
-}
+REGMAP_PATH = SPEC_PATH.parent / "regmap.md"
+
+
+def _markers(key):
+    return (f"<!-- generated: {key} (python -m eligo.spec_tables) -->",
+            f"<!-- end generated: {key} -->")
+
+
+MARKERS = {key: _markers(key) for key in ("defaults", "example", "regmap_tiny",
+                                          "regmap_cue")}
 
 
 def _formats(cfg):
@@ -146,11 +150,24 @@ def render_example():
     return "\n".join(lines)
 
 
-def render(text):
-    for key, body in (("defaults", render_defaults()), ("example", render_example())):
+def render_regmap(name):
+    """The register and window tables of the preset ``name`` (docs/regmap.md)."""
+    from eligo.config import preset
+    from eligo.rtl.regmap import register_map
+    return register_map(preset(name)).markdown().rstrip("\n")
+
+
+SPEC_SECTIONS = {"defaults": render_defaults, "example": render_example}
+REGMAP_SECTIONS = {"regmap_tiny": lambda: render_regmap("tiny"),
+                   "regmap_cue": lambda: render_regmap("cue")}
+
+
+def render(text, sections=None):
+    for key, make in (sections or SPEC_SECTIONS).items():
+        body = make()
         start, end = MARKERS[key]
         if start not in text or end not in text:
-            raise ValueError(f"{SPEC_PATH} lacks the markers of the generated {key} section")
+            raise ValueError(f"the document lacks the markers of the generated {key} section")
         head, rest = text.split(start, 1)
         _, tail = rest.split(end, 1)
         text = f"{head}{start}\n{body}\n{end}{tail}"
@@ -158,13 +175,14 @@ def render(text):
 
 
 def main():
-    text = SPEC_PATH.read_text()
-    new = render(text)
-    if new != text:
-        SPEC_PATH.write_text(new)
-        print(f"updated {SPEC_PATH}")
-    else:
-        print(f"{SPEC_PATH} is up to date")
+    for path, sections in ((SPEC_PATH, SPEC_SECTIONS), (REGMAP_PATH, REGMAP_SECTIONS)):
+        text = path.read_text()
+        new = render(text, sections)
+        if new != text:
+            path.write_text(new)
+            print(f"updated {path}")
+        else:
+            print(f"{path} is up to date")
     return 0
 
 

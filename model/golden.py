@@ -96,6 +96,18 @@ class GoldenModel:
         self.state["xbar"] = self._pre[:, :c.n_in]
         self.state["zbar"] = self._pre[:, c.n_in:]
 
+    def set_params(self, **changes):
+        """Change runtime parameters between steps, as a host writing the core's parameter
+        registers does. Only fields of the ``runtime`` group are accepted; the new
+        configuration is validated first (nothing changes on an error)."""
+        from eligo.config import FIELD_GROUPS
+        for name in changes:
+            if FIELD_GROUPS.get(name) != "runtime":
+                raise ValueError(f"{name!r} is not a runtime parameter; only the runtime "
+                                 f"group may change between steps")
+        cfg = self.cfg.replace(**changes)
+        self.cfg, self._params = cfg, K.pack_params(cfg)
+
     def clear_counters(self):
         self._counts = np.zeros((self.batch, len(COUNTER_NAMES)), np.int64)
 

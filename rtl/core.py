@@ -895,9 +895,10 @@ class Core(wiring.Component):
             param = self.params[r.name]
             with m.If(~h.write):
                 ok(param)
-            with m.Elif((value >= r.low) & (value <= r.high)):
+            written = value if r.low < 0 else h.w_data
+            with m.Elif((written >= r.low) & (written <= r.high)):
                 ok()
-                m.d.sync += param.eq(value)
+                m.d.sync += param.eq(written)
         elif r.kind == "command":
             with m.If(~h.write):
                 ok(0)
@@ -940,6 +941,8 @@ class Core(wiring.Component):
             ok(rd.data)
         if not w.writable:
             return
+        if not w.signed:
+            value = h.w_data
         allowed = (value >= w.low) & (value <= w.high)
         if w.name == "w_rec":  # the diagonal holds 0, and only 0 may be written
             allowed &= (row != col) | (value == 0)

@@ -229,26 +229,37 @@ def _model_version():
 def param_bounds(cfg):
     """``{name: (low, high)}`` of the values a parameter register accepts: each field's own
     range, narrowed where a larger value would make the configuration invalid (an
-    intermediate wider than the golden model's 62 bits); every combination of accepted
-    values is a valid configuration."""
+    intermediate wider than the golden model's 62 bits). Every combination of accepted values
+    is a valid configuration: the intermediates only grow with each parameter, so it is
+    enough that all highs together are valid."""
     bounds = {name: cfg.field_range(name) for name in RUNTIME_PARAMS}
-    try:
-        cfg.replace(**{name: high for name, (_, high) in bounds.items()})
-        return bounds
-    except ValueError:
-        pass
-    for name, (low, high) in bounds.items():
-        good = getattr(cfg, name)
-        while good < high:  # largest valid value with the others at cfg's values
-            mid = (good + high + 1) // 2
-            try:
-                cfg.replace(**{name: mid})
-                good = mid
-            except ValueError:
-                high = mid - 1
-        bounds[name] = (low, good)
-    cfg.replace(**{name: high for name, (_, high) in bounds.items()})  # raises if not joint
-    return bounds
+    base = {name: getattr(cfg, name) for name in RUNTIME_PARAMS}
+
+    def valid(highs):
+        try:
+            cfg.replace(**highs)
+            return True
+        except ValueError:
+            return False
+
+    highs = {name: high for name, (_, high) in bounds.items()}
+    if not valid(highs):
+        # The largest common step from the configuration's values towards the field maxima
+        # (f / 2**20 of the way), then each field raised alone as far as it stays valid.
+        lerp = lambda f: {n: base[n] + (highs[n] - base[n]) * f // (1 << 20) for n in highs}
+        lo, hi = 0, 1 << 20
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            lo, hi = (mid, hi) if valid(lerp(mid)) else (lo, mid - 1)
+        current = lerp(lo)
+        for name in RUNTIME_PARAMS:
+            good, top = current[name], highs[name]
+            while good < top:
+                mid = (good + top + 1) // 2
+                good, top = (mid, top) if valid({**current, name: mid}) else (good, mid - 1)
+            current[name] = good
+        highs = current
+    return {name: (bounds[name][0], highs[name]) for name in RUNTIME_PARAMS}
 
 
 _REGISTER_MAPS = {}
