@@ -83,3 +83,33 @@ def test_train_cli_refuses_bad_input(capsys, tmp_path, args, message):
 def test_task_and_preset_mismatch_refused():
     with pytest.raises(ValueError, match=r"^task 'randman' has n_in=20.*preset 'cue' has n_in=40"):
         train(TrainSettings(task="randman", preset="cue", n_train=2, n_test=2), **QUIET)
+
+
+def test_trigger_curve_keeps_the_real_learning_rate():
+    from eligo.config import preset
+    from eligo.model.bridge import learning_rates
+    from eligo.model.trigger_curve import CURVES, curve_points
+    for name, spec in CURVES.items():
+        points = curve_points(name)
+        assert points[0].q_max == 7 and all(p.q_max == 1 for p in points[1:])
+        rates = {learning_rates(preset("cue", **{**spec["settings"]["config_changes"],
+                                                 **p.changes()})) for p in points}
+        assert len(rates) == 1, name
+    with pytest.raises(ValueError, match="trigger must be 2048 times a power of two, not 3000"):
+        curve_points("randman", [3000])
+
+
+def test_trigger_curve_writes_table_json_and_plot(tmp_path, monkeypatch, capsys):
+    from eligo.model import trigger_curve
+    small = dict(trigger_curve.CURVES["randman"],
+                 settings=dict(trigger_curve.CURVES["randman"]["settings"], n_train=4,
+                               n_test=2, epochs=1))
+    monkeypatch.setitem(trigger_curve.CURVES, "randman", small)
+    assert trigger_curve.main(["randman", "--seeds", "1", "2", "--triggers", "2048", "8192",
+                               "--out", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / "trigger_curve_randman.json").read_text())
+    assert [(r["trigger"], r["q_max"], r["lr_shift"]) for r in report["rows"]] == \
+        [(2048, 7, 11), (2048, 1, 11), (8192, 1, 9)]
+    assert all(len(r["accuracy"]) == 2 and r["saved_factor"] > 1 for r in report["rows"])
+    assert (tmp_path / "trigger_curve_randman.png").stat().st_size > 1000
+    assert "| 2 (8192) | 1 | 9 |" in capsys.readouterr().out
