@@ -55,6 +55,7 @@ Memory bits per synapse (:func:`memory_bits`): the bits each synapse keeps betwe
 eps_bits``. Factored traces keep no per-synapse state but the weight: ``w_bits``.
 """
 
+import contextlib
 import dataclasses
 import hashlib
 import itertools
@@ -71,7 +72,8 @@ from eligo.config import FIELD_GROUPS, Config, PRESETS
 from eligo.config import preset as get_preset
 
 __all__ = ["SweepError", "Sweep", "Point", "load_sweep", "parse_sweep", "memory_bits",
-           "Store", "run_sweep", "run_point", "report", "BACKENDS"]
+           "Store", "run_sweep", "run_point", "report", "BACKENDS",
+           "loopback_ray_cluster"]
 
 BACKENDS = ("local", "ray")
 TRAIN_FIELDS = ("epochs", "n_train", "n_test", "weight_scale", "bptt_lr")
@@ -535,6 +537,96 @@ def _run_ray(todo, address):
         for ref in pending:
             ray.cancel(ref, force=True)
         ray.shutdown()
+
+
+def _free_ports(n):
+    import socket
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def _end_group(proc, term_grace=3.0, kill_grace=5.0):
+    """End the process group that ``proc`` leads (SIGTERM, then SIGKILL) and reap it."""
+    import signal
+    for sig, grace in ((signal.SIGTERM, term_grace), (signal.SIGKILL, kill_grace)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            proc.poll()
+            try:
+                os.killpg(proc.pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
+            continue
+        break
+    proc.wait()
+
+
+@contextlib.contextmanager
+def loopback_ray_cluster(nodes=2, cpus_per_node=1, log=None, timeout=60.0):
+    """A Ray head and ``nodes - 1`` worker nodes on 127.0.0.1, each with ``cpus_per_node``
+    CPUs; yields the head's address. Every port is a free one, the session folder a fresh
+    one under /tmp. Each node is ``ray start --block`` in its own process group, which the
+    exit ends (only these processes: ``ray stop`` would stop every Ray node of the machine).
+    For tests and measurements; ``ray`` is the one beside this Python."""
+    import shutil
+    import subprocess
+    import tempfile
+    ray = str(Path(sys.executable).parent / "ray")
+    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "RAY_USAGE_STATS_ENABLED": "0"}
+    ports = _free_ports(2 + 6 * nodes)
+    address = f"127.0.0.1:{ports[0]}"
+    temp_dir = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: unix socket paths
+    log = log if log is not None else subprocess.DEVNULL
+    procs = []
+
+    def node_args(q):
+        return ["--block", "--node-ip-address=127.0.0.1", f"--num-cpus={cpus_per_node}",
+                "--disable-usage-stats", "--object-store-memory=100000000",
+                f"--node-manager-port={q[0]}", f"--object-manager-port={q[1]}",
+                f"--metrics-export-port={q[2]}", f"--dashboard-agent-listen-port={q[3]}",
+                f"--dashboard-agent-grpc-port={q[4]}", f"--runtime-env-agent-port={q[5]}"]
+
+    def wait_for(cpus):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(p.poll() is not None for p in procs):
+                raise RuntimeError("a Ray node exited while starting")
+            status = subprocess.run([ray, "status", f"--address={address}"], env=env,
+                                    capture_output=True, text=True, timeout=30)
+            if f"/{float(cpus)} CPU" in status.stdout:
+                return
+            time.sleep(0.5)
+        raise RuntimeError(f"the Ray cluster at {address} did not reach {cpus} CPUs in "
+                           f"{timeout} s")
+
+    try:
+        procs.append(subprocess.Popen(
+            [ray, "start", "--head", f"--port={ports[0]}", "--include-dashboard=false",
+             f"--dashboard-port={ports[1]}", f"--temp-dir={temp_dir}",
+             *node_args(ports[2:8])],
+            env=env, start_new_session=True, stdout=log, stderr=subprocess.STDOUT))
+        wait_for(cpus_per_node)
+        for i in range(1, nodes):
+            procs.append(subprocess.Popen(
+                [ray, "start", f"--address={address}", *node_args(ports[2 + 6 * i:8 + 6 * i])],
+                env=env, start_new_session=True, stdout=log, stderr=subprocess.STDOUT))
+        wait_for(cpus_per_node * nodes)
+        yield address
+    finally:
+        for proc in reversed(procs):
+            _end_group(proc)
+        shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 def run_sweep(sweep, store_dir, *, backend="local", workers=None, address=None,

@@ -7,10 +7,8 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -332,83 +330,12 @@ def test_report_of_an_empty_store(tiny, tmp_path, capsys):
 
 # -- Ray on loopback -----------------------------------------------------------------------------
 
-def _free_ports(n):
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
-def _node_args(ports):
-    return ["--block", "--node-ip-address=127.0.0.1", "--num-cpus=1", "--disable-usage-stats",
-            "--object-store-memory=100000000",
-            f"--node-manager-port={ports[0]}", f"--object-manager-port={ports[1]}",
-            f"--metrics-export-port={ports[2]}", f"--dashboard-agent-listen-port={ports[3]}",
-            f"--dashboard-agent-grpc-port={ports[4]}", f"--runtime-env-agent-port={ports[5]}"]
-
-
 @pytest.fixture
 def ray_cluster(tmp_path):
-    """A Ray head and one worker node (1 CPU each) on 127.0.0.1; yields the address. Each
-    `ray start --block` runs in its own process group, which teardown ends (only these
-    processes: `ray stop` would stop every Ray node of the machine)."""
-    ray = str(BIN / "ray")
-    ports = _free_ports(14)
-    address = f"127.0.0.1:{ports[0]}"
-    temp_dir = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: unix socket paths
-    logs = open(tmp_path / "ray.log", "w")
-    nodes = []
-
-    def status():
-        return subprocess.run([ray, "status", f"--address={address}"], env=ENV,
-                              capture_output=True, text=True, timeout=30)
-
-    def wait_for(cpus):
-        deadline = time.monotonic() + 40
-        while time.monotonic() < deadline:
-            assert all(n.poll() is None for n in nodes), (tmp_path / "ray.log").read_text()
-            if f"/{cpus}.0 CPU" in status().stdout:
-                return
-            time.sleep(0.5)
-        raise AssertionError(f"the Ray cluster did not reach {cpus} CPUs")
-
-    try:
-        nodes.append(subprocess.Popen(
-            [ray, "start", "--head", f"--port={ports[0]}", "--include-dashboard=false",
-             f"--dashboard-port={ports[1]}", f"--temp-dir={temp_dir}", *_node_args(ports[2:8])],
-            env=ENV, start_new_session=True, stdout=logs, stderr=subprocess.STDOUT))
-        wait_for(1)
-        nodes.append(subprocess.Popen(
-            [ray, "start", f"--address={address}", *_node_args(ports[8:14])],
-            env=ENV, start_new_session=True, stdout=logs, stderr=subprocess.STDOUT))
-        wait_for(2)
-        yield address
-    finally:
-        for node in reversed(nodes):
-            _end_group(node)
-        logs.close()
-        subprocess.run(["rm", "-rf", temp_dir], check=False)
-
-
-def _end_group(proc):
-    for sig, grace in ((signal.SIGTERM, 3), (signal.SIGKILL, 5)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline:
-            try:
-                os.killpg(proc.pid, 0)
-            except ProcessLookupError:
-                proc.wait()
-                return
-            proc.poll()
-            time.sleep(0.1)
-    proc.wait()
+    """A Ray head and one worker node, 1 CPU each, on 127.0.0.1, ended after the test."""
+    with open(tmp_path / "ray.log", "w") as log:
+        with sw.loopback_ray_cluster(nodes=2, cpus_per_node=1, log=log) as address:
+            yield address
 
 
 def test_ray_backend_on_loopback_equals_local(tiny, ray_cluster, tmp_path):
