@@ -347,3 +347,22 @@ def test_ray_backend_on_loopback_equals_local(tiny, ray_cluster, tmp_path):
     assert run.returncode == 0, run.stdout + run.stderr
     assert f"{N_POINTS} to run on the Ray cluster at {ray_cluster}" in run.stdout
     assert _results(store) == _results(local)
+
+
+def test_failed_points_are_kept_and_retried_on_request(tmp_path, monkeypatch):
+    sweep = sw.parse_sweep(_with(axes="w_bits = [6, 8]", train="n_train = 1\nn_test = 1"))
+    sweep.baselines.clear()
+    calls = []
+
+    def broken(key):
+        calls.append(key["config"]["formats"]["w_bits"])
+        return {"error": "Traceback ...\nRuntimeError: boom\n"}, 0.0, "here"
+
+    monkeypatch.setattr(sw, "run_point", broken)
+    lines = []
+    quiet = dict(workers=1, out=lines.append, progress_stream=io.StringIO())
+    assert sw.run_sweep(sweep, tmp_path, **quiet)["failed"] == 2
+    assert "point failed (cue, golden, seed 1, w_bits=6): RuntimeError: boom" in lines
+    assert sw.run_sweep(sweep, tmp_path, **quiet)["skipped"] == 2 and calls == [6, 8]
+    assert sw.run_sweep(sweep, tmp_path, retry_failed=True, **quiet)["ran"] == 2
+    assert calls == [6, 8, 6, 8]
