@@ -35,6 +35,9 @@ class TrainSettings:
     seed: int = 1
     weight_scale: float = 1.0
     bptt_lr: float = 1e-3
+    # reference tier: no error trigger, every row moves by -lr L_j ebar_j at every target step
+    # (the rule whose writes the trigger saves; the golden core has no such mode)
+    every_step: bool = False
     task_params: dict = dataclasses.field(default_factory=dict)
     config_changes: dict = dataclasses.field(default_factory=dict)
 
@@ -46,6 +49,8 @@ class TrainSettings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, not {value!r}")
+        if self.every_step and self.tier != "reference":
+            raise ValueError(f"every_step is a mode of the reference tier, not of {self.tier!r}")
 
 
 class Progress:
@@ -140,10 +145,12 @@ def _real_targets(split, indices):
 
 
 class ReferenceTier:
-    """The float network learning online with e-prop and the same error trigger."""
+    """The float network learning online with e-prop and the same error trigger (or, with
+    ``every_step``, without it: every row at every target step)."""
 
     def __init__(self, cfg, settings):
         import torch
+        self.trigger = not settings.every_step
         from .bridge import learning_rates
         from .reference import Reference
         self.torch, self.Reference, self.cfg = torch, Reference, cfg
@@ -165,7 +172,7 @@ class ReferenceTier:
             self.model.reset()
             self.model.run(split.x[index][:, None], self._pad(ystar)[0][:, None],
                            np.repeat(mask[0][:, None, None], self.cfg.n_out, axis=2),
-                           learn=True, trigger=True)
+                           learn=True, trigger=self.trigger)
             bar.update()
         after = {k: int(v[0]) for k, v in self.model.counters.items()}
         return {k: after[k] - before[k] for k in ("row_updates", "weight_writes", "spikes")}

@@ -9,7 +9,10 @@ of writes that a given error causes and doubles each write. The readout rows kee
 trigger and rate. A small Theta with an unclipped ``q`` (``q_max`` 7) is the same rule writing
 nearly every row at every target step; the saving factor of every point is counted against
 exactly that, as ``eligo train`` does (``writes_saved_factor``: the writes of every row at
-every target step, recurrent and readout, divided by the writes made).
+every target step, recurrent and readout, divided by the writes made). With 8-bit weights that
+golden baseline may not learn at all; ``--float-baseline`` adds the rule itself in float (the
+reference tier with ``every_step``: no trigger, every row at every target step, same real
+learning rates), the accuracy the trigger is measured against.
 
 Each point is trained with several seeds (each seed draws its own task and initial weights);
 the report gives the final test accuracy of each seed, its mean and spread, and the writes
@@ -53,21 +56,25 @@ CURVES = {
 
 @dataclasses.dataclass(frozen=True)
 class Point:
-    """One point of a curve: a recurrent threshold, its shift, ``q_max`` and a label."""
+    """One point of a curve: a recurrent threshold, its shift, ``q_max`` and a label; the
+    golden tier, or the float reference learning at every step (``every_step``)."""
     trigger: int
     lr_shift: int
     q_max: int = 1
     label: str = ""
+    every_step: bool = False
 
     def changes(self):
         return {"trigger": self.trigger, "lr_shift": self.lr_shift, "q_max": self.q_max}
 
 
-def curve_points(name, triggers=None, q_max=1, baseline_q_max=7, rate_offset=0):
+def curve_points(name, triggers=None, q_max=1, baseline_q_max=7, rate_offset=0,
+                 float_baseline=False):
     """The points of curve ``name``: every threshold at the same real learning rate (each
     doubling of Theta takes one off ``lr_shift``), ``q_max`` as given; then the smallest
     threshold again with ``baseline_q_max`` (the every-row baseline: ``q`` is not clipped).
-    ``rate_offset`` adds to every ``lr_shift`` (a lower real rate for every point)."""
+    ``rate_offset`` adds to every ``lr_shift`` (a lower real rate for every point).
+    ``float_baseline`` puts the float rule at every step, same real rates, first."""
     spec = CURVES[name]
     base_trigger, base_shift = spec["rate"]
     triggers = sorted(spec["triggers"] if triggers is None else triggers)
@@ -84,6 +91,9 @@ def curve_points(name, triggers=None, q_max=1, baseline_q_max=7, rate_offset=0):
         points.insert(0, Point(first.trigger, first.lr_shift, baseline_q_max,
                                f"Theta={first.trigger / 4096:g}, q_max={baseline_q_max} "
                                f"(every-row baseline)"))
+    if float_baseline:
+        points.insert(0, Point(base_trigger, base_shift + rate_offset, q_max,
+                               "float e-prop, every row every step", every_step=True))
     return points
 
 
@@ -92,7 +102,8 @@ def _run_one(args):
     import torch
     torch.set_num_threads(1)
     spec = CURVES[name]["settings"]
-    settings = TrainSettings(tier="golden", seed=seed, **{
+    settings = TrainSettings(tier="reference" if point.every_step else "golden", seed=seed,
+                             every_step=point.every_step, **{
         **spec, "config_changes": {**spec["config_changes"], **point.changes()}})
     start = time.perf_counter()
     with open(os.devnull, "w") as quiet:
@@ -140,10 +151,17 @@ def run_curve(name, seeds=(1, 2, 3), points=None, jobs=1, out=print):
 
 def table(report):
     """The curve as a Markdown table."""
-    lines = ["| Theta (trigger) | q_max | lr_shift | writes/sample | saving | accuracy mean "
-             "(min-max) | per seed |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines = ["| tier | Theta (trigger) | q_max | lr_shift | writes/sample | saving | accuracy "
+             "mean (min-max) | per seed |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in report["rows"]:
-        lines.append(f"| {r['trigger_real']:g} ({r['trigger']}) | {r['q_max']} | "
+        if r.get("every_step", False):
+            lines.append(f"| float, every row every step | - | - | {r['lr_shift']} (same lr) | "
+                         f"{r['writes_per_sample'] / 1000:.0f}k | {r['saved_factor']:.1f}x | "
+                         f"{r['accuracy_mean']:.3f} ({r['accuracy_min']:.3f}-"
+                         f"{r['accuracy_max']:.3f}) | "
+                         f"{', '.join(f'{a:.3f}' for a in r['accuracy'])} |")
+            continue
+        lines.append(f"| golden | {r['trigger_real']:g} ({r['trigger']}) | {r['q_max']} | "
                      f"{r['lr_shift']} | {r['writes_per_sample'] / 1000:.0f}k | "
                      f"{r['saved_factor']:.1f}x | {r['accuracy_mean']:.3f} "
                      f"({r['accuracy_min']:.3f}-{r['accuracy_max']:.3f}) | "
@@ -157,7 +175,8 @@ def plot_curve(report, path):
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(6, 3.8))
     for q_max, marker in ((1, "o-"), (7, "s")):
-        rows = [r for r in report["rows"] if r["q_max"] == q_max]
+        rows = [r for r in report["rows"]
+                if r["q_max"] == q_max and not r.get("every_step", False)]
         if not rows:
             continue
         x = [r["saved_factor"] for r in rows]
@@ -170,6 +189,11 @@ def plot_curve(report, path):
         for r in rows:
             ax.annotate(f"{r['trigger_real']:g}", (r["saved_factor"], r["accuracy_mean"]),
                         textcoords="offset points", xytext=(4, 4), fontsize=7)
+    for r in report["rows"]:
+        if r.get("every_step", False):
+            ax.axhspan(r["accuracy_min"], r["accuracy_max"], color="C2", alpha=0.15)
+            ax.axhline(r["accuracy_mean"], color="C2", lw=1,
+                       label="float rule, every row every step (1x)")
     ax.axvline(20, color="grey", ls="--", lw=0.8, label="20x")
     ax.axhline(0.5, color="grey", ls=":", lw=0.8, label="chance")
     ax.set_xscale("log")
@@ -196,11 +220,14 @@ def main(argv=None):
     p.add_argument("--rate-offset", type=int, default=0,
                    help="added to every lr_shift (a lower real learning rate)")
     p.add_argument("--baseline-q-max", type=int, default=7)
+    p.add_argument("--float-baseline", action="store_true",
+                   help="add the float rule without the trigger (reference tier)")
     p.add_argument("--jobs", type=int, default=1)
     p.add_argument("--out", default="docs")
     args = p.parse_args(argv)
     points = curve_points(args.curve, args.triggers, baseline_q_max=args.baseline_q_max,
-                          rate_offset=args.rate_offset)
+                          rate_offset=args.rate_offset,
+                          float_baseline=args.float_baseline)
     report = run_curve(args.curve, args.seeds, points, jobs=args.jobs,
                        out=lambda s: print(s, flush=True))
     out_dir = Path(args.out)

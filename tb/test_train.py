@@ -95,6 +95,9 @@ def test_trigger_curve_keeps_the_real_learning_rate():
         rates = {learning_rates(preset("cue", **{**spec["settings"]["config_changes"],
                                                  **p.changes()})) for p in points}
         assert len(rates) == 1, name
+        first = curve_points(name, float_baseline=True)[0]
+        assert first.every_step and learning_rates(preset(
+            "cue", **{**spec["settings"]["config_changes"], **first.changes()})) in rates
     with pytest.raises(ValueError, match="trigger must be 2048 times a power of two, not 3000"):
         curve_points("randman", [3000])
 
@@ -112,4 +115,14 @@ def test_trigger_curve_writes_table_json_and_plot(tmp_path, monkeypatch, capsys)
         [(2048, 7, 11), (2048, 1, 11), (8192, 1, 9)]
     assert all(len(r["accuracy"]) == 2 and r["saved_factor"] > 1 for r in report["rows"])
     assert (tmp_path / "trigger_curve_randman.png").stat().st_size > 1000
-    assert "| 2 (8192) | 1 | 9 |" in capsys.readouterr().out
+    assert "| golden | 2 (8192) | 1 | 9 |" in capsys.readouterr().out
+
+
+def test_every_step_is_the_reference_rule_without_the_trigger():
+    small = dict(FLOAT_TIERS["reference"], n_train=4, n_test=2)
+    report = train(TrainSettings(tier="reference", every_step=True, **small),
+                   progress_stream=io.StringIO(), **QUIET)
+    assert report["final"]["writes_saved_factor"] == 1.0  # every row at every target step
+    with pytest.raises(ValueError, match="every_step is a mode of the reference tier, not of "
+                                         "'golden'"):
+        TrainSettings(tier="golden", every_step=True)
