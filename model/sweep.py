@@ -705,7 +705,10 @@ def collect(sweep, store_dir):
     seeds pooled), and the per-point records. Missing and failed points are counted."""
     store = Store(store_dir)
     records, missing, failed = [], [], []
+    unique = {}
     for point in sweep.all_points():
+        unique.setdefault(point.hash, point)
+    for point in unique.values():
         entry = store.get(point)
         if entry is None:
             missing.append(point)
@@ -820,7 +823,7 @@ def report(sweep, store_dir, out_dir, *, tolerance=0.01, out=print):
     answers = cheapest(rows, tolerance)
     # Markdown
     lines = [f"# Sweep {sweep.name}", "",
-             f"{len(records)} of {len(sweep.all_points())} points finished"
+             f"{len(records)} of {len({p.hash for p in sweep.all_points()})} points finished"
              + (f", {len(failed)} failed" if failed else "")
              + (f", {len(missing)} missing" if missing else "")
              + f"; seeds {', '.join(map(str, sweep.seeds))}; memory bits per synapse = "
