@@ -78,6 +78,17 @@ def output_layout(cfg):
     })
 
 
+def _in_range(value, low, high):
+    """``low <= value <= high``, leaving out a comparison the value's shape makes constant
+    (Verilator rejects constant comparisons)."""
+    shape = value.shape()
+    lowest = -(1 << (shape.width - 1)) if shape.signed else 0
+    highest = (1 << (shape.width - shape.signed)) - 1
+    terms = ([value >= low] if low > lowest else []) + ([value <= high] if high < highest
+                                                         else [])
+    return Cat(*terms).all() if terms else Const(1)
+
+
 class Core(wiring.Component):
     """One eligo core with one lane: docs/spec.md 3 (phases 1-5) per end-of-step event.
 
@@ -896,7 +907,7 @@ class Core(wiring.Component):
             with m.If(~h.write):
                 ok(param)
             written = value if r.low < 0 else h.w_data
-            with m.Elif((written >= r.low) & (written <= r.high)):
+            with m.Elif(_in_range(written, r.low, r.high)):
                 ok()
                 m.d.sync += param.eq(written)
         elif r.kind == "command":
@@ -943,7 +954,7 @@ class Core(wiring.Component):
             return
         if not w.signed:
             value = h.w_data
-        allowed = (value >= w.low) & (value <= w.high)
+        allowed = _in_range(value, w.low, w.high)
         if w.name == "w_rec":  # the diagonal holds 0, and only 0 may be written
             allowed &= (row != col) | (value == 0)
         with m.If(h.write & allowed):

@@ -1,0 +1,366 @@
+"""cocotb benches of the whole core through its AXI ports (``eligo.rtl.top.AxiCore``), run by
+``eligo.cosim`` under Verilator or Icarus (tb/test_cocotb_core.py, ``eligo sim``,
+``eligo bench sim``).
+
+The bench's parameters come as JSON in the environment variable ``ELIGO_BENCH`` (written by
+``eligo.cosim.run``): ``config`` (the build's configuration), ``seed``, ``steps`` and what
+each test needs. Results (figures, the first mismatch) are written as JSON to the path in
+``ELIGO_BENCH_RESULT`` when given.
+
+- :func:`random_learning` (cocotbext-axi bus models, under the stream matrix {no idle,
+  random idle} x {no backpressure, random backpressure}): random runtime parameters, weights
+  and stimulus with learning on; after every step the streamed spikes and readouts and every
+  state variable and counter (read through the memory windows) equal the golden model's.
+- :func:`replay_vectors`: the golden vector files of this build's configuration, step by step.
+- :func:`long_run`: a long run driven by transactions (no Python on idle clock edges): the
+  streamed outputs of every step against the golden model, the whole state every
+  ``check_every`` steps and at the end, wall time and simulated cycles per second.
+- :func:`reference_bound`: the golden model's and the float reference's trajectories on the
+  same stimulus (``eligo.model.convergence``): the RTL equals the golden model, and its
+  distance to the reference stays within the bound documented in docs/convergence.md.
+"""
+
+import json
+import os
+import random
+import time
+
+import cocotb
+import numpy as np
+from cocotb.clock import Clock
+from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
+from cocotbext.axi import (AxiLiteBus, AxiLiteMaster, AxiResp, AxiStreamBus, AxiStreamFrame,
+                           AxiStreamSink, AxiStreamSource)
+
+from eligo.config import Config
+from eligo.driver import AsyncDriver, BusError
+from eligo.model.golden import GoldenModel, random_weights
+from eligo.rtl.core import EV_END, EV_SPIKE, EV_TARGET, OUT_END, OUT_READOUT, OUT_SPIKE
+from eligo.rtl.regmap import RUNTIME_PARAMS, pack_event, register_map, unpack_output
+from eligo.tb.core_harness import first_mismatch
+
+PERIOD_NS = 10
+
+
+def bench_params():
+    params = json.loads(os.environ["ELIGO_BENCH"])
+    params["config"] = Config.from_dict(params["config"])
+    return params
+
+
+def save_result(result):
+    path = os.environ.get("ELIGO_BENCH_RESULT")
+    if path:
+        with open(path, "w") as f:
+            json.dump(result, f, indent=2, default=int)
+
+
+class AxilBus:
+    """eligo.driver's bus over cocotbext-axi's AXI4-Lite master."""
+
+    def __init__(self, master):
+        self.master = master
+
+    async def read(self, address):
+        resp = await self.master.read(address, 4)
+        if resp.resp != AxiResp.OKAY:
+            raise BusError(f"read of 0x{address:X}: {resp.resp.name}")
+        return int.from_bytes(resp.data, "little")
+
+    async def write(self, address, value):
+        resp = await self.master.write(address, int(value).to_bytes(4, "little"))
+        if resp.resp != AxiResp.OKAY:
+            raise BusError(f"write of 0x{value:X} to 0x{address:X}: {resp.resp.name}")
+
+
+class TB:
+    """Clock, reset, the AXI4-Lite master and the driver; the stream models on request."""
+
+    def __init__(self, dut, cfg, streams=True):
+        self.dut, self.cfg = dut, cfg
+        Clock(dut.clk, PERIOD_NS, unit="ns").start()
+        # every input driven from time zero
+        dut.rst.value = 1
+        dut.s_axis_tvalid.value = 0
+        dut.s_axis_tdata.value = 0
+        dut.m_axis_tready.value = 0
+        self.axil = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axil"), dut.clk, dut.rst)
+        self.driver = AsyncDriver(cfg, AxilBus(self.axil))
+        self.source = self.sink = None
+        if streams:
+            self.source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis"), dut.clk,
+                                          dut.rst, byte_lanes=1)
+            self.sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis"), dut.clk,
+                                      dut.rst, byte_lanes=1)
+
+    async def reset(self):
+        self.dut.rst.value = 1
+        for _ in range(3):
+            await RisingEdge(self.dut.clk)
+        self.dut.rst.value = 0
+        await RisingEdge(self.dut.clk)
+
+    def set_matrix(self, idle, backpressure, rng):
+        def pauses(on):
+            while True:
+                yield on and rng.random() < 0.4
+        self.source.set_pause_generator(pauses(idle))
+        self.sink.set_pause_generator(pauses(backpressure))
+
+    async def step(self, events, learn):
+        """One step through the cocotbext-axi stream models: ``(spikes, readouts)``."""
+        words = [pack_event(k, i, v) for k, i, v in events] + [pack_event(EV_END, 0, learn)]
+        await self.source.send(AxiStreamFrame(words))
+        frame = await self.sink.recv()
+        return decode_outputs(frame.tdata)
+
+    async def step_light(self, events, learn):
+        """One step driven by handshakes only: the events one per accepted cycle, then a
+        wait for the first output word (no Python callback while the core computes)."""
+        dut = self.dut
+        words = [pack_event(k, i, v) for k, i, v in events] + [pack_event(EV_END, 0, learn)]
+        for word in words:
+            dut.s_axis_tdata.value = word
+            dut.s_axis_tvalid.value = 1
+            while True:
+                await RisingEdge(dut.clk)
+                if dut.s_axis_tready.value:
+                    break
+        dut.s_axis_tvalid.value = 0
+        dut.m_axis_tready.value = 1
+        out = []
+        if not dut.m_axis_tvalid.value:
+            await RisingEdge(dut.m_axis_tvalid)
+        await FallingEdge(dut.clk)  # sample words between edges
+        while True:
+            if dut.m_axis_tvalid.value:
+                out.append(int(dut.m_axis_tdata.value))
+                if dut.m_axis_tlast.value:
+                    break
+            await FallingEdge(dut.clk)
+        await RisingEdge(dut.clk)  # the end marker's transfer
+        dut.m_axis_tready.value = 0
+        return decode_outputs(out)
+
+
+def decode_outputs(words):
+    spikes, readouts, ended = [], {}, False
+    for word in words:
+        kind, index, value = unpack_output(int(word))
+        assert not ended, "an output word after the end marker"
+        if kind == OUT_SPIKE:
+            spikes.append(index)
+        elif kind == OUT_READOUT:
+            readouts[index] = value
+        else:
+            assert kind == OUT_END, f"unknown output kind {kind}"
+            ended = True
+    assert ended, "the step's outputs lack the end marker"
+    return spikes, readouts
+
+
+def step_events(x, ystar=None, mask=None):
+    events = [(EV_SPIKE, int(i), 0) for i in np.flatnonzero(x)]
+    if mask is not None:
+        events += [(EV_TARGET, int(k), int(ystar[k])) for k in np.flatnonzero(mask)]
+    return events
+
+
+def random_params(cfg, rng):
+    """Runtime parameters near the configuration's, inside the registers' bounds."""
+    rmap = register_map(cfg)
+    out = {}
+    for name in RUNTIME_PARAMS:
+        reg = rmap[name]
+        if name == "seed":
+            out[name] = rng.randrange(1 << 32)
+        else:
+            value = int(getattr(cfg, name) * rng.uniform(0.5, 1.5)) + rng.randint(-2, 2)
+            out[name] = min(max(value, reg.low), reg.high)
+    return out
+
+
+def random_stimulus(cfg, steps, rng):
+    plan = []
+    y_max = 1 << (cfg.y_bits - 1)
+    for _ in range(steps):
+        x = np.array([rng.random() < 0.4 for _ in range(cfg.n_in)], np.int64)
+        mask = np.array([rng.random() < 0.5 for _ in range(cfg.n_out)], np.int64)
+        ystar = np.array([rng.randrange(-y_max // 4, y_max // 4) for _ in range(cfg.n_out)],
+                         np.int64) * mask
+        plan.append((x, ystar, mask, rng.random() < 0.9))
+    return plan
+
+
+def check_outputs(where, spikes, readouts, out):
+    want_spikes = [int(j) for j in np.flatnonzero(out.z[0])]
+    assert spikes == want_spikes, f"{where}: spikes {spikes}, golden {want_spikes}"
+    want_y = dict(enumerate(int(v) for v in out.y[0]))
+    assert readouts == want_y, f"{where}: readouts {readouts}, golden {want_y}"
+
+
+async def check_state(where, driver, golden, weights=True):
+    got = await driver.read_state(weights=weights)
+    snap = golden.snapshot()
+    if not weights:
+        snap = {k: v for k, v in snap.items() if k not in ("w_in", "w_rec", "w_out", "b")}
+    found = first_mismatch(got, snap)
+    assert found is None, f"{where}: (variable, index, rtl, golden) = {found}"
+
+
+@cocotb.test()
+@cocotb.parametrize(idle=[False, True], backpressure=[False, True])
+async def random_learning(dut, idle, backpressure):
+    p = bench_params()
+    cfg = p["config"]
+    seed = p["seed"] * 4 + 2 * idle + backpressure
+    rng = random.Random(seed)
+    tb = TB(dut, cfg)
+    tb.set_matrix(idle, backpressure, rng)
+    await tb.reset()
+    await tb.driver.check_identity()
+    # A reset leaves the memories as they were: clear the eligibility traces.
+    await tb.driver.command("clear_state", "clear_counters")
+    params = random_params(cfg, rng)
+    await tb.driver.write_params(**params)
+    golden = GoldenModel(cfg)
+    golden.set_params(**params)
+    weights = random_weights(cfg, np.random.default_rng(seed), scale=1.5)
+    golden.load_weights(*weights)
+    await tb.driver.write_weights(*weights)
+    for t, (x, ystar, mask, learn) in enumerate(random_stimulus(cfg, p["steps"], rng)):
+        where = f"step {t} (seed {seed}, idle {idle}, backpressure {backpressure})"
+        has = bool(mask.any())
+        out = golden.step(x, ystar if has else None, mask if has else None, learn)
+        spikes, readouts = await tb.step(step_events(x, ystar, mask if has else None),
+                                         int(learn))
+        check_outputs(where, spikes, readouts, out)
+        await check_state(where, tb.driver, golden)
+    counters = golden.counters
+    assert counters["spikes"][0] > 0 and counters["row_updates"][0] > 0, \
+        f"the stimulus must make spikes and row writes: {counters}"
+    save_result({"steps": p["steps"], "counters": {k: int(v[0]) for k, v in counters.items()}})
+
+
+@cocotb.test()
+async def replay_vectors(dut):
+    from eligo.golden.vectors import parse
+    p = bench_params()
+    cfg = p["config"]
+    tb = TB(dut, cfg)
+    replayed = []
+    for path in p["vectors"]:
+        vf = parse(path)
+        assert vf.config == cfg, f"{path} was made for another configuration than this build"
+        await tb.reset()
+        await tb.driver.command("clear_state", "clear_counters")
+        await tb.driver.write_weights(*(vf.weights[n] for n in ("w_in", "w_rec", "w_out", "b")))
+        for t in range(vf.steps):
+            x, ystar, mask = (vf.inputs[n][t] for n in ("x", "ystar", "mask"))
+            learn = int(vf.inputs["learn"][t])
+            spikes, readouts = await tb.step(step_events(x, ystar, mask), learn)
+            want = {name: values[t] for name, values in vf.states.items()}
+            assert spikes == [int(j) for j in np.flatnonzero(want["z"])], f"{path} step {t}"
+            assert readouts == dict(enumerate(int(v) for v in want["y"])), f"{path} step {t}"
+            got = await tb.driver.read_state()
+            found = first_mismatch(got, {k: (v if k == "t" else v[None])
+                                         for k, v in want.items()})
+            assert found is None, f"{path} step {t}: (variable, index, rtl, file) = {found}"
+        replayed.append({"file": str(path), "steps": vf.steps})
+    save_result({"replayed": replayed})
+
+
+@cocotb.test()
+async def long_run(dut):
+    """A long learning run: outputs every step, state every ``check_every`` steps."""
+    from eligo.model.tasks import make_task
+    p = bench_params()
+    cfg = p["config"]
+    tb = TB(dut, cfg, streams=False)
+    await tb.reset()
+    await tb.driver.check_identity()
+    await tb.driver.command("clear_state", "clear_counters")
+    rng = random.Random(p["seed"])
+    golden = GoldenModel(cfg)
+    weights = random_weights(cfg, np.random.default_rng(p["seed"]), scale=p.get("scale", 1.0))
+    golden.load_weights(*weights)
+    await tb.driver.write_weights(*weights)
+    plan = stimulus_for(p, cfg, rng, make_task)
+    steps, check_every = p["steps"], p.get("check_every", 0)
+    result = {"steps": 0, "mismatch": None, "cycles": 0}
+    start = time.perf_counter()
+    sim_start = cocotb.utils.get_sim_time("ns")
+    last_report = start
+    try:
+        for t in range(steps):
+            x, ystar, mask, learn = plan(t)
+            has = mask is not None and bool(mask.any())
+            out = golden.step(x, ystar if has else None, mask if has else None, learn)
+            spikes, readouts = await tb.step_light(step_events(x, ystar, mask if has else None),
+                                                   int(learn))
+            check_outputs(f"step {t}", spikes, readouts, out)
+            if check_every and (t + 1) % check_every == 0 or t == steps - 1:
+                await check_state(f"step {t}", tb.driver, golden,
+                                  weights=(t == steps - 1 or p.get("check_weights", False)))
+            result["steps"] = t + 1
+            now = time.perf_counter()
+            if now - last_report >= 10:
+                last_report = now
+                print(f"eligo sim: {t + 1}/{steps} steps, {now - start:.0f}s, 0 mismatches",
+                      flush=True)
+    except AssertionError as exc:
+        result["mismatch"] = str(exc)
+        raise
+    finally:
+        wall = time.perf_counter() - start
+        cycles = int((cocotb.utils.get_sim_time("ns") - sim_start) // PERIOD_NS)
+        result.update(wall_s=wall, cycles=cycles, cycles_per_s=cycles / wall if wall else 0,
+                      counters={k: int(v[0]) for k, v in golden.counters.items()})
+        save_result(result)
+
+
+def stimulus_for(p, cfg, rng, make_task):
+    """``plan(t) -> (x, ystar, mask, learn)``: random, or the samples of a task."""
+    if p.get("task") is None:
+        plan = random_stimulus(cfg, min(p["steps"], 4096), rng)
+        return lambda t: plan[t % len(plan)]
+    from eligo.model.train import _golden_targets
+    task = make_task(p["task"], seed=p["seed"], n_train=p.get("samples", 1), n_test=1,
+                     **p.get("task_params", {}))
+    split = task.train
+    T = split.inputs.shape[1]
+
+    def plan(t):
+        index = (t // T) % split.inputs.shape[0]
+        ystar, mask = _golden_targets(cfg, split, index)
+        return split.inputs[index][t % T].astype(np.int64), ystar[t % T], mask[t % T], True
+    return plan
+
+
+@cocotb.test()
+async def reference_bound(dut):
+    """RTL == golden on the convergence network, and RTL-to-reference within the bound."""
+    from eligo.model import convergence
+    p = bench_params()
+    cfg = p["config"]
+    tb = TB(dut, cfg, streams=False)
+    networks, steps = p["networks"], p["steps"]
+    got = {name: [] for name in convergence.VARIABLES}
+    for n, (weights, x) in enumerate(convergence.networks(cfg, networks, steps, p["seed"])):
+        await tb.reset()
+        await tb.driver.command("clear_state", "clear_counters")
+        golden = GoldenModel(cfg)
+        golden.load_weights(*weights)
+        await tb.driver.write_weights(*weights)
+        for t in range(steps):
+            out = golden.step(x[t], learn=True)
+            spikes, readouts = await tb.step_light(step_events(x[t]), 1)
+            check_outputs(f"network {n} step {t}", spikes, readouts, out)
+            st = await tb.driver.read_state(weights=False)
+            for name in convergence.VARIABLES:
+                got[name].append(st[name])
+    distance = convergence.distance_to_reference(cfg, got, networks, steps, p["seed"])
+    bound = convergence.BENCH_BOUND
+    save_result({"distance": distance, "bound": bound})
+    for name, value in distance.items():
+        assert value <= bound[name], f"{name}: RTL to reference {value:.3e} > bound {bound[name]}"
