@@ -69,12 +69,13 @@ class Point:
 
 
 def curve_points(name, triggers=None, q_max=1, baseline_q_max=7, rate_offset=0,
-                 float_baseline=False):
+                 float_baseline=(), golden=True):
     """The points of curve ``name``: every threshold at the same real learning rate (each
     doubling of Theta takes one off ``lr_shift``), ``q_max`` as given; then the smallest
     threshold again with ``baseline_q_max`` (the every-row baseline: ``q`` is not clipped).
     ``rate_offset`` adds to every ``lr_shift`` (a lower real rate for every point).
-    ``float_baseline`` puts the float rule at every step, same real rates, first."""
+    ``float_baseline``: ``lr_shift`` offsets (0: the same real rates) at which the float rule
+    at every step comes first; ``golden=False`` leaves out the golden points."""
     spec = CURVES[name]
     base_trigger, base_shift = spec["rate"]
     triggers = sorted(spec["triggers"] if triggers is None else triggers)
@@ -91,9 +92,12 @@ def curve_points(name, triggers=None, q_max=1, baseline_q_max=7, rate_offset=0,
         points.insert(0, Point(first.trigger, first.lr_shift, baseline_q_max,
                                f"Theta={first.trigger / 4096:g}, q_max={baseline_q_max} "
                                f"(every-row baseline)"))
-    if float_baseline:
-        points.insert(0, Point(base_trigger, base_shift + rate_offset, q_max,
-                               "float e-prop, every row every step", every_step=True))
+    if not golden:
+        points = []
+    for offset in sorted(float_baseline, reverse=True):
+        points.insert(0, Point(base_trigger, base_shift + rate_offset + offset, q_max,
+                               f"float e-prop, every row every step, lr/{2**offset}",
+                               every_step=True))
     return points
 
 
@@ -155,7 +159,7 @@ def table(report):
              "mean (min-max) | per seed |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in report["rows"]:
         if r.get("every_step", False):
-            lines.append(f"| float, every row every step | - | - | {r['lr_shift']} (same lr) | "
+            lines.append(f"| float, every row every step | - | - | {r['lr_shift']} | "
                          f"{r['writes_per_sample'] / 1000:.0f}k | {r['saved_factor']:.1f}x | "
                          f"{r['accuracy_mean']:.3f} ({r['accuracy_min']:.3f}-"
                          f"{r['accuracy_max']:.3f}) | "
@@ -189,11 +193,11 @@ def plot_curve(report, path):
         for r in rows:
             ax.annotate(f"{r['trigger_real']:g}", (r["saved_factor"], r["accuracy_mean"]),
                         textcoords="offset points", xytext=(4, 4), fontsize=7)
-    for r in report["rows"]:
-        if r.get("every_step", False):
-            ax.axhspan(r["accuracy_min"], r["accuracy_max"], color="C2", alpha=0.15)
-            ax.axhline(r["accuracy_mean"], color="C2", lw=1,
-                       label="float rule, every row every step (1x)")
+    floats = [r for r in report["rows"] if r.get("every_step", False)]
+    for i, r in enumerate(floats):
+        color = f"C{2 + i}"
+        ax.axhspan(r["accuracy_min"], r["accuracy_max"], color=color, alpha=0.12)
+        ax.axhline(r["accuracy_mean"], color=color, lw=1, label=f"{r['label']} (1x)")
     ax.axvline(20, color="grey", ls="--", lw=0.8, label="20x")
     ax.axhline(0.5, color="grey", ls=":", lw=0.8, label="chance")
     ax.set_xscale("log")
@@ -220,14 +224,17 @@ def main(argv=None):
     p.add_argument("--rate-offset", type=int, default=0,
                    help="added to every lr_shift (a lower real learning rate)")
     p.add_argument("--baseline-q-max", type=int, default=7)
-    p.add_argument("--float-baseline", action="store_true",
-                   help="add the float rule without the trigger (reference tier)")
+    p.add_argument("--float-baseline", type=int, nargs="*", default=None, metavar="OFFSET",
+                   help="add the float rule without the trigger (reference tier), at the "
+                        "same real learning rate or at lr_shift + each OFFSET given")
+    p.add_argument("--no-golden", action="store_true", help="only the float baseline")
     p.add_argument("--jobs", type=int, default=1)
     p.add_argument("--out", default="docs")
     args = p.parse_args(argv)
     points = curve_points(args.curve, args.triggers, baseline_q_max=args.baseline_q_max,
                           rate_offset=args.rate_offset,
-                          float_baseline=args.float_baseline)
+                          float_baseline=() if args.float_baseline is None else
+                          args.float_baseline or [0], golden=not args.no_golden)
     report = run_curve(args.curve, args.seeds, points, jobs=args.jobs,
                        out=lambda s: print(s, flush=True))
     out_dir = Path(args.out)

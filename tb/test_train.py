@@ -95,7 +95,7 @@ def test_trigger_curve_keeps_the_real_learning_rate():
         rates = {learning_rates(preset("cue", **{**spec["settings"]["config_changes"],
                                                  **p.changes()})) for p in points}
         assert len(rates) == 1, name
-        first = curve_points(name, float_baseline=True)[0]
+        first = curve_points(name, float_baseline=[0])[0]
         assert first.every_step and learning_rates(preset(
             "cue", **{**spec["settings"]["config_changes"], **first.changes()})) in rates
     with pytest.raises(ValueError, match="trigger must be 2048 times a power of two, not 3000"):
