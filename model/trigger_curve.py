@@ -177,7 +177,7 @@ def plot_curve(report, path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(6, 3.8))
+    fig, ax = plt.subplots(figsize=(8.5, 3.8))
     for q_max, marker in ((1, "o-"), (7, "s")):
         rows = [r for r in report["rows"]
                 if r["q_max"] == q_max and not r.get("every_step", False)]
@@ -201,6 +201,11 @@ def plot_curve(report, path):
     ax.axvline(20, color="grey", ls="--", lw=0.8, label="20x")
     ax.axhline(0.5, color="grey", ls=":", lw=0.8, label="chance")
     ax.set_xscale("log")
+    ticks = [t for t in (1, 2, 5, 10, 20, 50, 100)
+             if min(r["saved_factor"] for r in report["rows"]) / 1.5 <= t
+             <= 1.5 * max(r["saved_factor"] for r in report["rows"])]
+    ax.set_xticks(ticks, [f"{t}x" for t in ticks])
+    ax.minorticks_off()
     ax.set_xlabel("weight writes saved vs every row every target step (x)")
     ax.set_ylabel("test accuracy (last epoch)")
     s = report["settings"]
@@ -208,7 +213,7 @@ def plot_curve(report, path):
                  f"{','.join(map(str, report['seeds']))}\n(labels: recurrent Theta; "
                  f"bars: min-max over seeds)", fontsize=9)
     ax.set_ylim(0.4, 1.02)
-    ax.legend(fontsize=7, loc="lower left")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -230,16 +235,31 @@ def main(argv=None):
     p.add_argument("--no-golden", action="store_true", help="only the float baseline")
     p.add_argument("--jobs", type=int, default=1)
     p.add_argument("--out", default="docs")
+    p.add_argument("--merge", nargs="+", metavar="JSON",
+                   help="compute nothing: join the rows of these reports of the same curve "
+                        "(same seeds; each row is a pure function of its point and seed) and "
+                        "write the table, JSON and plot")
     args = p.parse_args(argv)
+    if args.merge:
+        reports = [json.loads(Path(path).read_text()) for path in args.merge]
+        report = dict(reports[0], rows=[r for rep in reports for r in rep["rows"]],
+                      seconds=sum(rep["seconds"] for rep in reports),
+                      merged_from=[str(path) for path in args.merge])
+        report["rows"].sort(key=lambda r: (not r.get("every_step", False), r["trigger"],
+                                           -r["q_max"], r["lr_shift"]))
+        return _write(report, Path(args.out), args.curve)
     points = curve_points(args.curve, args.triggers, baseline_q_max=args.baseline_q_max,
                           rate_offset=args.rate_offset,
                           float_baseline=() if args.float_baseline is None else
                           args.float_baseline or [0], golden=not args.no_golden)
     report = run_curve(args.curve, args.seeds, points, jobs=args.jobs,
                        out=lambda s: print(s, flush=True))
-    out_dir = Path(args.out)
+    return _write(report, Path(args.out), args.curve)
+
+
+def _write(report, out_dir, name):
     out_dir.mkdir(parents=True, exist_ok=True)
-    stem = out_dir / f"trigger_curve_{args.curve}"
+    stem = out_dir / f"trigger_curve_{name}"
     Path(f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n")
     plot_curve(report, f"{stem}.png")
     print(table(report))

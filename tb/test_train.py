@@ -116,6 +116,10 @@ def test_trigger_curve_writes_table_json_and_plot(tmp_path, monkeypatch, capsys)
     assert all(len(r["accuracy"]) == 2 and r["saved_factor"] > 1 for r in report["rows"])
     assert (tmp_path / "trigger_curve_randman.png").stat().st_size > 1000
     assert "| golden | 2 (8192) | 1 | 9 |" in capsys.readouterr().out
+    assert trigger_curve.main(["randman", "--merge", str(tmp_path / "trigger_curve_randman.json"),
+                               "--out", str(tmp_path / "merged")]) == 0
+    merged = json.loads((tmp_path / "merged" / "trigger_curve_randman.json").read_text())
+    assert merged["rows"] == report["rows"]
 
 
 def test_every_step_is_the_reference_rule_without_the_trigger():
