@@ -209,7 +209,7 @@ def plot_curve(report, path):
     ax.set_xlabel("weight writes saved vs every row every target step (x)")
     ax.set_ylabel("test accuracy (last epoch)")
     s = report["settings"]
-    ax.set_title(f"{s['task']} {s['task_params']}: golden, seeds "
+    ax.set_title(f"{s['task']} {s['task_params']}: golden tier, seeds "
                  f"{','.join(map(str, report['seeds']))}\n(labels: recurrent Theta; "
                  f"bars: min-max over seeds)", fontsize=9)
     ax.set_ylim(0.4, 1.02)
@@ -237,14 +237,15 @@ def main(argv=None):
     p.add_argument("--out", default="docs")
     p.add_argument("--merge", nargs="+", metavar="JSON",
                    help="compute nothing: join the rows of these reports of the same curve "
-                        "(same seeds; each row is a pure function of its point and seed) and "
-                        "write the table, JSON and plot")
+                        "(each run is a pure function of its point and seed) and write the "
+                        "table, JSON and plot")
     args = p.parse_args(argv)
     if args.merge:
         reports = [json.loads(Path(path).read_text()) for path in args.merge]
         report = dict(reports[0], rows=[r for rep in reports for r in rep["rows"]],
                       seconds=sum(rep["seconds"] for rep in reports),
-                      merged_from=[str(path) for path in args.merge])
+                      merged_from=[str(path) for path in args.merge],
+                      seeds=sorted({s for rep in reports for s in rep["seeds"]}))
         report["rows"].sort(key=lambda r: (not r.get("every_step", False), r["trigger"],
                                            -r["q_max"], r["lr_shift"]))
         return _write(report, Path(args.out), args.curve)
