@@ -253,6 +253,9 @@ def build_parser():
         epilog="Run `eligo COMMAND -h` for the options of a command.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
+    from eligo.synth.cli import add_parser as add_synth_parser  # eligo synth (synth/cli.py)
+    add_synth_parser(sub, fmt)
+
     # golden
     golden = sub.add_parser(
         "golden", formatter_class=fmt, help="golden vector files (regenerate, check, replay)",

@@ -1,0 +1,207 @@
+"""``eligo synth``: build a board top (``eligo.synth.boards``) into a bitstream with the YoWASP
+tools (yosys, nextpnr, icepack/ecppack from PyPI), report the resources and Fmax, and check
+them against the budget of the (preset, board) pair in ``synth/budgets.json``.
+
+The build runs in ``build_dir``: Amaranth writes the design and constraint files (the plan of
+``platform.build``), then this module runs yosys, nextpnr (``--report report.json``,
+``--timing-allow-fail``: Fmax is reported, not required) and the packer, timing each.
+A design that does not fit stops at nextpnr; its report then carries nextpnr's utilisation
+and ``fits: false``.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["synthesize", "check_budget", "load_budgets", "report_markdown", "BUDGETS_PATH",
+           "SynthError"]
+
+BUDGETS_PATH = Path(__file__).with_name("budgets.json")
+
+# nextpnr's bel types, by family: what goes in which report column
+RESOURCE_KEYS = {
+    "ice40": {"lut": "ICESTORM_LC", "bram": "ICESTORM_RAM", "spram": "ICESTORM_SPRAM",
+              "dsp": "ICESTORM_DSP", "io": "SB_IO", "pll": "ICESTORM_PLL"},
+    "ecp5": {"lut": "TRELLIS_COMB", "ff": "TRELLIS_FF", "bram": "DP16KD", "dsp": "MULT18X18D",
+             "io": "TRELLIS_IO", "pll": "EHXPLLL"},
+}
+FF_CELLS = re.compile(r"^(SB_DFF\w*|TRELLIS_FF)$")
+
+
+class SynthError(Exception):
+    """A tool failed (not for a design that does not fit: that is a report)."""
+
+
+def _tool(name):
+    """The YoWASP build of ``name`` (``YOSYS``, ``NEXTPNR_ICE40``... override it)."""
+    env = name.upper().replace("-", "_")
+    if os.environ.get(env):
+        return os.environ[env]
+    here = Path(sys.executable).parent / f"yowasp-{name}"
+    return str(here) if here.exists() else (shutil.which(f"yowasp-{name}") or f"yowasp-{name}")
+
+
+def _run(cmd, cwd, log, out):
+    out(f"   $ {' '.join(Path(c).name if i == 0 else c for i, c in enumerate(cmd))}")
+    start = time.perf_counter()
+    with open(cwd / log, "w") as f:
+        proc = subprocess.run(cmd, cwd=cwd, stdout=f, stderr=subprocess.STDOUT)
+    return proc.returncode, time.perf_counter() - start
+
+
+def _yosys_cells(rpt):
+    """Cell counts of the last ``stat`` in a yosys log."""
+    text = rpt.read_text(errors="replace")
+    last = text.rfind("Printing statistics")
+    cells = {}
+    for line in text[last:].splitlines():
+        match = re.match(r"^\s+(\d+)\s+(\$?[A-Za-z_][\w$]*)\s*$", line)
+        if match:
+            cells[match.group(2)] = int(match.group(1))
+    return cells
+
+
+def _nextpnr_log_utilisation(log):
+    """``{bel: (used, available)}`` from nextpnr's 'Device utilisation' lines."""
+    util = {}
+    for match in re.finditer(r"Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%",
+                             log.read_text(errors="replace")):
+        util[match.group(1)] = (int(match.group(2)), int(match.group(3)))
+    return util
+
+
+def synthesize(cfg, preset, board, build_dir, *, clock_hz=None, seed=1, out=print):
+    """Build ``cfg`` (named ``preset`` in the report) for ``board``; return the report
+    (a dict, also written to ``build_dir/report.json`` and ``report.md``)."""
+    from eligo.synth.boards import BOARDS, BoardTop
+    top = BoardTop(cfg, board, clock_hz)
+    b = BOARDS[board]
+    platform = b.make_platform()
+    build_dir = Path(build_dir)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    name = "eligo"
+    start = time.perf_counter()
+    out(f"   elaborating {preset} for {b.title} at {top.clock_hz / 1e6:.2f} MHz "
+        f"(UART {top.baud} baud, {top.clocks_per_bit} clocks per bit)")
+    plan = platform.build(top, name=name, build_dir=str(build_dir), do_build=False)
+    plan.extract(str(build_dir))
+    times = {"elaborate": time.perf_counter() - start}
+
+    rc, times["yosys"] = _run([_tool("yosys"), "-q", "-l", f"{name}.rpt", f"{name}.ys"],
+                              build_dir, "yosys.log", out)
+    if rc:
+        raise SynthError(f"yosys failed (exit {rc}); see {build_dir / 'yosys.log'}")
+    cells = _yosys_cells(build_dir / f"{name}.rpt")
+
+    if b.family == "ice40":
+        dev = platform._nextpnr_device_options[platform.device]
+        pnr = [_tool("nextpnr-ice40"), dev, "--package", platform.package.lower(),
+               "--json", f"{name}.json", "--pcf", f"{name}.pcf", "--asc", f"{name}.asc"]
+        pack = [_tool("icepack"), f"{name}.asc", f"{name}.bin"]
+        bitstream = f"{name}.bin"
+    else:
+        dev = platform._nextpnr_device_options[platform.device]
+        pkg = platform._nextpnr_package_options[platform.package].upper()
+        pnr = [_tool("nextpnr-ecp5"), dev, "--package", pkg, "--speed", platform.speed,
+               "--json", f"{name}.json", "--lpf", f"{name}.lpf", "--textcfg", f"{name}.config"]
+        pack = [_tool("ecppack"), "--input", f"{name}.config", "--bit", f"{name}.bit"]
+        bitstream = f"{name}.bit"
+    pnr += ["--report", "nextpnr.json", "--timing-allow-fail", "--seed", str(seed),
+            "--log", "nextpnr.log"]
+    (build_dir / "nextpnr.json").unlink(missing_ok=True)
+    rc, times["nextpnr"] = _run(pnr, build_dir, "nextpnr.out", out)
+    fits = rc == 0
+    util, fmax = {}, {}
+    if fits:
+        report = json.loads((build_dir / "nextpnr.json").read_text())
+        util = {bel: (v["used"], v["available"]) for bel, v in report["utilization"].items()}
+        fmax = {clk: round(v["achieved"], 2) for clk, v in report.get("fmax", {}).items()}
+        rc, times["pack"] = _run(pack, build_dir, "pack.log", out)
+        if rc:
+            raise SynthError(f"the packer failed (exit {rc}); see {build_dir / 'pack.log'}")
+    else:
+        util = _nextpnr_log_utilisation(build_dir / "nextpnr.log")
+        if not util:
+            raise SynthError(f"nextpnr failed (exit {rc}); see {build_dir / 'nextpnr.log'}")
+    times["total"] = time.perf_counter() - start
+
+    keys = RESOURCE_KEYS[b.family]
+    resources = {}
+    for col, bel in keys.items():
+        if bel in util:
+            resources[col] = {"used": util[bel][0], "available": util[bel][1]}
+    ff = sum(n for cell, n in cells.items() if FF_CELLS.match(cell))
+    if "ff" not in resources:
+        resources["ff"] = {"used": ff, "available": resources.get("lut", {}).get("available")}
+    report = {
+        "preset": preset, "board": board, "device": f"{platform.device}-{platform.package}",
+        "family": b.family, "fits": fits,
+        "clock_mhz": round(top.clock_hz / 1e6, 3),
+        "fmax_mhz": fmax,
+        "fmax_sync_mhz": min(fmax.values()) if fmax else None,
+        "resources": resources,
+        "yosys_cells": {k: v for k, v in cells.items() if not k.startswith("$")},
+        "times_s": {k: round(v, 1) for k, v in times.items()},
+        "bitstream": str(build_dir / bitstream) if fits else None,
+        "config": {"n_in": cfg.n_in, "n_rec": cfg.n_rec, "n_out": cfg.n_out,
+                   "n_alif": cfg.n_alif, "trace_mode": cfg.trace_mode},
+    }
+    (build_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    (build_dir / "report.md").write_text(report_markdown([report]))
+    return report
+
+
+def report_markdown(reports):
+    """One table row per report."""
+    cols = ["lut", "ff", "bram", "spram", "dsp"]
+    lines = ["| preset | board | fits | " + " | ".join(c.upper() for c in cols)
+             + " | Fmax (MHz) | clock (MHz) | yosys (s) | nextpnr (s) | total (s) |",
+             "| --- | --- | --- | " + " | ".join("---" for _ in cols) + " | --- | --- | --- | --- | --- |"]
+    for r in reports:
+        cells = []
+        for c in cols:
+            v = r["resources"].get(c)
+            cells.append("-" if v is None else
+                         f"{v['used']}/{v['available']}" if v["available"] else f"{v['used']}")
+        fmax = "-" if r["fmax_sync_mhz"] is None else f"{r['fmax_sync_mhz']:.1f}"
+        t = r["times_s"]
+        lines.append(f"| {r['preset']} | {r['board']} | {'yes' if r['fits'] else 'NO'} | "
+                     + " | ".join(cells) + f" | {fmax} | {r['clock_mhz']:g} | "
+                     f"{t.get('yosys', 0):.0f} | {t.get('nextpnr', 0):.0f} | "
+                     f"{t.get('total', 0):.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def load_budgets(path=BUDGETS_PATH):
+    return json.loads(Path(path).read_text())
+
+
+def check_budget(report, budgets=None):
+    """Problems (strings) of ``report`` against its budget: resources above
+    ``max * (1 + tolerance)``, Fmax below ``min_fmax_mhz``, or a design that no longer fits.
+    An empty list when there is no budget for the pair or all is within it."""
+    budgets = load_budgets() if budgets is None else budgets
+    key = f"{report['preset']}/{report['board']}"
+    budget = budgets.get("budgets", {}).get(key)
+    if budget is None:
+        return []
+    tol = budgets.get("tolerance", 0.05)
+    problems = []
+    if budget.get("fits", True) and not report["fits"]:
+        problems.append(f"{key}: the design no longer fits the device")
+    for col, limit in budget.get("max", {}).items():
+        used = report["resources"].get(col, {}).get("used")
+        if used is not None and used > limit * (1 + tol):
+            problems.append(f"{key}: {col.upper()} {used} exceeds the budget {limit} "
+                            f"(+{tol:.0%})")
+    if "min_fmax_mhz" in budget and report["fits"]:
+        fmax = report["fmax_sync_mhz"]
+        if fmax is None or fmax < budget["min_fmax_mhz"]:
+            problems.append(f"{key}: Fmax {fmax} MHz below the budget "
+                            f"{budget['min_fmax_mhz']} MHz")
+    return problems
