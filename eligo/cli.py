@@ -189,7 +189,7 @@ def cmd_bench_sim(args):
 
 def cmd_demo(args):
     from eligo import _demo
-    return _demo.run(seed=args.seed, out=print)
+    return _demo.run(seed=args.seed, out=print, skip_fpga=args.no_fpga)
 
 
 # -- config --------------------------------------------------------------------------------------
@@ -329,11 +329,15 @@ def build_parser():
         "demo", formatter_class=fmt, help="the tiers at work: learning, and RTL against golden",
         description="1. The golden model learns a 2-class spike-timing task (randman) online "
                     "with 8-bit weights and the error trigger: test accuracy and weight "
-                    "writes saved. 2. The RTL core runs in the Amaranth simulator beside the "
-                    "golden model with learning on, every state variable compared every "
-                    "step: mismatches and cycles per step. Exit status 1 on any mismatch.")
+                    "writes saved. 2. The ice40 preset's RTL core learns on chip through its AXI "
+                    "ports in the Amaranth simulator, every state variable compared with the "
+                    "golden model every step: mismatches, weight writes saved and cycles per "
+                    "step. 3. The iCEBreaker build: resources and Fmax. Exit status 1 on any "
+                    "mismatch.")
     p.add_argument("--seed", type=int, default=1, help="seed of stimulus and weights "
                    "(default: 1)")
+    p.add_argument("--no-fpga", action="store_true",
+                   help="skip the iCEBreaker build (3.)")
     p.set_defaults(func=cmd_demo)
 
     # train
