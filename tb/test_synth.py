@@ -1,0 +1,65 @@
+"""The FPGA flow (synth/): PLL settings, the budget check, and one real bitstream (the
+smallest preset that fits a board: ``tiny`` on the ULX3S's ECP5-85F; nothing with the core
+fits the iCEBreaker's UP5K yet, docs/board_icebreaker.md) checked against synth/budgets.json."""
+
+import pytest
+
+from eligo.config import preset
+from eligo.synth.boards import BoardTop, ecp5_pll_params, ice40_pll_params
+from eligo.synth.flow import check_budget, load_budgets, report_markdown, synthesize
+
+
+def test_pll_settings_reach_the_default_clocks():
+    assert ice40_pll_params(12e6, 30e6) == (0, 79, 5, 1, 30e6)
+    clki, fb, op, f = ecp5_pll_params(25e6, 75e6)
+    assert f == 75e6 and 400e6 <= f * op <= 800e6 and 25e6 / clki * fb == f
+
+
+def test_board_top_refuses_unknown_board():
+    with pytest.raises(ValueError, match=r"^board must be one of 'icebreaker', 'ulx3s', "
+                                         r"not 'de0'$"):
+        BoardTop(preset("tiny"), "de0")
+
+
+def _report(**changes):
+    report = {"preset": "tiny", "board": "ulx3s", "fits": True, "fmax_sync_mhz": 80.0,
+              "clock_mhz": 75.0, "resources": {"lut": {"used": 1000, "available": 83640}},
+              "times_s": {"yosys": 1, "nextpnr": 2, "total": 3}}
+    report.update(changes)
+    return report
+
+
+def test_budget_check_flags_each_regression():
+    budgets = {"tolerance": 0.05, "budgets": {"tiny/ulx3s": {
+        "fits": True, "max": {"lut": 1000}, "min_fmax_mhz": 70}}}
+    assert check_budget(_report(), budgets) == []
+    assert check_budget(_report(resources={"lut": {"used": 1050, "available": 1}}),
+                        budgets) == []  # within the tolerance
+    assert check_budget(_report(resources={"lut": {"used": 1051, "available": 1}}),
+                        budgets) == ["tiny/ulx3s: LUT 1051 exceeds the budget 1000 (+5%)"]
+    assert check_budget(_report(fmax_sync_mhz=69.9), budgets) == [
+        "tiny/ulx3s: Fmax 69.9 MHz below the budget 70 MHz"]
+    assert check_budget(_report(fits=False), budgets) == [
+        "tiny/ulx3s: the design no longer fits the device"]
+    assert check_budget(_report(board="icebreaker"), budgets) == []  # no budget: no check
+    assert "| tiny | ulx3s | yes | 1000/83640 |" in report_markdown([_report()])
+
+
+def test_checked_in_budgets_are_well_formed():
+    budgets = load_budgets()
+    assert 0 <= budgets["tolerance"] < 1
+    for key, budget in budgets["budgets"].items():
+        p, board = key.split("/")
+        preset(p)
+        BoardTop(preset("tiny"), board)
+        assert set(budget) <= {"fits", "max", "min_fmax_mhz", "measured"}
+
+
+def test_real_bitstream_tiny_ulx3s_within_budget(tmp_path):
+    lines = []
+    report = synthesize(preset("tiny"), "tiny", "ulx3s", tmp_path, out=lines.append)
+    assert report["fits"], report["resources"]
+    assert (tmp_path / "eligo.bit").stat().st_size > 100_000
+    assert (tmp_path / "report.json").exists() and (tmp_path / "report.md").exists()
+    assert report["resources"]["lut"]["used"] > 0 and report["fmax_sync_mhz"] > 0
+    assert check_budget(report) == []
