@@ -225,21 +225,27 @@ async def random_learning(dut, idle, backpressure):
     await tb.driver.write_params(**params)
     golden = GoldenModel(cfg)
     golden.set_params(**params)
-    weights = random_weights(cfg, np.random.default_rng(seed), scale=1.5)
+    weights = random_weights(cfg, np.random.default_rng(seed), scale=p.get("scale", 1.5))
     golden.load_weights(*weights)
     await tb.driver.write_weights(*weights)
+    at_threshold = 0  # LIF membranes exactly at theta: where v > A and v >= A differ
     for t, (x, ystar, mask, learn) in enumerate(random_stimulus(cfg, p["steps"], rng)):
         where = f"step {t} (seed {seed}, idle {idle}, backpressure {backpressure})"
         has = bool(mask.any())
         out = golden.step(x, ystar if has else None, mask if has else None, learn)
+        lif = slice(0, cfg.n_rec - cfg.n_alif)
+        at_threshold += int(np.sum((golden.state["v"][0, lif] == params["theta"])
+                                   & (golden.state["ref"][0, lif] == 0)))
         spikes, readouts = await tb.step(step_events(x, ystar, mask if has else None),
                                          int(learn))
         check_outputs(where, spikes, readouts, out)
         await check_state(where, tb.driver, golden)
-    counters = golden.counters
-    assert counters["spikes"][0] > 0 and counters["row_updates"][0] > 0, \
-        f"the stimulus must make spikes and row writes: {counters}"
-    save_result({"steps": p["steps"], "counters": {k: int(v[0]) for k, v in counters.items()}})
+    counters = {k: int(v[0]) for k, v in golden.counters.items()}
+    for name in p.get("cover", ["spikes", "row_updates"]):
+        assert counters[name] > 0, f"the stimulus never reaches {name}: {counters}"
+    if p.get("cover_threshold"):
+        assert at_threshold > 0, "no LIF membrane ever sat exactly at the threshold"
+    save_result({"steps": p["steps"], "counters": counters, "at_threshold": at_threshold})
 
 
 @cocotb.test()
@@ -328,12 +334,12 @@ def stimulus_for(p, cfg, rng, make_task):
     task = make_task(p["task"], seed=p["seed"], n_train=p.get("samples", 1), n_test=1,
                      **p.get("task_params", {}))
     split = task.train
-    T = split.inputs.shape[1]
+    T = split.x.shape[1]
 
     def plan(t):
-        index = (t // T) % split.inputs.shape[0]
+        index = (t // T) % split.x.shape[0]
         ystar, mask = _golden_targets(cfg, split, index)
-        return split.inputs[index][t % T].astype(np.int64), ystar[t % T], mask[t % T], True
+        return split.x[index][t % T].astype(np.int64), ystar[t % T], mask[t % T], True
     return plan
 
 

@@ -11,15 +11,23 @@ from eligo.cosim import run_bench
 from eligo.golden import vectors
 
 # One build per simulator: ALIF and LIF neurons, refractoriness, random feedback, full traces,
-# floor updates (the matrix varies runtime parameters and seeds, not the build).
+# floor updates, and narrow formats so that membranes, traces, readouts and weights clamp and
+# membranes land exactly on the threshold (the matrix varies runtime parameters and seeds,
+# not the build). The bench asserts that coverage (MATRIX_BENCH).
 MATRIX_CFG = Config(n_in=4, n_rec=6, n_alif=3, n_out=2, refractory=1, feedback="random",
-                    update_rounding="floor", trigger=600, trigger_out=800, eta=8, eta_out=4)
+                    update_rounding="floor", w_bits=6, w_frac=3, v_bits=10, v_frac=4,
+                    theta=16, beta=4, a_bits=10, a_frac=4, trace_bits=8, trace_frac=4,
+                    e_bits=8, e_frac=4, eps_bits=10, y_bits=10, y_frac=4, err_bits=10,
+                    acc_bits=10, acc_frac=4, trigger=12, trigger_out=16, eta=40, eta_out=30,
+                    lr_shift=4, lr_out_shift=4)
+MATRIX_BENCH = {"seed": 11, "steps": 40, "scale": 3.0, "cover_threshold": True,
+                "cover": ["spikes", "row_updates", "sat_v", "sat_w"]}
 SIMULATORS = ["verilator", "icarus"]
 
 
 @pytest.mark.parametrize("simulator", SIMULATORS)
 def test_random_learning_matrix_equals_golden(simulator, tmp_path_factory):
-    passed, result = run_bench(MATRIX_CFG, "random_learning", {"seed": 11, "steps": 25},
+    passed, result = run_bench(MATRIX_CFG, "random_learning", MATRIX_BENCH,
                                simulator=simulator, quiet=True)
     assert passed, f"cocotb bench failed on {simulator}: see build/cosim/*/random_learning.log"
     assert result["counters"]["row_updates"] > 0
@@ -47,3 +55,11 @@ def test_golden_vectors_replay_on_verilator(scenario):
     passed, _ = run_bench(cfg, "replay_vectors", {"seed": 0, "vectors": [str(path)]},
                           simulator="verilator", quiet=True)
     assert passed
+
+
+@pytest.mark.slow
+def test_mutations_of_the_rtl_fail_the_bench():
+    from eligo.tb.mutation_check import run_mutation_check
+    results = run_mutation_check("icarus", out=lambda *a: None)
+    assert results == {"none": True, "rounding": False, "strictness": False,
+                       "saturation": False}
