@@ -33,7 +33,8 @@ import numpy as np
 
 from .train import TrainSettings, train
 
-__all__ = ["CURVES", "Point", "curve_points", "run_curve", "plot_curve", "main"]
+__all__ = ["CURVES", "Point", "curve_points", "run_curve", "merge", "table", "plot_curve",
+           "main"]
 
 # name -> settings of the curve: TrainSettings fields, the recurrent (trigger, lr_shift) pair
 # that fixes the real learning rate, and the default thresholds and seeds.
@@ -135,22 +136,48 @@ def run_curve(name, seeds=(1, 2, 3), points=None, jobs=1, out=print):
             out(f"{item[1].label} (lr_shift {item[1].lr_shift}), seed {item[2]}: test accuracy "
                 f"{r['history'][-1]['test_accuracy']:.3f}, "
                 f"{r['history'][-1]['writes_saved_factor']:.1f}x, {r['seconds']:.0f} s")
-    rows = []
-    for i, point in enumerate(points):
-        runs = results[i * len(seeds):(i + 1) * len(seeds)]
-        acc = np.array([r["history"][-1]["test_accuracy"] for r in runs])
-        writes = np.array([r["history"][-1]["weight_writes_per_sample"] for r in runs])
-        saved = np.array([r["history"][-1]["writes_saved_factor"] for r in runs])
-        rows.append({**dataclasses.asdict(point), "trigger_real": point.trigger / 4096,
-                     "accuracy_mean": float(acc.mean()), "accuracy_min": float(acc.min()),
-                     "accuracy_max": float(acc.max()), "accuracy": acc.tolist(),
-                     "writes_per_sample": float(writes.mean()),
-                     "saved_factor": float(saved.mean()), "runs": runs})
+    rows = [_row(dataclasses.asdict(point), results[i * len(seeds):(i + 1) * len(seeds)])
+            for i, point in enumerate(points)]
     spec = CURVES[name]
     return {"curve": name, "settings": spec["settings"], "rate": spec["rate"],
             "seeds": list(seeds), "rows": rows, "seconds": time.perf_counter() - start,
             "note": "accuracy and writes of the last epoch; saved_factor counts against "
                     "every row (recurrent and readout) at every target step"}
+
+
+def _row(point, runs):
+    """A row of the report: the point (a dict of :class:`Point`'s fields), its runs (sorted
+    by seed) and their last-epoch statistics."""
+    runs = sorted(runs, key=lambda r: r["seed"])
+    acc = np.array([r["history"][-1]["test_accuracy"] for r in runs])
+    writes = np.array([r["history"][-1]["weight_writes_per_sample"] for r in runs])
+    saved = np.array([r["history"][-1]["writes_saved_factor"] for r in runs])
+    return {**point, "trigger_real": point["trigger"] / 4096,
+            "accuracy_mean": float(acc.mean()), "accuracy_min": float(acc.min()),
+            "accuracy_max": float(acc.max()), "accuracy": acc.tolist(),
+            "seeds": [r["seed"] for r in runs], "writes_per_sample": float(writes.mean()),
+            "saved_factor": float(saved.mean()), "runs": runs}
+
+
+def merge(reports):
+    """One report from several of the same curve: the runs of equal points are joined (a run
+    is a pure function of its point and seed; a seed run twice must agree)."""
+    fields = [f.name for f in dataclasses.fields(Point)]
+    points, runs = {}, {}
+    for rep in reports:
+        for row in rep["rows"]:
+            point = {f: row.get(f, Point.__dataclass_fields__[f].default) for f in fields}
+            key = tuple(point[f] for f in fields if f != "label")
+            points.setdefault(key, point)
+            for run in row["runs"]:
+                old = runs.setdefault(key, {}).setdefault(run["seed"], run)
+                if old["history"] != run["history"]:
+                    raise ValueError(f"point {point['label']}, seed {run['seed']}: two reports "
+                                     f"disagree")
+    rows = [_row(points[k], list(runs[k].values())) for k in points]
+    rows.sort(key=lambda r: (not r["every_step"], r["trigger"], -r["q_max"], r["lr_shift"]))
+    return dict(reports[0], rows=rows, seconds=sum(rep["seconds"] for rep in reports),
+                seeds=sorted({s for r in rows for s in r["seeds"]}))
 
 
 def table(report):
@@ -241,13 +268,7 @@ def main(argv=None):
                         "table, JSON and plot")
     args = p.parse_args(argv)
     if args.merge:
-        reports = [json.loads(Path(path).read_text()) for path in args.merge]
-        report = dict(reports[0], rows=[r for rep in reports for r in rep["rows"]],
-                      seconds=sum(rep["seconds"] for rep in reports),
-                      merged_from=[str(path) for path in args.merge],
-                      seeds=sorted({s for rep in reports for s in rep["seeds"]}))
-        report["rows"].sort(key=lambda r: (not r.get("every_step", False), r["trigger"],
-                                           -r["q_max"], r["lr_shift"]))
+        report = merge([json.loads(Path(path).read_text()) for path in args.merge])
         return _write(report, Path(args.out), args.curve)
     points = curve_points(args.curve, args.triggers, baseline_q_max=args.baseline_q_max,
                           rate_offset=args.rate_offset,
