@@ -192,6 +192,28 @@ def random_stimulus(cfg, steps, rng):
     return plan
 
 
+def directed_start(cfg, params, weights, plan):
+    """Make the first steps reach two corners random stimulus rarely hits: LIF neuron 0's
+    membrane lands exactly on theta at step 0 (its only input weight is theta in weight
+    units and only that channel spikes), and neuron 1's membrane saturates (every input
+    weight at the maximum, every input on for steps 1 to 5)."""
+    w_in, w_rec, w_out, b = (np.array(w) for w in weights)
+    shift = cfg.v_frac - cfg.w_frac
+    w_max = (1 << (cfg.w_bits - 1)) - 1
+    theta = max(params["theta"] >> shift << shift, 1 << shift)
+    if theta >> shift > w_max or cfg.n_rec - cfg.n_alif < 2:
+        raise ValueError("directed_start needs theta within one weight and two LIF neurons")
+    params = dict(params, theta=theta)
+    w_in[0, :], w_rec[0, :] = 0, 0
+    w_in[0, 0] = theta >> shift
+    w_in[1, :] = w_max
+    x, ystar, mask, learn = plan[0]
+    plan[0] = (np.eye(cfg.n_in, dtype=np.int64)[0], ystar, mask, learn)
+    for t in range(1, min(6, len(plan))):  # then every input on for a few steps
+        plan[t] = (np.ones(cfg.n_in, np.int64),) + tuple(plan[t][1:])
+    return params, (w_in, w_rec, w_out, b)
+
+
 def check_outputs(where, spikes, readouts, out):
     want_spikes = [int(j) for j in np.flatnonzero(out.z[0])]
     assert spikes == want_spikes, f"{where}: spikes {spikes}, golden {want_spikes}"
@@ -222,14 +244,17 @@ async def random_learning(dut, idle, backpressure):
     # A reset leaves the memories as they were: clear the eligibility traces.
     await tb.driver.command("clear_state", "clear_counters")
     params = random_params(cfg, rng)
+    weights = random_weights(cfg, np.random.default_rng(seed), scale=p.get("scale", 1.5))
+    plan = random_stimulus(cfg, p["steps"], rng)
+    if p.get("directed"):
+        params, weights = directed_start(cfg, params, weights, plan)
     await tb.driver.write_params(**params)
     golden = GoldenModel(cfg)
     golden.set_params(**params)
-    weights = random_weights(cfg, np.random.default_rng(seed), scale=p.get("scale", 1.5))
     golden.load_weights(*weights)
     await tb.driver.write_weights(*weights)
     at_threshold = 0  # LIF membranes exactly at theta: where v > A and v >= A differ
-    for t, (x, ystar, mask, learn) in enumerate(random_stimulus(cfg, p["steps"], rng)):
+    for t, (x, ystar, mask, learn) in enumerate(plan):
         where = f"step {t} (seed {seed}, idle {idle}, backpressure {backpressure})"
         has = bool(mask.any())
         out = golden.step(x, ystar if has else None, mask if has else None, learn)

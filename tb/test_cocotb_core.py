@@ -12,17 +12,16 @@ from eligo.golden import vectors
 
 # One build per simulator: ALIF and LIF neurons, refractoriness, random feedback, full traces,
 # floor updates, and narrow formats so that weights and accumulators clamp (the matrix varies
-# runtime parameters and seeds, not the build). The bench asserts that coverage
-# (MATRIX_BENCH). Its stimulus does not yet reach membrane saturation or a LIF membrane
-# exactly at theta in every run (`cover_threshold`, "sat_v"): see the mutation test below.
+# runtime parameters and seeds, not the build). A directed start puts a LIF membrane exactly
+# on theta and saturates another; the bench asserts that coverage (MATRIX_BENCH).
 MATRIX_CFG = Config(n_in=4, n_rec=6, n_alif=3, n_out=2, refractory=1, feedback="random",
                     update_rounding="floor", w_bits=6, w_frac=3, v_bits=10, v_frac=4,
                     theta=16, beta=4, a_bits=10, a_frac=4, trace_bits=8, trace_frac=4,
                     e_bits=8, e_frac=4, eps_bits=10, y_bits=10, y_frac=4, err_bits=10,
                     acc_bits=10, acc_frac=4, trigger=12, trigger_out=16, eta=40, eta_out=30,
                     lr_shift=4, lr_out_shift=4)
-MATRIX_BENCH = {"seed": 11, "steps": 40, "scale": 3.0,
-                "cover": ["spikes", "row_updates", "sat_w"]}
+MATRIX_BENCH = {"seed": 11, "steps": 40, "scale": 3.0, "directed": True,
+                "cover_threshold": True, "cover": ["spikes", "row_updates", "sat_v"]}
 SIMULATORS = ["verilator", "icarus"]
 
 
@@ -59,9 +58,6 @@ def test_golden_vectors_replay_on_verilator(scenario):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="known gap: the matrix stimulus catches the rounding "
-                   "mutation but not the spike-strictness or membrane-bound ones (it does not "
-                   "reach v == theta or v saturation in every run)")
 def test_mutations_of_the_rtl_fail_the_bench():
     from eligo.tb.mutation_check import run_mutation_check
     results = run_mutation_check("icarus", out=lambda *a: None)
