@@ -781,9 +781,11 @@ def cheapest(rows, tolerance=0.01):
                   and _within(r, _baseline_of(r, tbases), tolerance)]
             sign = -1 if (pool and pool[0]["metric"] == "accuracy") else 1
             ok.sort(key=lambda r: (r["memory_bits"], r["writes"] or 0, sign * r["mean"]))
+            best = sorted(pool, key=lambda r: (sign * r["mean"], r["memory_bits"]))
             answers.append({"task": task, "trace_mode": mode,
                             "baseline": _mean([b["mean"] for b in tbases]),
-                            "row": ok[0] if ok else None, "tolerance": tolerance})
+                            "row": ok[0] if ok else None, "tolerance": tolerance,
+                            "best": best[0] if best else None})
     return answers
 
 
@@ -855,8 +857,12 @@ def report(sweep, store_dir, out_dir, *, tolerance=0.01, out=print):
             what = "any trace mode" if a["trace_mode"] == "any" else \
                 f"{a['trace_mode']} traces"
             if a["row"] is None:
+                b = a["best"]
                 lines.append(f"- Cheapest within {a['tolerance']:g} of the baseline "
-                             f"({a['baseline']:.3f}), {what}: none.")
+                             f"({a['baseline']:.3f}), {what}: none"
+                             + (f" (best: {_label_text(b['labels'])}: "
+                                f"{_fmt(b['memory_bits'])} bits/synapse, {metric} "
+                                f"{b['mean']:.3f})." if b else "."))
             else:
                 r = a["row"]
                 lines.append(f"- Cheapest within {a['tolerance']:g} of the baseline "
@@ -872,7 +878,9 @@ def report(sweep, store_dir, out_dir, *, tolerance=0.01, out=print):
         what = "any" if a["trace_mode"] == "any" else a["trace_mode"]
         r = a["row"]
         out(f"{a['task']}, {what}: cheapest within {a['tolerance']:g} of the baseline "
-            f"{a['baseline']:.3f}: " + ("none" if r is None else
+            f"{a['baseline']:.3f}: " + (f"none (best: {_label_text(a['best']['labels'])}, "
+                                        f"{_fmt(a['best']['memory_bits'])} bits/synapse, "
+                                        f"{a['best']['mean']:.3f})" if r is None else
                                         f"{_label_text(r['labels'])}, "
                                         f"{_fmt(r['memory_bits'])} bits/synapse, "
                                         f"{r['mean']:.3f}"))
@@ -931,6 +939,19 @@ def _plots(sweep, rows, out_dir, tolerance):
                     label = _label_text(json.loads(rest)) if len(others) <= 8 else None
                     ax.errorbar(x, y, yerr=err, marker="o", ms=3, lw=1, capsize=2,
                                 label=label, alpha=0.85 if len(others) <= 8 else 0.35)
+                if len(others) > 8:  # too many to label: the envelope, in bold
+                    best = []
+                    for x, v in zip(xs, values):
+                        at = [by[_canonical(v)] for by in others.values()
+                              if _canonical(v) in by]
+                        if at:
+                            pick = max if metric == "accuracy" else min
+                            best.append((x, pick(at, key=lambda r: r["mean"])))
+                    ax.errorbar([b[0] for b in best], [b[1]["mean"] for b in best],
+                                yerr=[[b[1]["mean"] - b[1]["min"] for b in best],
+                                      [b[1]["max"] - b[1]["mean"] for b in best]],
+                                color="C3", marker="o", lw=2, capsize=3,
+                                label="best of the other axes' values")
                 mark_baseline(ax)
                 ax.set_xticks(xs, xlabels)
                 ax.set_xlabel(" / ".join(values[0]) if axis not in values[0] or
@@ -977,7 +998,8 @@ def _plots(sweep, rows, out_dir, tolerance):
                 ax.set_xscale("log")
                 for b in bases:
                     if b["writes"]:
-                        ax.plot([b["writes"]], [b["mean"]], "k*", ms=10)
+                        ax.plot([b["writes"]], [b["mean"]], "k*", ms=10,
+                                label=f"{sweep.baseline} (float), mean over seeds")
             mark_baseline(ax)
             ax.set_xlabel(xlabel)
             ax.set_ylabel(f"test {metric} (mean over seeds)")
