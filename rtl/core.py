@@ -95,7 +95,9 @@ class Core(wiring.Component):
     Scope: both trace modes; every ``rounding`` and ``update_rounding`` (zero, floor,
     stochastic); both feedback modes, LIF and ALIF neurons, refractoriness, both reset modes,
     ``accumulate_error`` on and off, learning on and off per step. The runtime parameters
-    (``alpha`` ... ``eta_out``) and ``seed`` are constants taken from ``cfg``.
+    (``alpha`` ... ``trigger_out``) and ``seed`` are registers (:attr:`params`, reset to
+    ``cfg``'s values, written through :attr:`host`); ``lr_shift`` and ``lr_out_shift`` are
+    elaboration constants.
 
     Random source (stochastic rounding): up to four :class:`~eligo.rtl.random.RandomSource`
     (four when ``rounding`` is stochastic, one when only ``update_rounding`` is) receive, in
@@ -152,8 +154,8 @@ class Core(wiring.Component):
 
     Events arrive only while ``busy`` is low (``i.ready``). A spike event for a channel
     ``>= n_in``, a target event for a readout ``>= n_out`` or an event of kind 3 sets the
-    sticky ``error`` flag, increments ``errors`` and is otherwise ignored. ``learn`` is sampled
-    with the end-of-step event.
+    sticky ``error`` flag, increments ``errors`` and is otherwise ignored. ``learn`` is bit 0 of
+    the end-of-step event's ``value``. Events also wait while a host access is pending.
 
     Parameters
     ----------
@@ -163,7 +165,8 @@ class Core(wiring.Component):
     -------
     i : ``In(stream.Signature(event_layout(cfg)))``
     o : ``Out(stream.Signature(output_layout(cfg)))``
-    learn : ``In(1)``
+    host : ``In(bus_signature(register_map(cfg).addr_width))``
+        The register bus (registers, memory windows, commands: docs/regmap.md).
     busy : ``Out(1)``
         A step is in progress (from the end-of-step event to the end marker's transfer).
     t : ``Out(32)``
