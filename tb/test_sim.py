@@ -4,7 +4,7 @@ from eligo.cli import main
 
 
 def test_sim_runs_clean_and_reports_cycles(capsys):
-    assert main(["sim", "--steps", "12", "--set", "n_alif=2"]) == 0
+    assert main(["sim", "--simulator", "amaranth", "--steps", "12", "--set", "n_alif=2"]) == 0
     out = capsys.readouterr().out
     assert "12 steps, 0 mismatches" in out
     for phase in ("syn", "neuron", "sweep", "write", "total"):
@@ -17,13 +17,13 @@ def test_sim_reports_the_first_mismatch(capsys, monkeypatch):
     import eligo.tb.core_harness as harness
     original = harness.Core
     monkeypatch.setattr(harness, "Core", lambda cfg: original(cfg.replace(kappa=cfg.kappa - 1)))
-    assert main(["sim", "--steps", "12"]) == 1
+    assert main(["sim", "--simulator", "amaranth", "--steps", "12"]) == 1
     out = capsys.readouterr().out
     assert "MISMATCH at step" in out and "core" in out and "golden" in out
 
 
 def test_sim_refuses_bad_input(capsys):
-    assert main(["sim", "--input-rate", "2"]) == 1
+    assert main(["sim", "--simulator", "amaranth", "--input-rate", "2"]) == 1
     assert "--input-rate must lie in [0, 1], not 2.0" in capsys.readouterr().err
-    assert main(["sim", "--preset", "nope"]) == 1
+    assert main(["sim", "--simulator", "amaranth", "--preset", "nope"]) == 1
     assert "nope" in capsys.readouterr().err

@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """The FPGA flow (synth/): PLL settings, the budget check, and one real bitstream (the
 smallest preset that fits a board: ``tiny`` on the ULX3S's ECP5-85F; nothing with the core
 fits the iCEBreaker's UP5K yet, docs/board_icebreaker.md) checked against synth/budgets.json."""
