@@ -27,6 +27,7 @@ import zlib
 
 from ..config import ensure_config
 from ..model.names import COUNTER_NAMES
+from .neuron import ref_width
 
 __all__ = ["MAP_VERSION", "ID_MAGIC", "RUNTIME_PARAMS", "CONSTANTS", "COMMAND_BITS",
            "STATUS_BITS", "Register", "Window", "RegisterMap", "register_map", "config_crc",
@@ -165,7 +166,7 @@ class RegisterMap:
         specs = [
             ("v", 1, c.n_rec, True, c.v_bits, False, "membrane v[j]"),
             ("a", 1, c.n_rec, False, c.a_bits, False, "adaptation a[j]"),
-            ("ref", 1, c.n_rec, False, max(c.refractory, 1).bit_length(), False,
+            ("ref", 1, c.n_rec, False, ref_width(c), False,
              "refractory steps left ref[j]"),
             ("z", 1, c.n_rec, False, 1, False, "spike z[j] of the last step"),
             ("psi", 1, c.n_rec, False, c.psi_bits, False, "pseudo-derivative psi[j]"),

@@ -1,5 +1,5 @@
-"""AXI4-Lite and AXI4-Stream initiators for ``AxiCore`` on the Amaranth simulator (a copy of
-the helpers of tb/test_rtl_host.py, for ``eligo demo`` and other users outside the tests)."""
+"""AXI4-Lite and AXI4-Stream initiators for ``AxiCore`` on the Amaranth simulator, used by
+tb/test_rtl_host.py and ``eligo demo``."""
 
 from eligo.driver import BusError
 from eligo.rtl.core import EV_END, OUT_END, OUT_READOUT, OUT_SPIKE

@@ -15,9 +15,6 @@ each test needs. Results (figures, the first mismatch) are written as JSON to th
 - :func:`long_run`: a long run driven by transactions (no Python on idle clock edges): the
   streamed outputs of every step against the golden model, the whole state every
   ``check_every`` steps and at the end, wall time and simulated cycles per second.
-- :func:`reference_bound`: the golden model's and the float reference's trajectories on the
-  same stimulus (``eligo.model.convergence``): the RTL equals the golden model, and its
-  distance to the reference stays within the bound documented in docs/convergence.md.
 """
 
 import json
@@ -29,16 +26,16 @@ import time
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
+from cocotb.triggers import FallingEdge, RisingEdge
 from cocotbext.axi import (AxiLiteBus, AxiLiteMaster, AxiResp, AxiStreamBus, AxiStreamFrame,
                            AxiStreamSink, AxiStreamSource)
 
 from eligo.config import Config
 from eligo.driver import AsyncDriver, BusError
 from eligo.model.golden import GoldenModel, random_weights
-from eligo.rtl.core import EV_END, EV_SPIKE, EV_TARGET, OUT_END, OUT_READOUT, OUT_SPIKE
+from eligo.rtl.core import EV_END, OUT_END, OUT_READOUT, OUT_SPIKE
 from eligo.rtl.regmap import RUNTIME_PARAMS, pack_event, register_map, unpack_output
-from eligo.tb.core_harness import first_mismatch
+from eligo.tb.core_harness import first_mismatch, step_events
 
 PERIOD_NS = 10
 
@@ -117,7 +114,7 @@ class TB:
 
     async def step(self, events, learn):
         """One step through the cocotbext-axi stream models: ``(spikes, readouts)``."""
-        words = [pack_event(k, i, v) for k, i, v in events] + [pack_event(EV_END, 0, learn)]
+        words = step_words(events, learn)
         await self.source.send(AxiStreamFrame(words))
         frame = await self.sink.recv()
         return decode_outputs(frame.tdata)
@@ -126,8 +123,7 @@ class TB:
         """One step driven by handshakes only: the events one per accepted cycle, then a
         wait for the first output word (no Python callback while the core computes)."""
         dut = self.dut
-        words = [pack_event(k, i, v) for k, i, v in events] + [pack_event(EV_END, 0, learn)]
-        for word in words:
+        for word in step_words(events, learn):
             dut.s_axis_tdata.value = word
             dut.s_axis_tvalid.value = 1
             while True:
@@ -151,6 +147,11 @@ class TB:
         return decode_outputs(out)
 
 
+def step_words(events, learn):
+    """The stream words of one step: its events, then the end marker carrying ``learn``."""
+    return [pack_event(k, i, v) for k, i, v in events] + [pack_event(EV_END, 0, learn)]
+
+
 def decode_outputs(words):
     spikes, readouts, ended = [], {}, False
     for word in words:
@@ -165,13 +166,6 @@ def decode_outputs(words):
             ended = True
     assert ended, "the step's outputs lack the end marker"
     return spikes, readouts
-
-
-def step_events(x, ystar=None, mask=None):
-    events = [(EV_SPIKE, int(i), 0) for i in np.flatnonzero(x)]
-    if mask is not None:
-        events += [(EV_TARGET, int(k), int(ystar[k])) for k in np.flatnonzero(mask)]
-    return events
 
 
 def random_params(cfg, rng):
@@ -374,32 +368,3 @@ def stimulus_for(p, cfg, rng, make_task):
         ystar, mask = _golden_targets(cfg, split, index)
         return split.x[index][t % T].astype(np.int64), ystar[t % T], mask[t % T], True
     return plan
-
-
-@cocotb.test()
-async def reference_bound(dut):
-    """RTL == golden on the convergence network, and RTL-to-reference within the bound."""
-    from eligo.model import convergence
-    p = bench_params()
-    cfg = p["config"]
-    tb = TB(dut, cfg, streams=False)
-    networks, steps = p["networks"], p["steps"]
-    got = {name: [] for name in convergence.VARIABLES}
-    for n, (weights, x) in enumerate(convergence.networks(cfg, networks, steps, p["seed"])):
-        await tb.reset()
-        await tb.driver.command("clear_state", "clear_counters")
-        golden = GoldenModel(cfg)
-        golden.load_weights(*weights)
-        await tb.driver.write_weights(*weights)
-        for t in range(steps):
-            out = golden.step(x[t], learn=True)
-            spikes, readouts = await tb.step_light(step_events(x[t]), 1)
-            check_outputs(f"network {n} step {t}", spikes, readouts, out)
-            st = await tb.driver.read_state(weights=False)
-            for name in convergence.VARIABLES:
-                got[name].append(st[name])
-    distance = convergence.distance_to_reference(cfg, got, networks, steps, p["seed"])
-    bound = convergence.BENCH_BOUND
-    save_result({"distance": distance, "bound": bound})
-    for name, value in distance.items():
-        assert value <= bound[name], f"{name}: RTL to reference {value:.3e} > bound {bound[name]}"

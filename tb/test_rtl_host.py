@@ -15,107 +15,17 @@ import pytest
 from eligo.config import Config, preset
 from eligo.driver import AsyncDriver, BusError, Driver, Operations
 from eligo.model.golden import GoldenModel, random_weights
-from eligo.rtl.core import EV_END, EV_SPIKE, EV_TARGET, OUT_END, OUT_READOUT, OUT_SPIKE
-from eligo.rtl.host import RESP_OKAY, RESP_SLVERR, AxiLiteTarget, bus_signature
+from eligo.rtl.core import EV_END, EV_SPIKE, EV_TARGET
+from eligo.rtl.host import RESP_SLVERR, AxiLiteTarget, bus_signature
 from eligo.rtl.regmap import (RUNTIME_PARAMS, pack_event, param_bounds, register_map,
-                              unpack_event, unpack_output)
+                              unpack_event)
 from eligo.rtl.stream_util import run_simulation
 from eligo.rtl.top import AxiCore
-from eligo.tb.core_harness import first_mismatch
+from eligo.tb.axi_harness import SimAxiLite, run_axi_step, send_event
+from eligo.tb.core_harness import first_mismatch, step_events
 
 CFG = Config(n_in=4, n_rec=5, n_out=2, n_alif=2, update_rounding="zero", trigger=700,
              trigger_out=900, eta=8, eta_out=4)
-
-
-class SimAxiLite:
-    """An AXI4-Lite initiator on the Amaranth simulator: one access at a time, with
-    ``resp`` of the last access kept; ``read``/``write`` raise BusError on SLVERR."""
-
-    def __init__(self, ctx, dut):
-        self.ctx, self.dut = ctx, dut
-        self.strobe = 0b1111
-
-    async def write(self, address, value, *, aw_first=True):
-        ctx, d = self.ctx, self.dut
-        channels = [(d.s_axil_awvalid, d.s_axil_awready, [(d.s_axil_awaddr, address)]),
-                    (d.s_axil_wvalid, d.s_axil_wready,
-                     [(d.s_axil_wdata, value), (d.s_axil_wstrb, self.strobe)])]
-        if not aw_first:
-            channels.reverse()
-        for valid, ready, fields in channels:  # one channel after the other
-            for sig, v in fields:
-                ctx.set(sig, v)
-            ctx.set(valid, 1)
-            while True:
-                *_, r = await ctx.tick().sample(ready)
-                if r:
-                    break
-            ctx.set(valid, 0)
-        ctx.set(d.s_axil_bready, 1)
-        while True:
-            *_, bvalid, bresp = await ctx.tick().sample(d.s_axil_bvalid, d.s_axil_bresp)
-            if bvalid:
-                break
-        ctx.set(d.s_axil_bready, 0)
-        self.resp = bresp
-        if bresp != RESP_OKAY:
-            raise BusError(f"write of 0x{value:X} to 0x{address:X}: SLVERR")
-
-    async def read(self, address):
-        ctx, d = self.ctx, self.dut
-        ctx.set(d.s_axil_araddr, address)
-        ctx.set(d.s_axil_arvalid, 1)
-        while True:
-            *_, r = await ctx.tick().sample(d.s_axil_arready)
-            if r:
-                break
-        ctx.set(d.s_axil_arvalid, 0)
-        ctx.set(d.s_axil_rready, 1)
-        while True:
-            *_, rvalid, rdata, rresp = await ctx.tick().sample(
-                d.s_axil_rvalid, d.s_axil_rdata, d.s_axil_rresp)
-            if rvalid:
-                break
-        ctx.set(d.s_axil_rready, 0)
-        self.resp = rresp
-        if rresp != RESP_OKAY:
-            raise BusError(f"read of 0x{address:X}: SLVERR")
-        return rdata
-
-
-async def send_event(ctx, dut, word):
-    ctx.set(dut.s_axis_tdata, word)
-    ctx.set(dut.s_axis_tvalid, 1)
-    while True:
-        *_, r = await ctx.tick().sample(dut.s_axis_tready)
-        if r:
-            break
-    ctx.set(dut.s_axis_tvalid, 0)
-
-
-async def run_axi_step(ctx, dut, events, learn):
-    """Send one step's events (``(kind, index, value)``) and the end marker; return the
-    spikes and readouts up to the end marker (which must carry TLAST)."""
-    for kind, index, value in events:
-        await send_event(ctx, dut, pack_event(kind, index, value))
-    await send_event(ctx, dut, pack_event(EV_END, 0, int(learn)))
-    ctx.set(dut.m_axis_tready, 1)
-    spikes, readouts = [], {}
-    while True:
-        *_, valid, word, last = await ctx.tick().sample(dut.m_axis_tvalid, dut.m_axis_tdata,
-                                                         dut.m_axis_tlast)
-        if not valid:
-            continue
-        kind, index, value = unpack_output(word)
-        assert last == (kind == OUT_END)
-        if kind == OUT_END:
-            ctx.set(dut.m_axis_tready, 0)
-            return spikes, readouts
-        if kind == OUT_SPIKE:
-            spikes.append(index)
-        else:
-            assert kind == OUT_READOUT
-            readouts[index] = value
 
 
 def simulate(cfg, bench):
@@ -313,11 +223,6 @@ def _plan(cfg, steps, seed):
     return plan
 
 
-def _events(x, ystar, mask):
-    return ([(EV_SPIKE, int(i), 0) for i in np.flatnonzero(x)]
-            + [(EV_TARGET, int(k), int(ystar[k])) for k in np.flatnonzero(mask)])
-
-
 @pytest.mark.parametrize("trace_mode", ["full", "factored"])
 def test_learning_run_through_the_ports_equals_golden(trace_mode):
     cfg = CFG.replace(trace_mode=trace_mode)
@@ -333,7 +238,7 @@ def test_learning_run_through_the_ports_equals_golden(trace_mode):
                 golden.set_params(theta=3500, kappa=3000)
             has = bool(mask.any())
             out = golden.step(x, ystar if has else None, mask if has else None, learn)
-            spikes, readouts = await run_axi_step(ctx, dut, _events(x, ystar, mask), learn)
+            spikes, readouts = await run_axi_step(ctx, dut, step_events(x, ystar, mask), learn)
             assert spikes == list(np.flatnonzero(out.z[0])), f"step {t}"
             assert readouts == dict(enumerate(out.y[0].tolist())), f"step {t}"
             found = first_mismatch(await drv.read_state(), golden.snapshot())
