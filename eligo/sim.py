@@ -2,15 +2,16 @@
 
 Every state variable is compared after every step; the first mismatch is reported precisely
 (step, variable, index, both values). Also reported: cycles per step by phase against the
-ideal for the activity (one cycle per item of work at one lane). The RTL runs in the
-Amaranth simulator (a Verilator backend comes with the cocotb benches).
+ideal for the activity (one cycle per item of work at one lane). :func:`run_sim` runs the
+core alone in the Amaranth simulator; :func:`run_cosim` runs the core with its AXI ports
+under cocotb (Verilator or Icarus, ``eligo.cosim``).
 """
 
 import time
 
 import numpy as np
 
-__all__ = ["run_sim"]
+__all__ = ["run_sim", "run_cosim"]
 
 
 def run_sim(cfg, steps, seed=1, input_rate=0.3, target_every=2, weight_scale=1.0, out=print):
