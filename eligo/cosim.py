@@ -13,11 +13,12 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Callable, NamedTuple
 
 from eligo.config import ensure_config
 
 __all__ = ["SIMULATORS", "TOPLEVEL", "build_dir", "write_verilog", "build", "run_bench",
-           "CosimError"]
+           "CosimError", "Design"]
 
 SIMULATORS = ("verilator", "icarus")
 TOPLEVEL = "eligo_top"
@@ -33,21 +34,34 @@ class CosimError(RuntimeError):
     """A simulator is missing, the build failed, or the bench failed (message says which)."""
 
 
-def _key(cfg, simulator, waves):
+class Design(NamedTuple):
+    """A design other than ``AxiCore`` for the benches: ``make(cfg)`` returns it (converted as
+    module ``eligo_top``), ``test_module`` holds its cocotb tests, and ``name`` (with its
+    parameters, e.g. ``"link-cpb4"``) names its build directories apart from the core's."""
+    name: str
+    make: Callable
+    test_module: str
+
+
+def _key(cfg, simulator, waves, design=None):
     text = json.dumps(cfg.to_dict(), sort_keys=True) + simulator + str(bool(waves))
+    if design is not None:
+        text += design.name
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def build_dir(cfg, simulator, waves=False, root=None):
-    return Path(root or DEFAULT_ROOT) / f"{simulator}-{_key(cfg, simulator, waves)}"
+def build_dir(cfg, simulator, waves=False, root=None, design=None):
+    name = simulator if design is None else f"{simulator}-{design.name}"
+    return Path(root or DEFAULT_ROOT) / f"{name}-{_key(cfg, simulator, waves, design)}"
 
 
-def write_verilog(cfg, path):
-    """The Verilog of ``AxiCore(cfg)`` as module ``eligo_top`` (written only if changed)."""
+def write_verilog(cfg, path, design=None):
+    """The Verilog of ``AxiCore(cfg)`` (or ``design.make(cfg)``) as module ``eligo_top``
+    (written only if changed)."""
     from amaranth.back import verilog
 
     from eligo.rtl.top import AxiCore
-    top = AxiCore(cfg)
+    top = AxiCore(cfg) if design is None else design.make(cfg)
     text = verilog.convert(top, name=TOPLEVEL, emit_src=False)
     path = Path(path)
     if not path.exists() or path.read_text() != text:
@@ -67,15 +81,15 @@ def _check_simulator(simulator):
         raise CosimError(f"{exe} not found on PATH: {hint}")
 
 
-def build(cfg, simulator="verilator", waves=False, root=None, quiet=True):
-    """Build (or reuse) the simulation of ``AxiCore(cfg)``; returns ``(build directory,
-    runner)`` (a runner tests what it built)."""
+def build(cfg, simulator="verilator", waves=False, root=None, quiet=True, design=None):
+    """Build (or reuse) the simulation of ``AxiCore(cfg)`` (or of ``design``); returns
+    ``(build directory, runner)`` (a runner tests what it built)."""
     from cocotb_tools.runner import get_runner
     ensure_config(cfg)
     _check_simulator(simulator)
-    directory = build_dir(cfg, simulator, waves, root)
+    directory = build_dir(cfg, simulator, waves, root, design)
     directory.mkdir(parents=True, exist_ok=True)
-    source = write_verilog(cfg, directory / f"{TOPLEVEL}.v")
+    source = write_verilog(cfg, directory / f"{TOPLEVEL}.v", design)
     runner = get_runner(simulator)
     # Icarus: Verilog-2005 semantics, where a declaration's initial value is an event at
     # time 0; under -g2012 (the runner's default) it is not, and Yosys's `always @*` blocks,
@@ -133,19 +147,21 @@ def _redirected(log, fn, **kwargs):
 
 
 def run_bench(cfg, testcase, params, simulator="verilator", waves=False, root=None,
-              seed=None, quiet=False):
-    """Run the cocotb test ``testcase`` of tb/cocotb_core.py on ``cfg``'s build.
+              seed=None, quiet=False, design=None):
+    """Run the cocotb test ``testcase`` of tb/cocotb_core.py (of ``design.test_module``
+    with a ``design``) on ``cfg``'s build.
 
     ``params`` (JSON-able) reach the bench with the configuration. Returns ``(passed,
     result)``: whether every test passed (from the runner's JUnit file) and the JSON the
     bench wrote (None if it wrote nothing)."""
     from cocotb_tools.runner import get_results
-    directory, runner = build(cfg, simulator, waves, root)
+    directory, runner = build(cfg, simulator, waves, root, design=design)
+    module = TEST_MODULE if design is None else design.test_module
     with tempfile.TemporaryDirectory() as tmp:
         result_path = Path(tmp) / "result.json"
         env = {"ELIGO_BENCH": json.dumps({"config": cfg.to_dict(), **params}),
                "ELIGO_BENCH_RESULT": str(result_path)}
-        kwargs = dict(hdl_toplevel=TOPLEVEL, test_module=TEST_MODULE, test_filter=rf"\.{testcase}(/|$)",
+        kwargs = dict(hdl_toplevel=TOPLEVEL, test_module=module, test_filter=rf"\.{testcase}(/|$)",
                       build_dir=directory, test_dir=directory, extra_env=env, waves=waves,
                       seed=seed, results_xml=str(directory / f"results-{testcase}.xml"))
         if quiet:
