@@ -136,7 +136,8 @@ def cmd_train(args):
     settings = TrainSettings(
         task=args.task, tier=args.tier, preset=args.preset, epochs=args.epochs,
         n_train=args.n_train, n_test=args.n_test, seed=args.seed,
-        weight_scale=args.weight_scale, bptt_lr=args.bptt_lr,
+        weight_scale=args.weight_scale, bptt_lr=args.bptt_lr, batch=args.batch,
+        eprop_lr=args.eprop_lr, loss=args.loss,
         task_params=_assignments(args.task_param, "--task-param", _literal),
         config_changes=_assignments(args.set, "--set", _literal))
     train(settings, out_dir=args.out)
@@ -344,13 +345,20 @@ def build_parser():
     p = sub.add_parser(
         "train", formatter_class=fmt, help="train a network on a task with one tier",
         description="Train on a seeded task (cue, randman, pattern) with a tier (golden: the "
-                    "integer core learning online with its error trigger). Prints accuracy "
+                    "integer core learning online with its error trigger; reference: float "
+                    "e-prop, online like the core, or with --batch per-sample over "
+                    "mini-batches with Adam; bptt: float BPTT with Adam). Prints accuracy "
                     "(or MSE), weight writes and row updates per sample, spikes per step; "
                     "saves a JSON report and a learning-curve PNG in --out. Same seed, same "
                     "result.")
     p.add_argument("--task", default="cue", help="cue, randman or pattern (default: cue)")
     p.add_argument("--tier", default="golden",
                    help="golden (default), reference (float e-prop) or bptt (float BPTT)")
+    p.add_argument("--batch", type=int, default=None, metavar="N",
+                   help="float tiers: mini-batch size. reference: sum the per-sample e-prop "
+                        "directions of N samples (weights fixed during the batch) into one "
+                        "Adam step of --eprop-lr; without it the reference learns online, one "
+                        "sample at a time, with the error trigger. bptt: default 16")
     p.add_argument("--preset", default="cue", help="configuration preset (default: cue)")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="change a configuration field (repeatable), e.g. --set lr_shift=12 "
@@ -365,6 +373,11 @@ def build_parser():
                    help="initial weight scale of W_in, W_rec, W_out and B (default: 1.0)")
     p.add_argument("--bptt-lr", type=float, default=1e-3,
                    help="Adam learning rate of the bptt tier (default: 1e-3)")
+    p.add_argument("--eprop-lr", type=float, default=1e-3,
+                   help="Adam learning rate of the reference tier with --batch (default: 1e-3)")
+    p.add_argument("--loss", default="mse",
+                   help="float tiers: mse (default, the core's error y - y*) or ce (softmax "
+                        "cross-entropy over the readouts in the target window)")
     p.add_argument("--out", default="results", help="folder for the JSON and PNG")
     p.set_defaults(func=cmd_train)
 

@@ -23,11 +23,17 @@ One step ``t`` (``z_old``, ``psi_old``, ``pre_old`` are the values of step ``t-1
     ebar  = kappa ebar + e        ("factored": ebar = e, no eps_a)
     zout  = kappa zout + z
     y     = kappa y + W_out z
-    err   = (y - ystar) mask
+    err   = (y - ystar) mask                                    loss "mse"
+    err   = (softmax(y) sum(ystar) - ystar) mask                loss "ce"
     L     = F err,   F = W_out^T ("symmetric") or B ("random")
 
 and the weights move along ``-L_j ebar_ji`` (input/recurrent) and ``-err_k zout_j``
 (readout), through the error trigger or directly (:meth:`Reference.step`).
+
+Two losses: ``"mse"``, ``0.5 sum_t sum_k mask (y - ystar)**2`` (the on-chip rule's), and
+``"ce"``, the softmax cross-entropy ``-sum_t sum_k mask ystar log softmax(y)`` taken over the
+readouts that carry a target at step ``t`` (e-prop's classification loss); ``err`` is the
+derivative of the loss by ``y`` in both.
 
 This module also holds the checks of that rule: :func:`eprop_gradients` (the e-prop direction
 summed over a sequence with fixed weights) and :func:`autograd_gradients` (the gradient of the
@@ -43,8 +49,44 @@ from .bridge import real_params
 from .names import EVENT_COUNTERS as COUNTER_NAMES
 from .names import STATE_NAMES, WEIGHT_NAMES
 
-__all__ = ["Reference", "SpikeFunction", "STATE_NAMES", "COUNTER_NAMES", "neuron_update",
-           "eprop_gradients", "autograd_gradients", "sequence_loss", "train_bptt"]
+__all__ = ["Reference", "SpikeFunction", "STATE_NAMES", "COUNTER_NAMES", "LOSSES",
+           "neuron_update", "output_error", "eprop_gradients", "autograd_gradients",
+           "sequence_loss", "train_bptt", "Adam"]
+
+LOSSES = ("mse", "ce")
+
+
+def _check_loss(loss):
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {', '.join(map(repr, LOSSES))}, not {loss!r}")
+    return loss
+
+
+def output_error(loss, y, ystar, mask):
+    """``err``, the derivative of one step's loss by the readouts ``y`` (0 where ``mask`` is
+    False); all three shaped (batch, n_out), ``mask`` boolean.
+
+    ``"mse"``: ``y - ystar``. ``"ce"``: ``softmax(y) * sum(ystar) - ystar``, the softmax over
+    the readouts with a target (the derivative of ``-sum ystar log softmax(y)``; with one-hot
+    targets ``softmax(y) - ystar``).
+    """
+    if loss == "mse":
+        return torch.where(mask, y - ystar, torch.zeros_like(ystar))
+    logits = torch.where(mask, y, torch.full_like(y, -torch.inf))
+    p = torch.softmax(logits, dim=-1).nan_to_num(0.0)  # rows without a target: all -inf
+    total = torch.where(mask, ystar, torch.zeros_like(ystar)).sum(dim=-1, keepdim=True)
+    return torch.where(mask, p * total - ystar, torch.zeros_like(ystar))
+
+
+def _step_loss(loss, y, ystar, mask):
+    """One step's loss summed over the batch (differentiable), with :func:`output_error`'s
+    conventions."""
+    if loss == "mse":
+        err = torch.where(mask, y - ystar, torch.zeros_like(y))
+        return 0.5 * (err * err).sum()
+    logits = torch.where(mask, y, torch.full_like(y, -torch.inf))
+    logp = torch.log_softmax(logits, dim=-1)
+    return -torch.where(mask, ystar * logp, torch.zeros_like(y)).sum()
 
 # The counters are the golden model's without the saturation counters (nothing saturates).
 
@@ -114,6 +156,8 @@ class Reference:
     dtype, device : torch dtype and device of every state tensor.
     lr, lr_out : float
         Default learning rates of :meth:`step`, :meth:`run` and :meth:`apply_updates`.
+    loss : {"mse", "ce"}
+        The loss whose derivative ``err`` is (module docstring); "mse" is the on-chip rule's.
 
     Members
     -------
@@ -129,7 +173,9 @@ class Reference:
         Steps taken (``reset()`` keeps it).
     """
 
-    def __init__(self, cfg, batch=1, dtype=torch.float64, device="cpu", lr=1e-2, lr_out=1e-2):
+    def __init__(self, cfg, batch=1, dtype=torch.float64, device="cpu", lr=1e-2, lr_out=1e-2,
+                 loss="mse"):
+        self.loss = _check_loss(loss)
         if isinstance(batch, bool) or not isinstance(batch, int):
             raise TypeError(f"batch must be an integer, not {batch!r}")
         if batch < 1:
@@ -311,7 +357,7 @@ class Reference:
 
         # Phase 3: readout and error.
         st["y"] = rp.kappa * st["y"] + torch.matmul(st["w_out"], z[:, :, None])[:, :, 0]
-        st["err"] = torch.where(mask, st["y"] - ystar, torch.zeros_like(ystar))
+        st["err"] = output_error(self.loss, st["y"], ystar, mask)
 
         # Phase 4: learning (on cores whose step carries a target).
         if learn and mask.any():
@@ -463,10 +509,12 @@ def _sequence(cfg, x, ystar, mask, dtype, device):
     return x, ystar, mask
 
 
-def eprop_gradients(cfg, weights, x, ystar, mask, dtype=torch.float64, device="cpu"):
+def eprop_gradients(cfg, weights, x, ystar, mask, dtype=torch.float64, device="cpu",
+                    loss="mse"):
     """The e-prop direction summed over a sequence, with fixed weights.
 
-    For the loss ``E = 0.5 sum_t sum_k mask (y - ystar)**2``: ``w_in``/``w_rec``:
+    For the loss ``E`` (``"mse"``: ``0.5 sum_t sum_k mask (y - ystar)**2``; ``"ce"``: the
+    softmax cross-entropy of the module docstring), ``err = dE/dy``: ``w_in``/``w_rec``:
     ``sum_t L_j(t) ebar_ji(t)`` (``w_rec`` diagonal 0), ``w_out``: ``sum_t err_k(t) zout_j(t)``,
     from the traces of :class:`Reference` (so the configuration's feedback and trace mode
     apply: "random" uses ``b``, "factored" drops ``eps_a`` and the ``kappa`` filter).
@@ -475,15 +523,17 @@ def eprop_gradients(cfg, weights, x, ystar, mask, dtype=torch.float64, device="c
     """
     w_in, w_rec, w_out, b = _weights(weights, dtype, device)
     x, ystar, mask = _sequence(cfg, x, ystar, mask, dtype, device)
-    ref = Reference(cfg, batch=x.shape[1], dtype=dtype, device=device)
+    ref = Reference(cfg, batch=x.shape[1], dtype=dtype, device=device, loss=loss)
     ref.load_weights(w_in, w_rec, w_out, b)
     for t in range(x.shape[0]):
         ref.step(x[t], ystar[t], mask[t], learn=True, trigger=False, online=False)
     return {name: g.sum(dim=0) for name, g in ref.grad.items()}
 
 
-def sequence_loss(cfg, params, x, ystar, mask, eprop_approximations=False, detach_reset=True):
-    """The loss ``0.5 sum mask (y - ystar)**2`` of the network unrolled with autograd.
+def sequence_loss(cfg, params, x, ystar, mask, eprop_approximations=False, detach_reset=True,
+                  loss="mse"):
+    """The loss (``"mse"``: ``0.5 sum mask (y - ystar)**2``; ``"ce"``: the softmax
+    cross-entropy of the module docstring) of the network unrolled with autograd.
 
     ``params``: (w_in, w_rec, w_out) tensors (the w_rec diagonal is masked to 0); ``x``,
     ``ystar``, ``mask``: (T, B, ...). Returns ``(loss, y, z)`` with y (T, B, n_out) and
@@ -494,6 +544,7 @@ def sequence_loss(cfg, params, x, ystar, mask, eprop_approximations=False, detac
     ``detach_reset`` (both modes): stop-gradient on the reset term, ``theta z_old`` or, in
     "zero" mode, ``alpha v z_old``; e-prop's traces assume it.
     """
+    _check_loss(loss)
     w_in, w_rec, w_out = params
     rp = real_params(cfg)
     T, B = x.shape[:2]
@@ -505,7 +556,7 @@ def sequence_loss(cfg, params, x, ystar, mask, eprop_approximations=False, detac
     v, a, z = (torch.zeros(B, cfg.n_rec, **kw) for _ in range(3))
     ref = torch.zeros(B, cfg.n_rec, dtype=torch.int64, device=w_in.device)
     y = torch.zeros(B, cfg.n_out, **kw)
-    loss = torch.zeros((), **kw)
+    total = torch.zeros((), **kw)
     ys, zs = [], []
     for t in range(T):
         z_syn = z.detach() if eprop_approximations else z
@@ -515,15 +566,14 @@ def sequence_loss(cfg, params, x, ystar, mask, eprop_approximations=False, detac
                                         differentiable=True,
                                         detach_reset=detach_reset)
         y = rp.kappa * y + torch.matmul(w_out, z[:, :, None])[:, :, 0]
-        err = torch.where(mask[t], y - ystar[t], torch.zeros_like(y))
-        loss = loss + 0.5 * (err * err).sum()
+        total = total + _step_loss(loss, y, ystar[t], mask[t])
         ys.append(y)
         zs.append(z)
-    return loss, torch.stack(ys), torch.stack(zs)
+    return total, torch.stack(ys), torch.stack(zs)
 
 
 def autograd_gradients(cfg, weights, x, ystar, mask, eprop_approximations=True,
-                       detach_reset=True, dtype=torch.float64, device="cpu"):
+                       detach_reset=True, dtype=torch.float64, device="cpu", loss="mse"):
     """The gradient of the loss of :func:`eprop_gradients` by autograd through the unrolled
     network (:func:`sequence_loss`): dict of ``w_in``, ``w_rec`` (diagonal 0), ``w_out``.
 
@@ -536,14 +586,14 @@ def autograd_gradients(cfg, weights, x, ystar, mask, eprop_approximations=True,
     x, ystar, mask = _sequence(cfg, x, ystar, mask, dtype, device)
     params = [w.detach().clone().requires_grad_(True) for w in (w_in, w_rec, w_out)]
     with torch.enable_grad():
-        loss, _, _ = sequence_loss(cfg, params, x, ystar, mask, eprop_approximations,
-                                   detach_reset)
-        grads = torch.autograd.grad(loss, params, allow_unused=True)
+        value, _, _ = sequence_loss(cfg, params, x, ystar, mask, eprop_approximations,
+                                    detach_reset, loss)
+        grads = torch.autograd.grad(value, params, allow_unused=True)
     return {name: torch.zeros_like(p) if g is None else g
             for name, p, g in zip(("w_in", "w_rec", "w_out"), params, grads)}
 
 
-class _Adam:
+class Adam:
     """Adam (Kingma and Ba 2015) with the usual defaults, written out: torch.optim's first
     construction costs seconds of imports, far more than training the small networks here."""
 
@@ -570,7 +620,7 @@ class _Adam:
 
 
 def train_bptt(cfg, weights, batches, lr=1e-2, epochs=10, eprop_approximations=False,
-               detach_reset=True, dtype=torch.float64, device="cpu"):
+               detach_reset=True, dtype=torch.float64, device="cpu", loss="mse"):
     """Adam on the loss of :func:`sequence_loss` (full BPTT by default): the accuracy ceiling.
 
     ``batches``: a list of ``(x, ystar, mask)`` with x (T, B, n_in) (or (T, n_in)), visited in
@@ -581,18 +631,18 @@ def train_bptt(cfg, weights, batches, lr=1e-2, epochs=10, eprop_approximations=F
     w_in, w_rec, w_out, _ = _weights(weights, dtype, device)
     params = [w.detach().clone().requires_grad_(True) for w in (w_in, w_rec, w_out)]
     data = [_sequence(cfg, x, ystar, mask, dtype, device) for x, ystar, mask in batches]
-    opt = _Adam(params, lr)
+    opt = Adam(params, lr)
     losses = []
     with torch.enable_grad():
         for _ in range(epochs):
             total = 0.0
             for x, ystar, mask in data:
                 opt.zero_grad()
-                loss, _, _ = sequence_loss(cfg, params, x, ystar, mask, eprop_approximations,
-                                           detach_reset)
-                loss.backward()
+                value, _, _ = sequence_loss(cfg, params, x, ystar, mask,
+                                            eprop_approximations, detach_reset, loss)
+                value.backward()
                 opt.step()
-                total += loss.item()
+                total += value.item()
             losses.append(total / max(len(data), 1))
     with torch.no_grad():
         params[1].fill_diagonal_(0)

@@ -1,9 +1,12 @@
 """Training a network on a task with one tier, with progress, a JSON report and a plot.
 
 Tiers: ``golden`` (the bit-exact integer model learning online with its error trigger, as on
-chip); ``reference`` and ``bptt`` (the float tiers, when ``eligo.model.reference`` provides
-them). Classification answers with the readout whose mean over the target window is largest;
-its targets are 1.0 on the label's readout and 0.0 on the others inside the target window.
+chip); ``reference`` (float e-prop: online at batch 1 like the chip by default, or with
+``batch`` the per-sample e-prop directions summed over mini-batches and applied with Adam, as
+in the e-prop paper) and ``bptt`` (float backpropagation through time, Adam). Classification
+answers with the readout whose mean over the target window is largest; its targets are 1.0 on
+the label's readout and 0.0 on the others inside the target window (the loss is the squared
+error, or with ``loss="ce"`` in the float tiers the softmax cross-entropy over the readouts).
 Regression reports the mean squared error over the target window. Same seed, same result.
 """
 
@@ -38,6 +41,13 @@ class TrainSettings:
     # reference tier: no error trigger, every row moves by -lr L_j ebar_j at every target step
     # (the rule whose writes the trigger saves; the golden core has no such mode)
     every_step: bool = False
+    # float tiers: mini-batch size. reference: None trains online (one sample at a time, the
+    # weights move during the sample); N sums the per-sample e-prop directions of N samples
+    # (weights fixed during the batch) and takes one Adam step of rate eprop_lr. bptt: None is
+    # its default of 16.
+    batch: int | None = None
+    eprop_lr: float = 1e-3
+    loss: str = "mse"  # float tiers: "mse" or "ce" (softmax cross-entropy, classification)
     task_params: dict = dataclasses.field(default_factory=dict)
     config_changes: dict = dataclasses.field(default_factory=dict)
 
@@ -51,6 +61,26 @@ class TrainSettings:
                 raise ValueError(f"{name} must be a positive integer, not {value!r}")
         if self.every_step and self.tier != "reference":
             raise ValueError(f"every_step is a mode of the reference tier, not of {self.tier!r}")
+        if self.batch is not None:
+            if self.tier == "golden":
+                raise ValueError("batch is a setting of the float tiers (reference, bptt), "
+                                 "not of 'golden': the golden core learns online")
+            if isinstance(self.batch, bool) or not isinstance(self.batch, int) \
+                    or self.batch < 1:
+                raise ValueError(f"batch must be a positive integer, not {self.batch!r}")
+            if self.every_step:
+                raise ValueError("every_step is a mode of online training; it cannot be "
+                                 "combined with batch")
+        for name in ("bptt_lr", "eprop_lr"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not 0 < value < float("inf"):
+                raise ValueError(f"{name} must be a positive number, not {value!r}")
+        if self.loss not in ("mse", "ce"):
+            raise ValueError(f"loss must be one of 'mse', 'ce', not {self.loss!r}")
+        if self.loss != "mse" and self.tier == "golden":
+            raise ValueError(f"loss {self.loss!r} is a setting of the float tiers, not of "
+                             f"'golden' (the core's error is y - y*)")
 
 
 class Progress:
@@ -146,18 +176,23 @@ def _real_targets(split, indices):
 
 class ReferenceTier:
     """The float network learning online with e-prop and the same error trigger (or, with
-    ``every_step``, without it: every row at every target step)."""
+    ``every_step``, without it: every row at every target step); with ``batch``, per-sample
+    e-prop over mini-batches with Adam (:meth:`train_epoch`)."""
 
     def __init__(self, cfg, settings):
         import torch
         self.trigger = not settings.every_step
         from .bridge import learning_rates
-        from .reference import Reference
+        from .reference import Adam, Reference
         self.torch, self.Reference, self.cfg = torch, Reference, cfg
+        self.loss = settings.loss
         self.lr, self.lr_out = learning_rates(cfg)
-        self.model = Reference(cfg, dtype=torch.float32, lr=self.lr, lr_out=self.lr_out)
+        self.model = Reference(cfg, dtype=torch.float32, lr=self.lr, lr_out=self.lr_out,
+                               loss=self.loss)
         self.model.load_weights(*random_weights(cfg, settings.seed, scale=settings.weight_scale),
                                 from_golden=True)
+        self.batch, self.eprop_lr = settings.batch, settings.eprop_lr
+        self.Adam, self.adam = Adam, None
 
     def _pad(self, ystar):
         """Targets for every readout (classes use the first n_classes readouts)."""
@@ -166,6 +201,8 @@ class ReferenceTier:
         return full
 
     def train_epoch(self, split, order, bar):
+        if self.batch is not None:
+            return self._train_batched(split, order, bar)
         before = {k: int(v[0]) for k, v in self.model.counters.items()}
         for index in order:
             ystar, mask = _real_targets(split, np.array([index]))
@@ -176,6 +213,45 @@ class ReferenceTier:
             bar.update()
         after = {k: int(v[0]) for k, v in self.model.counters.items()}
         return {k: after[k] - before[k] for k in ("row_updates", "weight_writes", "spikes")}
+
+    def _batches(self, split, order, size):
+        """(indices, x, ystar, mask) of consecutive mini-batches of ``order``, time-major:
+        x (T, B, n_in), ystar and mask (T, B, n_out)."""
+        for start in range(0, len(order), size):
+            indices = order[start:start + size]
+            ystar, mask = _real_targets(split, indices)
+            mask = np.repeat(mask[:, :, None], self.cfg.n_out, axis=2)
+            yield (indices, split.x[indices].transpose(1, 0, 2),
+                   self._pad(ystar).transpose(1, 0, 2), mask.transpose(1, 0, 2))
+
+    def _train_batched(self, split, order, bar):
+        """Per-sample e-prop: each mini-batch runs with the weights fixed, one core per
+        sample, accumulating ``sum_t L_j ebar_ji`` and ``sum_t err_k zout_j`` (the
+        reference's ``online=False`` mode, :func:`eligo.model.reference.eprop_gradients`);
+        the directions summed over the batch are one Adam step. Every weight is written once
+        per mini-batch, so no row writes are counted (as for bptt); spikes are."""
+        torch, spikes, n_in = self.torch, 0, self.cfg.n_in
+        if self.adam is None:
+            # One Adam over (W_in beside W_rec, W_out), kept across epochs. The W_rec diagonal
+            # has a zero direction, so Adam never moves it.
+            w = self._weights()
+            self.params = [torch.cat([w["w_in"], w["w_rec"]], dim=1), w["w_out"].clone()]
+            self.adam = self.Adam(self.params, self.eprop_lr)
+        for _, x, ystar, mask in self._batches(split, order, self.batch):
+            runner = self.Reference(self.cfg, batch=x.shape[1], dtype=torch.float32,
+                                    loss=self.loss)
+            runner.load_weights(**self._weights())
+            runner.run(x, ystar, mask, learn=True, trigger=False, online=False, apply=False)
+            grad = runner.grad
+            self.adam.zero_grad()
+            self.params[0].grad = torch.cat([grad["w_in"], grad["w_rec"]], dim=2).sum(dim=0)
+            self.params[1].grad = grad["w_out"].sum(dim=0)
+            self.adam.step()
+            self.model.load_weights(self.params[0][:, :n_in], self.params[0][:, n_in:],
+                                    self.params[1])
+            spikes += int(runner.counters["spikes"].sum())
+            bar.update(x.shape[1])
+        return {"spikes": spikes}
 
     def _weights(self):
         return {k: v[0] for k, v in self.model.weights().items()}
@@ -194,7 +270,8 @@ class ReferenceTier:
 
 class BpttTier(ReferenceTier):
     """The accuracy ceiling: the float network trained by backpropagation through time
-    (surrogate gradient psi, Adam, mini-batches of 16; Adam restarts every epoch)."""
+    (surrogate gradient psi, Adam, mini-batches of ``batch``, 16 by default; Adam restarts
+    every epoch)."""
 
     batch_size = 16
 
@@ -204,17 +281,12 @@ class BpttTier(ReferenceTier):
         self.train_bptt = train_bptt
         self.weights = self._weights()
         self.bptt_lr = settings.bptt_lr
+        self.batch_size = settings.batch or self.batch_size
 
     def train_epoch(self, split, order, bar):
-        batches = []
-        for start in range(0, len(order), self.batch_size):
-            indices = order[start:start + self.batch_size]
-            ystar, mask = _real_targets(split, indices)
-            mask = np.repeat(mask[:, :, None], self.cfg.n_out, axis=2)
-            batches.append((split.x[indices].transpose(1, 0, 2),
-                            self._pad(ystar).transpose(1, 0, 2), mask.transpose(1, 0, 2)))
+        batches = [b[1:] for b in self._batches(split, order, self.batch_size)]
         self.weights, _ = self.train_bptt(self.cfg, self.weights, batches, lr=self.bptt_lr,
-                                          epochs=1, dtype=self.torch.float32)
+                                          epochs=1, dtype=self.torch.float32, loss=self.loss)
         bar.update(len(order))
         return None  # BPTT has no row writes or on-chip activity to count
 
@@ -247,7 +319,15 @@ def train(settings, out=print, progress_stream=None, out_dir=None):
     tier = TIERS[settings.tier](cfg, settings)
     rng = np.random.default_rng(settings.seed)
     metric = "accuracy" if data.kind == "classification" else "mse"
-    out(f"training {settings.tier} on {settings.task} ({len(data.train)} train, "
+    mode = ""
+    if settings.tier == "reference" and settings.batch is not None:
+        mode = (f" (per-sample e-prop, mini-batches of {settings.batch}, Adam "
+                f"{settings.eprop_lr:g})")
+    elif settings.tier == "bptt":
+        mode = f" (mini-batches of {tier.batch_size}, Adam {settings.bptt_lr:g})"
+    if settings.loss != "mse":
+        mode += f", loss {settings.loss}"
+    out(f"training {settings.tier}{mode} on {settings.task} ({len(data.train)} train, "
         f"{len(data.test)} test, {data.n_steps} steps each), preset {settings.preset}, "
         f"{settings.epochs} epochs; chance {metric}: {chance_level(data):.3f}")
     history = []
@@ -268,17 +348,18 @@ def train(settings, out=print, progress_stream=None, out_dir=None):
                   "weight_writes_per_sample": None, "row_updates_per_sample": None,
                   "writes_saved_factor": None, "spikes_per_step": None}
         line = f"epoch {epoch}: train {metric} {train_score:.3f}, test {metric} {test_score:.3f}"
-        if totals is not None:
+        if totals is not None and "weight_writes" in totals:
             record.update({
                 "weight_writes_per_sample": totals["weight_writes"] / n,
                 "row_updates_per_sample": totals["row_updates"] / n,
                 "writes_saved_factor": every_step / totals["weight_writes"]
-                if totals["weight_writes"] else None,
-                "spikes_per_step": totals["spikes"] / (n * data.n_steps)})
+                if totals["weight_writes"] else None})
             line += f", {record['weight_writes_per_sample']:.0f} writes/sample"
             if record["writes_saved_factor"]:
                 line += (f" ({record['writes_saved_factor']:.1f}x fewer than every row every "
                          f"target step)")
+        if totals is not None:
+            record["spikes_per_step"] = totals["spikes"] / (n * data.n_steps)
             line += f", {record['spikes_per_step']:.2f} spikes/step"
         record["epoch_seconds"] = time.perf_counter() - epoch_start
         history.append(record)

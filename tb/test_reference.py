@@ -18,7 +18,7 @@ import torch
 from eligo.config import Config
 from eligo.model.bridge import learning_rates
 from eligo.model.reference import (COUNTER_NAMES, Reference, autograd_gradients,
-                                   eprop_gradients, train_bptt)
+                                   eprop_gradients, output_error, train_bptt)
 
 torch.set_num_threads(1)
 
@@ -85,6 +85,48 @@ def test_eprop_equals_autograd_with_approximations(alif, refractory, reset):
         assert rel(ep["w_out"], ag["w_out"]) <= 1e-12
         # Full BPTT sees the recurrent paths e-prop leaves out.
         assert rel(ep["w_rec"], full["w_rec"]) > 1e-3, seed
+
+
+@pytest.mark.parametrize("alif", [False, True], ids=["lif", "alif"])
+def test_eprop_equals_autograd_with_cross_entropy(alif):
+    # Softmax cross-entropy over the readouts with a target at each step: err = dE/dy is
+    # softmax(y) sum(y*) - y*, so e-prop still equals autograd with the approximations. Targets
+    # one-hot on some steps and arbitrary (not summing to 1) on others; some steps have a
+    # target on one readout only (its softmax is then 1).
+    for seed in SEEDS:
+        cfg = small_cfg(seed, n_alif=alif, refractory=1)
+        weights, x, ystar, mask = random_case(cfg, seed)
+        g = torch.Generator().manual_seed(seed)
+        onehot = torch.nn.functional.one_hot(
+            torch.randint(cfg.n_out, ystar.shape[:2], generator=g), cfg.n_out).to(F64)
+        ystar = torch.where(torch.arange(len(x))[:, None, None] % 2 == 0, onehot, ystar.abs())
+        ep = eprop_gradients(cfg, weights, x, ystar, mask, loss="ce")
+        ag = autograd_gradients(cfg, weights, x, ystar, mask, loss="ce")
+        mse = eprop_gradients(cfg, weights, x, ystar, mask)
+        for name in ("w_in", "w_rec", "w_out"):
+            assert ep[name].abs().max() > 0
+            assert rel(ep[name], ag[name]) <= 1e-6, (seed, name)
+            assert rel(ep[name], mse[name]) > 1e-2  # a different loss, not the same one
+        assert torch.diagonal(ep["w_rec"]).abs().max() == 0
+
+
+def test_cross_entropy_error_and_bad_loss():
+    y = torch.tensor([[1.0, 2.0, 0.5], [0.3, 0.1, 0.2]], dtype=F64)
+    ystar = torch.tensor([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]], dtype=F64)
+    mask = torch.tensor([[True, True, False], [False, False, False]])
+    err = output_error("ce", y, ystar, mask)
+    p = torch.softmax(y[0, :2], dim=0)
+    assert torch.allclose(err[0], torch.stack([p[0], p[1] - 1, torch.tensor(0.0, dtype=F64)]))
+    assert (err[1] == 0).all()  # no target: no error, no NaN from an empty softmax
+    assert torch.equal(output_error("mse", y, ystar, mask)[0], torch.tensor([1.0, 1.0, 0.0],
+                                                                              dtype=F64))
+    cfg = Config(n_in=2, n_rec=3, n_out=1)
+    with pytest.raises(ValueError, match=r"^loss must be one of 'mse', 'ce', not 'l1'$"):
+        Reference(cfg, loss="l1")
+    with pytest.raises(ValueError, match=r"^loss must be one of 'mse', 'ce', not 'l1'$"):
+        autograd_gradients(cfg, {"w_in": torch.zeros(3, 2), "w_rec": torch.zeros(3, 3),
+                                 "w_out": torch.zeros(1, 3)}, torch.zeros(5, 2), None, None,
+                           loss="l1")
 
 
 @pytest.mark.parametrize("reset", ["subtract", "zero"])
