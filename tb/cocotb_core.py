@@ -26,18 +26,18 @@ import time
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import FallingEdge, RisingEdge
+from cocotb.triggers import FallingEdge, First, ReadOnly, RisingEdge
 from cocotbext.axi import (AxiLiteBus, AxiLiteMaster, AxiResp, AxiStreamBus, AxiStreamFrame,
                            AxiStreamSink, AxiStreamSource)
 
 from eligo.config import Config
+from eligo.cosim import PERIOD_NS
 from eligo.driver import AsyncDriver, BusError
 from eligo.model.golden import GoldenModel, random_weights
 from eligo.rtl.core import EV_END, OUT_END, OUT_READOUT, OUT_SPIKE
 from eligo.rtl.regmap import RUNTIME_PARAMS, pack_event, register_map, unpack_output
 from eligo.tb.core_harness import first_mismatch, step_events
 
-PERIOD_NS = 10
 
 
 def bench_params():
@@ -72,38 +72,50 @@ class AxilBus:
 
 
 class TB:
-    """Clock, reset, the AXI4-Lite master and the driver; the stream models on request."""
+    """Reset, the driver, and either clocking of ``eligo.cosim``'s wrapper:
 
-    def __init__(self, dut, cfg, streams=True):
+    - ``free_clock=False``: cocotb toggles ``clk_ext`` (a GPI clock) and cocotbext-axi's
+      AXI4-Lite master and, with ``streams``, its stream source and sink drive the ports;
+    - ``free_clock=True``: the simulator's own clock, with the ports driven by
+      :class:`FreeClockPorts` (no Python on the clock cycles the bench does not await).
+    """
+
+    def __init__(self, dut, cfg, streams=True, free_clock=False):
         self.dut, self.cfg = dut, cfg
-        # The clock toggles in the simulator's GPI layer: cocotb's default (a Python coroutine
-        # unless COCOTB_TRUST_INERTIAL_WRITES is set) costs two Python callbacks per cycle and
-        # capped the benches near 35k cycles/s.
-        # It starts low, so the first rising edge comes after time 0's initial values.
-        Clock(dut.clk, PERIOD_NS, unit="ns", impl="gpi").start(start_high=False)
         # every input driven from time zero
         dut.rst.value = 1
         dut.s_axis_tvalid.value = 0
         dut.s_axis_tdata.value = 0
         dut.m_axis_tready.value = 0
-        self.axil = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axil"), dut.clk, dut.rst)
+        dut.clk_ext.value = 0
+        dut.clk_free.value = int(free_clock)
+        self.source = self.sink = self.ports = None
+        if free_clock:
+            self.clock = dut.clk
+            self.ports = FreeClockPorts(dut)
+            self.driver = AsyncDriver(cfg, self.ports)
+            return
+        # It starts low, so the first rising edge comes after time 0's initial values.
+        self.clock = dut.clk_ext
+        Clock(dut.clk_ext, PERIOD_NS, unit="ns", impl="gpi").start(start_high=False)
+        self.axil = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axil"), dut.clk_ext, dut.rst)
         # one log line per access would dominate the state reads' time
         self.axil.write_if.log.setLevel(logging.WARNING)
         self.axil.read_if.log.setLevel(logging.WARNING)
         self.driver = AsyncDriver(cfg, AxilBus(self.axil))
-        self.source = self.sink = None
         if streams:
-            self.source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis"), dut.clk,
+            self.source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis"), dut.clk_ext,
                                           dut.rst, byte_lanes=1)
-            self.sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis"), dut.clk,
+            self.sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis"), dut.clk_ext,
                                       dut.rst, byte_lanes=1)
 
     async def reset(self):
+        """Reset for 3 cycles, changed at falling edges; returns at a falling edge."""
         self.dut.rst.value = 1
         for _ in range(3):
-            await RisingEdge(self.dut.clk)
+            await FallingEdge(self.clock)
         self.dut.rst.value = 0
-        await RisingEdge(self.dut.clk)
+        await FallingEdge(self.clock)
 
     def set_matrix(self, idle, backpressure, rng):
         def pauses(on):
@@ -113,38 +125,101 @@ class TB:
         self.sink.set_pause_generator(pauses(backpressure))
 
     async def step(self, events, learn):
-        """One step through the cocotbext-axi stream models: ``(spikes, readouts)``."""
-        words = step_words(events, learn)
-        await self.source.send(AxiStreamFrame(words))
+        """One step: ``(spikes, readouts)``, through the stream models or FreeClockPorts."""
+        if self.ports is not None:
+            return await self.ports.step(events, learn)
+        await self.source.send(AxiStreamFrame(step_words(events, learn)))
         frame = await self.sink.recv()
         return decode_outputs(frame.tdata)
 
-    async def step_light(self, events, learn):
-        """One step driven by handshakes only: the events one per accepted cycle, then a
-        wait for the first output word (no Python callback while the core computes)."""
-        dut = self.dut
-        for word in step_words(events, learn):
-            dut.s_axis_tdata.value = word
-            dut.s_axis_tvalid.value = 1
-            while True:
-                await RisingEdge(dut.clk)
-                if dut.s_axis_tready.value:
-                    break
-        dut.s_axis_tvalid.value = 0
-        dut.m_axis_tready.value = 1
-        out = []
-        if not dut.m_axis_tvalid.value:
-            await RisingEdge(dut.m_axis_tvalid)
-        await FallingEdge(dut.clk)  # sample words between edges
+
+class FreeClockPorts:
+    """The core's AXI ports driven by hand on the simulator's own clock.
+
+    Inputs change only at falling edges and outputs are read only in ``ReadOnly`` of a
+    falling edge, where they hold what the next rising edge sees: a transfer happens at that
+    edge when valid and ready are both 1 there. This holds whichever order a simulator runs
+    an internal clock's callbacks and flops in. Every wait on a core output is a wait on its
+    rising edge, so the cycles between cost no Python. Also the bus of eligo.driver (every
+    method returns at a falling edge, where inputs may change again).
+    """
+
+    def __init__(self, dut):
+        self.dut, self.clk = dut, dut.clk
+        for name in ("awvalid", "wvalid", "bready", "arvalid", "rready", "awprot", "arprot"):
+            getattr(dut, f"s_axil_{name}").value = 0
+        dut.s_axil_wstrb.value = 0xF
+
+    async def _until_high(self, signal):
+        """Return in ReadOnly of the first falling edge (this one included) where signal is 1."""
         while True:
-            if dut.m_axis_tvalid.value:
-                out.append(int(dut.m_axis_tdata.value))
-                if dut.m_axis_tlast.value:
-                    break
-            await FallingEdge(dut.clk)
-        await RisingEdge(dut.clk)  # the end marker's transfer
-        dut.m_axis_tready.value = 0
-        return decode_outputs(out)
+            await ReadOnly()
+            if signal.value:
+                return
+            await RisingEdge(signal)
+            await FallingEdge(self.clk)
+
+    async def _send(self, *channels):
+        """Raise each ``(valid, ready)`` pair's valid; return at the falling edge after the
+        last transfer, every valid low again."""
+        for valid, _ in channels:
+            valid.value = 1
+        pending = list(channels)
+        while pending:
+            await ReadOnly()
+            taken = [c for c in pending if c[1].value]
+            if not taken:  # no Python until a ready rises
+                await First(*(RisingEdge(ready) for _, ready in pending))
+            await FallingEdge(self.clk)
+            for valid, ready in taken:
+                valid.value = 0
+                pending.remove((valid, ready))
+
+    async def _receive(self, ready, valid, *data):
+        """Take one transfer from an output channel: the values of ``data`` then."""
+        ready.value = 1
+        await self._until_high(valid)
+        values = [int(d.value) for d in data]
+        await FallingEdge(self.clk)
+        ready.value = 0
+        return values
+
+    async def write(self, address, value):
+        d = self.dut
+        d.s_axil_awaddr.value = address
+        d.s_axil_wdata.value = int(value)
+        await self._send((d.s_axil_awvalid, d.s_axil_awready), (d.s_axil_wvalid, d.s_axil_wready))
+        resp, = await self._receive(d.s_axil_bready, d.s_axil_bvalid, d.s_axil_bresp)
+        if resp != AxiResp.OKAY:
+            raise BusError(f"write of 0x{value:X} to 0x{address:X}: {AxiResp(resp).name}")
+
+    async def read(self, address):
+        d = self.dut
+        d.s_axil_araddr.value = address
+        await self._send((d.s_axil_arvalid, d.s_axil_arready))
+        resp, data = await self._receive(d.s_axil_rready, d.s_axil_rvalid, d.s_axil_rresp,
+                                         d.s_axil_rdata)
+        if resp != AxiResp.OKAY:
+            raise BusError(f"read of 0x{address:X}: {AxiResp(resp).name}")
+        return data
+
+    async def step(self, events, learn):
+        """One step: its words one per accepted cycle, then its outputs up to the end marker."""
+        d = self.dut
+        for word in step_words(events, learn):
+            d.s_axis_tdata.value = word
+            await self._send((d.s_axis_tvalid, d.s_axis_tready))
+        d.m_axis_tready.value = 1
+        words = []
+        while True:
+            await self._until_high(d.m_axis_tvalid)
+            words.append(int(d.m_axis_tdata.value))
+            last = bool(d.m_axis_tlast.value)
+            await FallingEdge(self.clk)
+            if last:
+                break
+        d.m_axis_tready.value = 0
+        return decode_outputs(words)
 
 
 def step_words(events, learn):
@@ -309,7 +384,7 @@ async def long_run(dut):
     from eligo.model.tasks import make_task
     p = bench_params()
     cfg = p["config"]
-    tb = TB(dut, cfg, streams=False)
+    tb = TB(dut, cfg, free_clock=True)
     await tb.reset()
     await tb.driver.check_identity()
     await tb.driver.command("clear_state", "clear_counters")
@@ -329,8 +404,8 @@ async def long_run(dut):
             x, ystar, mask, learn = plan(t)
             has = mask is not None and bool(mask.any())
             out = golden.step(x, ystar if has else None, mask if has else None, learn)
-            spikes, readouts = await tb.step_light(step_events(x, ystar, mask if has else None),
-                                                   int(learn))
+            spikes, readouts = await tb.step(step_events(x, ystar, mask if has else None),
+                                             int(learn))
             check_outputs(f"step {t}", spikes, readouts, out)
             if check_every and (t + 1) % check_every == 0 or t == steps - 1:
                 await check_state(f"step {t}", tb.driver, golden,

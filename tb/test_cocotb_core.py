@@ -7,7 +7,7 @@ The benches themselves are in tb/cocotb_core.py; eligo.cosim builds and runs the
 import pytest
 
 from eligo.config import Config
-from eligo.cosim import run_bench
+from eligo.cosim import CosimError, clock_wrapper, run_bench
 from eligo.golden import vectors
 
 # One build per simulator: ALIF and LIF neurons, refractoriness, random feedback, full traces,
@@ -31,6 +31,46 @@ def test_random_learning_matrix_equals_golden(simulator, tmp_path_factory):
                                simulator=simulator, quiet=True)
     assert passed, f"cocotb bench failed on {simulator}: see build/cosim/*/random_learning.log"
     assert result["counters"]["row_updates"] > 0
+
+
+@pytest.mark.parametrize("simulator", SIMULATORS)
+def test_long_run_on_the_free_clock_equals_golden(simulator):
+    # the simulator's own clock and FreeClockPorts (eligo sim, eligo bench sim), on the
+    # matrix build: outputs and the whole state against golden after every step
+    params = {"seed": 5, "steps": 30, "check_every": 1, "scale": 3.0}
+    passed, result = run_bench(MATRIX_CFG, "long_run", params, simulator=simulator, quiet=True)
+    assert passed, f"long_run failed on {simulator}: {result and result['mismatch']}"
+    assert result["steps"] == 30 and result["mismatch"] is None
+    assert result["counters"]["spikes"] > 0 and result["counters"]["row_updates"] > 0
+    assert result["cycles"] > 30
+
+
+CORE_VERILOG = """module sub(a); input a; endmodule
+module eligo_top(b, clk, a, y);
+  input [3:0] a;
+  output [7:0] y;
+  input clk;
+  input b;
+endmodule
+"""
+
+
+def test_clock_wrapper_passes_every_port_but_clk():
+    text = clock_wrapper(CORE_VERILOG, period_ns=10)
+    assert "module eligo_tb(clk_ext, clk_free, a, y, b);" in text
+    for line in ("input [3:0] a;", "output [7:0] y;", "input b;", "#5 clk_int = ~clk_int;",
+                 ".clk(clk),", ".a(a),", ".y(y),", ".b(b)"):
+        assert line in text, line
+    assert "input clk;" not in text
+
+
+def test_clock_wrapper_refuses_a_core_without_its_clock_or_module():
+    with pytest.raises(CosimError, match="no 1-bit input clk"):
+        clock_wrapper(CORE_VERILOG.replace("input clk;", "input [1:0] clk;"))
+    with pytest.raises(CosimError, match="module eligo_top not found"):
+        clock_wrapper(CORE_VERILOG.replace("eligo_top", "other"))
+    with pytest.raises(ValueError, match="even"):
+        clock_wrapper(CORE_VERILOG, period_ns=7)
 
 
 def _scenario_groups():
