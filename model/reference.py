@@ -158,6 +158,12 @@ class Reference:
         Default learning rates of :meth:`step`, :meth:`run` and :meth:`apply_updates`.
     loss : {"mse", "ce"}
         The loss whose derivative ``err`` is (module docstring); "mse" is the on-chip rule's.
+    shared_weights : bool
+        One set of weights for every core of the batch (weight tensors with a batch axis of
+        1): the per-sample e-prop directions of many samples with the same weights, about 1.5x
+        faster at batch 64. Such a reference learns only into :attr:`grad` (``trigger=False,
+        online=False``) and never applies it (``run(..., apply=False)``): the caller sums it
+        over the batch.
 
     Members
     -------
@@ -174,8 +180,9 @@ class Reference:
     """
 
     def __init__(self, cfg, batch=1, dtype=torch.float64, device="cpu", lr=1e-2, lr_out=1e-2,
-                 loss="mse"):
+                 loss="mse", shared_weights=False):
         self.loss = _check_loss(loss)
+        self.shared = bool(shared_weights)
         if isinstance(batch, bool) or not isinstance(batch, int):
             raise TypeError(f"batch must be an integer, not {batch!r}")
         if batch < 1:
@@ -189,14 +196,16 @@ class Reference:
         self.beta_j = self.rp.beta * self.alif
         # Synapses that may be written: every one except the W_rec diagonal.
         self.writable = torch.ones(c.n_rec, c.n_pre, **kw)
-        self.writable[torch.arange(c.n_rec), c.n_in + torch.arange(c.n_rec)] = 0
+        self._rows = torch.arange(c.n_rec, device=self.device)
+        self.writable[self._rows, c.n_in + self._rows] = 0
         self.t = 0
         # W is w_in beside w_rec, pre is xbar then zbar: the public names are views of them.
-        self._W = torch.zeros(B, c.n_rec, c.n_pre, **kw)
+        WB = 1 if self.shared else B
+        self._W = torch.zeros(WB, c.n_rec, c.n_pre, **kw)
         self._pre = torch.zeros(B, c.n_pre, **kw)
         self.state = {"w_in": self._W[:, :, :c.n_in], "w_rec": self._W[:, :, c.n_in:],
-                      "w_out": torch.zeros(B, c.n_out, c.n_rec, **kw),
-                      "b": torch.zeros(B, c.n_rec, c.n_out, **kw)}
+                      "w_out": torch.zeros(WB, c.n_out, c.n_rec, **kw),
+                      "b": torch.zeros(WB, c.n_rec, c.n_out, **kw)}
         self.reset()
         self.clear_counters()
         self.clear_grad()
@@ -257,7 +266,7 @@ class Reference:
         ``ValueError`` naming the matrix for a wrong shape, a non-finite value or a nonzero
         ``w_rec`` diagonal; nothing is loaded then.
         """
-        c = self.cfg
+        c, WB = self.cfg, 1 if self.shared else self.batch
         given = {"w_in": (w_in, (c.n_rec, c.n_in)), "w_rec": (w_rec, (c.n_rec, c.n_rec)),
                  "w_out": (w_out, (c.n_out, c.n_rec))}
         if b is not None:
@@ -267,12 +276,12 @@ class Reference:
             arr = self._tensor(value)
             if from_golden:
                 arr = arr / 2.0**c.w_frac
-            if tuple(arr.shape) not in (shape, (self.batch,) + shape):
-                raise ValueError(f"{name} must have shape {shape} or {(self.batch,) + shape}, "
+            if tuple(arr.shape) not in (shape, (WB,) + shape):
+                raise ValueError(f"{name} must have shape {shape} or {(WB,) + shape}, "
                                  f"not {tuple(arr.shape)}")
             if not torch.isfinite(arr).all():
                 raise ValueError(f"{name} must be finite")
-            new[name] = arr.expand((self.batch,) + shape)
+            new[name] = arr.expand((WB,) + shape)
         if torch.diagonal(new["w_rec"], dim1=-2, dim2=-1).any():
             raise ValueError("w_rec must have a zero diagonal (no self-connections)")
         for name, arr in new.items():
@@ -336,14 +345,18 @@ class Reference:
         learn = c.learn if learn is None else bool(learn)
         lr = self.lr if lr is None else lr
         lr_out = self.lr_out if lr_out is None else lr_out
+        if learn and self.shared and (trigger or online):
+            raise ValueError("a Reference with shared weights learns only into grad "
+                             "(trigger=False, online=False)")
 
         # Phase 1: synaptic input, ALIF eligibility with the old psi and pre, neurons.
         z_old, psi_old = st["z"], st["psi"]
         s = torch.cat([x, z_old], dim=-1)
-        I = torch.matmul(self._W, s[:, :, None])[:, :, 0]
+        I = self._matvec(self._W, s)
         if learn and self.full and c.n_alif:
+            # In place (the largest tensors of a step): (rho - psi beta) eps + psi pre.
             psi_a = psi_old[:, c.n_lif:, None]
-            st["eps"] = psi_a * self._pre[:, None, :] + (rp.rho - psi_a * rp.beta) * st["eps"]
+            st["eps"].mul_(rp.rho - psi_a * rp.beta).addcmul_(psi_a, self._pre[:, None, :])
         v, a, ref, z, psi = neuron_update(rp, c.reset, c.refractory, self.alif, st["v"],
                                           st["a"], st["ref"], z_old, I)
         st.update(v=v, a=a, ref=ref, z=z, psi=psi)
@@ -352,11 +365,16 @@ class Reference:
         if learn:
             self._pre.mul_(rp.alpha).add_(s)
             if self.full:
-                st["ebar"] = rp.kappa * st["ebar"] + self._eligibility(psi)
+                # In place: kappa ebar + psi pre, and - psi beta eps on the ALIF rows.
+                ebar, pre = st["ebar"].mul_(rp.kappa), self._pre[:, None, :]
+                ebar.addcmul_(psi[:, :, None], pre)
+                if c.n_alif:
+                    psi_a = psi[:, c.n_lif:, None]
+                    ebar[:, c.n_lif:].addcmul_(psi_a, st["eps"], value=-rp.beta)
             st["zout"] = rp.kappa * st["zout"] + z
 
         # Phase 3: readout and error.
-        st["y"] = rp.kappa * st["y"] + torch.matmul(st["w_out"], z[:, :, None])[:, :, 0]
+        st["y"] = rp.kappa * st["y"] + self._matvec(st["w_out"], z)
         st["err"] = output_error(self.loss, st["y"], ystar, mask)
 
         # Phase 4: learning (on cores whose step carries a target).
@@ -368,11 +386,17 @@ class Reference:
         self.t += 1
         return z.clone(), st["y"].clone()
 
+    def _matvec(self, w, v):
+        """``w v`` per core: w (batch or 1, m, n), v (batch, n)."""
+        if self.shared:
+            return torch.matmul(v, w[0].T)
+        return torch.matmul(w, v[:, :, None])[:, :, 0]
+
     def _learn(self, has_target, trigger, lr, lr_out, online):
         c, rp, st = self.cfg, self.rp, self.state
         err = st["err"]
         feedback = st["w_out"].transpose(1, 2) if c.feedback == "symmetric" else st["b"]
-        L = torch.matmul(feedback, err[:, :, None])[:, :, 0]
+        L = self._matvec(feedback, err)
         ebar = st["ebar"] if self.full else self._eligibility(st["psi"])
         zout = st["zout"][:, None, :]
         if trigger:
@@ -385,16 +409,19 @@ class Reference:
             st["w_out"].sub_(lr_out * dW_out)
             self._count_rows((q != 0).sum(dim=1), (q_out != 0).sum(dim=1))
             return
+        if not online:
+            # In place (no (batch, n_rec, n_pre) temporaries); the W_rec diagonal stays 0.
+            L = torch.where(has_target[:, None], L, 0.0)
+            self._grad_W.addcmul_(L[:, :, None], ebar)
+            self._grad_W[:, self._rows, c.n_in + self._rows] = 0
+            self._grad_out.addcmul_(torch.where(has_target[:, None], err, 0.0)[:, :, None], zout)
+            self._pending |= has_target
+            return
         g = torch.where(has_target[:, None, None], L[:, :, None] * ebar * self.writable, 0.0)
         g_out = torch.where(has_target[:, None, None], err[:, :, None] * zout, 0.0)
-        if online:
-            self._W.sub_(lr * g)
-            st["w_out"].sub_(lr_out * g_out)
-            self._count_rows(has_target * c.n_rec, has_target * c.n_out)
-        else:
-            self._grad_W += g
-            self._grad_out += g_out
-            self._pending |= has_target
+        self._W.sub_(lr * g)
+        st["w_out"].sub_(lr_out * g_out)
+        self._count_rows(has_target * c.n_rec, has_target * c.n_out)
 
     def _trigger(self, name, signal, threshold, has_target):
         c, st = self.cfg, self.state
@@ -415,6 +442,9 @@ class Reference:
         """Apply the accumulated directions (``W -= lr grad``), count every row of each core
         that had a target as written, and clear them."""
         c = self.cfg
+        if self.shared:
+            raise ValueError("a Reference with shared weights does not apply its grad: sum it "
+                             "over the batch and load the new weights")
         lr = self.lr if lr is None else lr
         lr_out = self.lr_out if lr_out is None else lr_out
         self._W.sub_(lr * self._grad_W)
@@ -446,6 +476,10 @@ class Reference:
         for name, arr in (("targets", ystar), ("target mask", mask)):
             if arr is not None and len(arr) != T:
                 raise ValueError(f"{name} must have {T} steps like the inputs, not {len(arr)}")
+        learn = self.cfg.learn if learn is None else bool(learn)
+        if self.shared and learn and apply and not (trigger or online):
+            raise ValueError("a Reference with shared weights does not apply its grad: "
+                             "run with apply=False")
         names = list(self.snapshot()) if record is True else list(record or [])
         for name in names:
             self._value(name)  # refuse an unknown name before running
@@ -459,7 +493,6 @@ class Reference:
             ys.append(y)
             for name in names:
                 trace[name].append(self._value(name))
-        learn = self.cfg.learn if learn is None else bool(learn)
         if learn and not trigger and not online and apply:
             self.apply_updates(lr, lr_out)
         result = {"z": torch.stack(zs) if zs else self._zeros(self.cfg.n_rec)[None][:0],
@@ -523,7 +556,8 @@ def eprop_gradients(cfg, weights, x, ystar, mask, dtype=torch.float64, device="c
     """
     w_in, w_rec, w_out, b = _weights(weights, dtype, device)
     x, ystar, mask = _sequence(cfg, x, ystar, mask, dtype, device)
-    ref = Reference(cfg, batch=x.shape[1], dtype=dtype, device=device, loss=loss)
+    ref = Reference(cfg, batch=x.shape[1], dtype=dtype, device=device, loss=loss,
+                    shared_weights=True)
     ref.load_weights(w_in, w_rec, w_out, b)
     for t in range(x.shape[0]):
         ref.step(x[t], ystar[t], mask[t], learn=True, trigger=False, online=False)

@@ -239,7 +239,7 @@ class ReferenceTier:
             self.adam = self.Adam(self.params, self.eprop_lr)
         for _, x, ystar, mask in self._batches(split, order, self.batch):
             runner = self.Reference(self.cfg, batch=x.shape[1], dtype=torch.float32,
-                                    loss=self.loss)
+                                    loss=self.loss, shared_weights=True)
             runner.load_weights(**self._weights())
             runner.run(x, ystar, mask, learn=True, trigger=False, online=False, apply=False)
             grad = runner.grad

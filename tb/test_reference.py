@@ -235,6 +235,32 @@ def test_per_sample_update_is_the_eprop_gradient():
         cfg.n_rec * (cfg.n_pre - 1) + cfg.n_out * cfg.n_rec
 
 
+def test_shared_weights_learn_only_into_grad():
+    cfg = small_cfg(1, n_alif=True, refractory=1)
+    weights, x, ystar, mask = random_case(cfg, 1)
+    _, x2, ystar2, mask2 = random_case(cfg, 2)
+    xb, yb, mb = (torch.cat(pair, dim=1) for pair in ((x, x2), (ystar, ystar2), (mask, mask2)))
+    shared, cores = Reference(cfg, batch=2, shared_weights=True), Reference(cfg, batch=2)
+    for ref in (shared, cores):
+        ref.load_weights(**weights)
+        ref.run(xb, yb, mb, trigger=False, online=False, apply=False)
+    assert shared.state["w_in"].shape == (1, cfg.n_rec, cfg.n_in)
+    for name in ("w_in", "w_rec", "w_out"):
+        assert rel(shared.grad[name], cores.grad[name]) <= 1e-12
+    with pytest.raises(ValueError, match=r"^a Reference with shared weights learns only into "
+                                         r"grad \(trigger=False, online=False\)$"):
+        shared.step(xb[0], yb[0], mb[0])
+    with pytest.raises(ValueError, match=r"^a Reference with shared weights does not apply its "
+                                         r"grad: run with apply=False$"):
+        shared.run(xb, yb, mb, trigger=False, online=False)
+    with pytest.raises(ValueError, match=r"^a Reference with shared weights does not apply"):
+        shared.apply_updates()
+    with pytest.raises(ValueError, match=r"^w_out must have shape \(\d, \d\) or "
+                                         r"\(1, \d, \d\), not \(2, \d, \d\)$"):
+        shared.load_weights(weights["w_in"], weights["w_rec"], torch.zeros(2, cfg.n_out,
+                                                                           cfg.n_rec))
+
+
 def test_load_weights():
     cfg = Config(n_in=2, n_rec=3, n_out=1)
     ref = Reference(cfg, batch=2)
