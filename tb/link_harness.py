@@ -7,16 +7,33 @@ host code (``eligo.host``) run in a thread against the simulated board top.
   simulation side (:func:`serve`) empties and fills.
 - :func:`run_host`: simulate ``dut`` while ``host_fn(transport)`` runs in a thread; then
   ``after(ctx)`` runs in the simulation (to inspect the DUT's state directly).
+
+What the tests do through the link is here too, so that the Amaranth-simulator tests
+(tb/test_link.py) and the cocotb bench of the Verilog (tb/cocotb_link.py) run the same checks:
+:func:`malformed_frames`, :func:`check_host_link`, :func:`learning_case`,
+:func:`check_host_steps`, :func:`check_host_counters`.
 """
 
 import collections
 import queue
 import threading
 
-from eligo.rtl.link import SYNC, crc8
+import numpy as np
+
+from eligo.driver import BusError
+from eligo.model.golden import random_weights
+from eligo.rtl.link import (CMD_EVENT, CMD_READ, CMD_WRITE, ERR_CHECKSUM, ERR_COMMAND,
+                            ERR_LENGTH, REPLY, SYNC, crc8, encode_frame)
+from eligo.rtl.regmap import register_map
 from eligo.rtl.stream_util import run_simulation
 
-__all__ = ["SimUart", "ThreadTransport", "run_host", "parse_frames"]
+__all__ = ["SimUart", "ThreadTransport", "run_host", "parse_frames", "le", "malformed_frames",
+           "check_host_link", "learning_case", "check_host_steps", "check_host_counters",
+           "THETA_PROBE", "WEIGHT_PROBE"]
+
+# what the malformed frames would write if they were carried out: theta, and w_in[1, 2]
+THETA_PROBE = 1234
+WEIGHT_PROBE = (1, 2, 5)
 
 
 class SimUart:
@@ -147,3 +164,124 @@ def run_host(dut, clocks_per_bit, host_fn, after=None, before=None):
         raise result["error"]
     assert uart.framing_errors == 0
     return result.get("value")
+
+
+# -- checks shared by the Amaranth-simulator tests and the cocotb bench ----------------------
+
+def le(value, n=4):
+    """``value`` as ``n`` little-endian bytes (two's complement)."""
+    return (value & (1 << 8 * n) - 1).to_bytes(n, "little")
+
+
+def _flip(frame, index, mask):
+    index %= len(frame)
+    return frame[:index] + bytes([frame[index] ^ mask]) + frame[index + 1:]
+
+
+def malformed_frames(cfg):
+    """``(name, frame, error code)`` for frames the link must refuse. Carried out, each would
+    change something: write ``THETA_PROBE`` to theta or ``WEIGHT_PROBE`` to w_in, or send an
+    event."""
+    rmap = register_map(cfg)
+    row, col, value = WEIGHT_PROBE
+    theta_write = encode_frame(CMD_WRITE, le(rmap["theta"].address) + le(THETA_PROBE))
+    weight_write = encode_frame(CMD_WRITE, le(rmap["w_in"].address(row, col)) + le(value))
+    return [
+        ("bad checksum", _flip(theta_write, -1, 0x01), ERR_CHECKSUM),
+        ("payload bit flipped", _flip(theta_write, 5, 0x40), ERR_CHECKSUM),
+        ("unknown command", encode_frame(0x07, le(rmap["theta"].address) + le(THETA_PROBE)),
+         ERR_COMMAND),
+        ("write one byte too long", encode_frame(CMD_WRITE, le(rmap["theta"].address)
+                                                 + le(THETA_PROBE) + b"\x00"), ERR_LENGTH),
+        ("read one byte short", encode_frame(CMD_READ, le(rmap["theta"].address)[:3]),
+         ERR_LENGTH),
+        ("event one byte short", encode_frame(CMD_EVENT, le(0, 8)[:7]), ERR_LENGTH),
+        ("weight write, checksum flipped", _flip(weight_write, -1, 0x80), ERR_CHECKSUM),
+    ]
+
+
+def _probe(host):
+    """What a malformed frame could have changed, read through the link: the runtime
+    parameters, the w_in window, the counters, ``t`` and ``errors`` (about 50 reads)."""
+    d = host.driver
+    return {**d.read_params(), "w_in": d.read_weights()["w_in"], **d.read_counters(),
+            "t": d.read_t(), "errors": d.read_errors()}
+
+
+def check_host_link(cfg, link, names=None, probe=True):
+    """Through ``link`` (an ``eligo.host.SerialLink``): identity, parameter writes and
+    read-backs, SLVERR raised as ``BusError`` (a read-only register, an address past the
+    map, and with ``probe`` a value out of range), and the malformed frames (those named in
+    ``names``, all when None) each refused with its code (``LinkError.code``). Nothing
+    changes: theta reads back, and with ``probe`` the parameters, w_in, the counters, ``t``
+    and ``errors`` are the same before and after. Leaves theta at 3000 and the seed at
+    0xDEADBEEF; returns how many frames were refused."""
+    from eligo.host import ERROR_NAMES, Host, LinkError
+    rmap = register_map(cfg)
+    host = Host(cfg, link)
+    host.driver.check_identity()
+    host.driver.write_params(theta=3000, seed=0xDEADBEEF)
+    assert link.read(rmap["seed"].address) == 0xDEADBEEF
+    assert link.read(rmap["alpha"].address) == cfg.alpha
+    refused_accesses = [lambda: link.write(rmap["id"].address, 1),  # read-only
+                        lambda: link.read(rmap.end)]
+    if probe:
+        refused_accesses.append(lambda: link.write(rmap["theta"].address,
+                                                   rmap["theta"].high + 1))
+    for access in refused_accesses:
+        try:
+            access()
+        except BusError as exc:
+            assert "SLVERR" in str(exc), exc
+        else:
+            raise AssertionError("an access the register map refuses raised no BusError")
+    before = _probe(host) if probe else None
+    refused = 0
+    for name, frame, code in malformed_frames(cfg):
+        if names is not None and name not in names:
+            continue
+        try:
+            link.transact(frame, REPLY.get(frame[1], 0))
+        except LinkError as exc:
+            assert exc.code == code, f"{name}: error code {exc.code}, not {code}"
+            assert ERROR_NAMES[code] in str(exc), exc
+        else:
+            raise AssertionError(f"{name}: the link carried out a malformed frame")
+        refused += 1
+    assert link.read(rmap["theta"].address) == 3000
+    if probe:
+        after = _probe(host)
+        for key, value in before.items():
+            assert np.array_equal(after[key], value), \
+                f"a refused frame changed {key}: {value} before, {after[key]} after"
+    assert not link.outputs, "a refused frame produced outputs"
+    return refused
+
+
+def learning_case(cfg, steps=3):
+    """Weights ``(w_in, w_rec, w_out, b)`` and a plan of ``steps`` steps ``(x, ystar,
+    mask)`` that reach spikes and (with the tests' small trigger) weight updates."""
+    weights = random_weights(cfg, np.random.default_rng(3), scale=2.0)
+    rng = np.random.default_rng(5)
+    plan = [((rng.random(cfg.n_in) < 0.5).astype(np.int64),
+             rng.integers(-3000, 3000, cfg.n_out), np.array([t % 2] + [1] * (cfg.n_out - 1)))
+            for t in range(steps)]
+    return weights, plan
+
+
+def check_host_steps(host, golden, plan, learn=True):
+    """Run ``plan`` through ``host`` (an ``eligo.host.Host``) and ``golden`` side by side:
+    the spikes and readouts of every step are equal."""
+    for t, (x, ystar, mask) in enumerate(plan):
+        z, y = host.step(x, ystar, mask, learn=learn)
+        out = golden.step(x, ystar, mask, learn)
+        assert np.array_equal(z, out.z[0]), f"step {t}: spikes {z}, golden {out.z[0]}"
+        assert np.array_equal(y, out.y[0]), f"step {t}: readouts {y}, golden {out.y[0]}"
+
+
+def check_host_counters(host, golden):
+    """The board's event counters (read through ``host``) equal the golden model's."""
+    got = host.counters()
+    want = {name: int(v[0]) for name, v in golden.counters.items()}
+    assert got == want, f"counters {got}, golden {want}"
+    return got
