@@ -157,12 +157,14 @@ def cmd_sim(args):
         if args.waves and args.simulator != "verilator":
             raise CliError("--waves needs --simulator verilator (FST output)")
         try:
-            result = run_cosim(cfg, args.steps, args.simulator, args.seed,
+            result = run_cosim(cfg, args.steps, args.simulator, args.seed, task=args.task,
                                check_every=args.check_every, weight_scale=args.weight_scale,
-                               waves=args.waves)
+                               waves=args.waves, phases=args.phases)
         except CosimError as exc:
             raise CliError(str(exc)) from None
         return 0 if result["mismatch"] is None and result["passed"] else 1
+    if args.task is not None:
+        raise CliError("--task needs --simulator verilator or icarus")
     if not 0.0 <= args.input_rate <= 1.0:
         raise CliError(f"--input-rate must lie in [0, 1], not {args.input_rate}")
     result = run_sim(cfg, args.steps, args.seed, args.input_rate, args.target_every,
@@ -411,6 +413,12 @@ def build_parser():
                         "(default: 100)")
     p.add_argument("--waves", action="store_true",
                    help="write an FST waveform (verilator only; path printed)")
+    p.add_argument("--task", choices=("cue", "randman", "pattern"),
+                   help="cocotb: the task's training samples one after another as stimulus "
+                        "(default: random stimulus)")
+    p.add_argument("--no-phases", dest="phases", action="store_false",
+                   help="cocotb: skip reading the core's cycles per phase after every step "
+                        "(faster; no cycles-per-phase table)")
     p.set_defaults(func=cmd_sim)
 
     # sweep

@@ -50,36 +50,55 @@ def run_sim(cfg, steps, seed=1, input_rate=0.3, target_every=2, weight_scale=1.0
         t, var, index, core_value, golden_value = result["mismatch"]
         out(f"MISMATCH at step {t}: {var}{'' if index is None else list(index)}: "
             f"core {core_value}, golden {golden_value}")
-    cycles = dict(result["cycles"])
+    phase_table(result["cycles"], result["ideal"], done, out)
+    return result
+
+
+def phase_table(cycles, ideal, steps, out=print):
+    """Print cycles per step of each phase (the core's ``cycles_*``, summed over ``steps``)
+    against ``ideal`` (``ideal_cycles`` summed; its ``write`` is both write phases)."""
+    from eligo.rtl.core import PHASES
+    cycles = dict(cycles)
     cycles["write"] = cycles.pop("write_rec") + cycles.pop("write_out")
     order = [p for p in PHASES if p not in ("write_rec", "write_out")]
     order.insert(order.index("output"), "write")
     out(f"{'phase':10s} {'cycles/step':>12s} {'ideal/step':>11s} {'ratio':>6s}")
     for phase in order:
-        have, ideal = cycles[phase] / done, result["ideal"].get(phase, 0) / done
-        ratio = f"{have / ideal:6.2f}" if ideal else "     -"
-        out(f"{phase:10s} {have:12.1f} {ideal:11.1f} {ratio}")
-    total, ideal_total = sum(cycles.values()) / done, sum(result["ideal"].values()) / done
+        have, want = cycles[phase] / steps, ideal.get(phase, 0) / steps
+        ratio = f"{have / want:6.2f}" if want else "     -"
+        out(f"{phase:10s} {have:12.1f} {want:11.1f} {ratio}")
+    total, ideal_total = sum(cycles.values()) / steps, sum(ideal.values()) / steps
     out(f"{'total':10s} {total:12.1f} {ideal_total:11.1f} {total / max(ideal_total, 1):6.2f}")
-    return result
 
 
 def run_cosim(cfg, steps, simulator="verilator", seed=1, task=None, task_params=None,
-              samples=1, check_every=0, weight_scale=1.0, waves=False, out=print):
+              samples=None, check_every=0, weight_scale=1.0, waves=False, phases=False,
+              out=print):
     """The cocotb long-run bench (tb/cocotb_core.py ``long_run``) on the Verilog of the core
     with its AXI ports: the golden model steps beside it, the streamed outputs of every step
     are compared, the whole state every ``check_every`` steps (0: at the end only). Stimulus:
     random (learning on, targets on half the readouts of most steps), or the training
-    samples of ``task``. Returns the bench's result dict (``steps``, ``mismatch``,
-    ``wall_s``, ``cycles``, ``cycles_per_s``, ``counters``) plus ``passed`` and ``build_s``."""
-    from eligo.cosim import build, run_bench
+    samples of ``task`` one after another (``samples`` of them, repeated; default: as many as
+    ``steps`` needs). ``phases``: read the core's cycles per phase after every step and
+    print them against the ideal (costs bus reads, so wall time and cycles rise). Returns the
+    bench's result dict (``steps``, ``mismatch``, ``wall_s``, ``cycles``, ``cycles_per_s``,
+    ``counters``, ``ideal``, with ``phases`` ``phase_cycles``) plus ``passed`` and
+    ``build_s``."""
+    from eligo.cosim import CosimError, build, run_bench
+    if task is not None:
+        from eligo.model.tasks import make_task
+        try:
+            make_task(task, 1, 0, seed, **(task_params or {})).check_network(cfg)
+        except ValueError as exc:
+            raise CosimError(str(exc)) from None
     out(f"eligo sim: building the core for {simulator} (cached per configuration) ...")
     start = time.perf_counter()
     directory, _ = build(cfg, simulator, waves)
     build_s = time.perf_counter() - start
     out(f"  build ready in {build_s:.1f} s ({directory})")
     params = {"seed": seed, "steps": steps, "check_every": check_every, "scale": weight_scale,
-              "task": task, "task_params": task_params or {}, "samples": samples}
+              "task": task, "task_params": task_params or {}, "samples": samples,
+              "phases": phases}
     passed, result = run_bench(cfg, "long_run", params, simulator=simulator, waves=waves,
                                quiet=False)
     result = dict(result or {"steps": 0, "mismatch": "the bench wrote no result"})
@@ -93,6 +112,8 @@ def run_cosim(cfg, steps, simulator="verilator", seed=1, task=None, task_params=
         out(f"  wall {result['wall_s']:.1f} s ({result['wall_s'] / done * 1e3:.2f} ms/step), "
             f"{result['cycles']} cycles ({result['cycles'] / done:.0f} per step, including "
             f"event and output transfers), {result['cycles_per_s']:.0f} simulated cycles/s")
+    if result.get("phase_cycles") and result["steps"]:
+        phase_table(result["phase_cycles"], result["ideal"], result["steps"], out)
     if waves:
         fst = sorted(directory.glob("*.fst"))
         out(f"  waveform: {fst[-1] if fst else 'none written'}")

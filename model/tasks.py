@@ -211,6 +211,17 @@ class TaskData:
     n_classes = property(lambda self: self.train.n_classes, doc="classes, or None")
     dt_ms = property(lambda self: self.params["dt_ms"], doc="milliseconds per step")
 
+    def check_network(self, cfg, label="the configuration"):
+        """Raise ValueError unless a network of ``cfg`` (named ``label`` in the message) can
+        take this task: the same input channels, and the same readouts (regression) or at
+        least one per class."""
+        if self.n_in != cfg.n_in or self.kind == "regression" and self.n_out != cfg.n_out:
+            raise ValueError(f"task {self.name!r} has n_in={self.n_in}, n_out={self.n_out}; "
+                             f"{label} has n_in={cfg.n_in}, n_out={cfg.n_out}")
+        if self.kind == "classification" and cfg.n_out < self.n_classes:
+            raise ValueError(f"task {self.name!r} has {self.n_classes} classes but {label} "
+                             f"only n_out={cfg.n_out} readouts")
+
 
 def _check_array(name, value, dtype, ndim):
     if not isinstance(value, np.ndarray):

@@ -35,8 +35,8 @@ from eligo.cosim import PERIOD_NS
 from eligo.driver import AsyncDriver, BusError
 from eligo.model.golden import GoldenModel, random_weights
 from eligo.rtl.core import EV_END, OUT_END, OUT_READOUT, OUT_SPIKE
-from eligo.rtl.regmap import RUNTIME_PARAMS, pack_event, register_map, unpack_output
-from eligo.tb.core_harness import first_mismatch, step_events
+from eligo.rtl.regmap import PHASES, RUNTIME_PARAMS, pack_event, register_map, unpack_output
+from eligo.tb.core_harness import first_mismatch, golden_step, step_events
 
 
 
@@ -395,7 +395,9 @@ async def long_run(dut):
     await tb.driver.write_weights(*weights)
     plan = stimulus_for(p, cfg, rng, make_task)
     steps, check_every = p["steps"], p.get("check_every", 0)
-    result = {"steps": 0, "mismatch": None, "cycles": 0}
+    result = {"steps": 0, "mismatch": None, "cycles": 0, "ideal": {}}
+    if p.get("phases"):  # the core's cycles_* registers after every step (costs bus reads)
+        result["phase_cycles"] = dict.fromkeys(PHASES, 0)
     start = time.perf_counter()
     sim_start = cocotb.utils.get_sim_time("ns")
     last_report = start
@@ -403,10 +405,15 @@ async def long_run(dut):
         for t in range(steps):
             x, ystar, mask, learn = plan(t)
             has = mask is not None and bool(mask.any())
-            out = golden.step(x, ystar if has else None, mask if has else None, learn)
+            out, ideal = golden_step(cfg, golden, x, ystar, mask, learn)
             spikes, readouts = await tb.step(step_events(x, ystar, mask if has else None),
                                              int(learn))
             check_outputs(f"step {t}", spikes, readouts, out)
+            for phase, n in ideal.items():
+                result["ideal"][phase] = result["ideal"].get(phase, 0) + n
+            if "phase_cycles" in result:
+                for phase, n in (await tb.driver.read_cycles()).items():
+                    result["phase_cycles"][phase] += n
             if check_every and (t + 1) % check_every == 0 or t == steps - 1:
                 await check_state(f"step {t}", tb.driver, golden,
                                   weights=(t == steps - 1 or p.get("check_weights", False)))
@@ -433,10 +440,13 @@ def stimulus_for(p, cfg, rng, make_task):
         plan = random_stimulus(cfg, min(p["steps"], 4096), rng)
         return lambda t: plan[t % len(plan)]
     from eligo.model.train import _golden_targets
-    task = make_task(p["task"], seed=p["seed"], n_train=p.get("samples", 1), n_test=1,
-                     **p.get("task_params", {}))
-    split = task.train
+
+    def samples(n):
+        return make_task(p["task"], seed=p["seed"], n_train=n, n_test=1,
+                         **p.get("task_params", {})).train
+    split = samples(1)
     T = split.x.shape[1]
+    split = samples(p.get("samples") or -(-p["steps"] // T))
 
     def plan(t):
         index = (t // T) % split.x.shape[0]

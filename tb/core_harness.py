@@ -11,7 +11,7 @@ from eligo.rtl.core import EV_END, EV_SPIKE, EV_TARGET, OUT_END, OUT_READOUT, OU
 from eligo.rtl.stream_util import run_simulation, stream_get, stream_put
 
 __all__ = ["read_state", "load_weights", "put_event", "run_step", "step_events",
-           "first_mismatch", "ideal_cycles", "run_lockstep"]
+           "first_mismatch", "ideal_cycles", "golden_step", "run_lockstep"]
 
 
 def read_state(ctx, core):
@@ -116,6 +116,18 @@ def ideal_cycles(cfg, n_inputs, n_spikes_old, n_spikes, learn, has_target, write
         "write": writes, "output": n_spikes + c.n_out + 1}
 
 
+def golden_step(cfg, golden, x, ystar, mask, learn):
+    """``golden.step`` (targets only if ``mask`` has one) and that step's ``ideal_cycles``:
+    ``(out, ideal)``."""
+    has_target = mask is not None and bool(np.any(mask))
+    n_spikes_old = int(golden.state["z"][0].sum())
+    writes_before = int(golden.counters["weight_writes"][0])
+    out = golden.step(x, ystar if has_target else None, mask if has_target else None, learn)
+    ideal = ideal_cycles(cfg, int(np.sum(x)), n_spikes_old, int(out.z[0].sum()), learn,
+                         has_target, int(golden.counters["weight_writes"][0]) - writes_before)
+    return out, ideal
+
+
 def run_lockstep(cfg, weights, steps, golden, progress=None):
     """Run the core and ``golden`` (a batch-1 GoldenModel with the same weights loaded) over
     ``steps``, a list of ``(x, ystar, mask, learn)``; compare every state variable and the
@@ -130,13 +142,7 @@ def run_lockstep(cfg, weights, steps, golden, progress=None):
         load_weights(ctx, core, weights)
         for t, (x, ystar, mask, learn) in enumerate(steps):
             has_target = mask is not None and np.any(mask)
-            n_spikes_old = int(golden.state["z"][0].sum())
-            writes_before = int(golden.counters["weight_writes"][0])
-            out = golden.step(x, ystar if has_target else None, mask if has_target else None,
-                              learn)
-            ideal = ideal_cycles(cfg, int(np.sum(x)), n_spikes_old, int(out.z[0].sum()), learn,
-                                 has_target,
-                                 int(golden.counters["weight_writes"][0]) - writes_before)
+            out, ideal = golden_step(cfg, golden, x, ystar, mask, learn)
             for phase, n in ideal.items():
                 result["ideal"][phase] = result["ideal"].get(phase, 0) + n
             spikes, readouts = await run_step(

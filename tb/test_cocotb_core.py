@@ -36,13 +36,20 @@ def test_random_learning_matrix_equals_golden(simulator, tmp_path_factory):
 @pytest.mark.parametrize("simulator", SIMULATORS)
 def test_long_run_on_the_free_clock_equals_golden(simulator):
     # the simulator's own clock and FreeClockPorts (eligo sim, eligo bench sim), on the
-    # matrix build: outputs and the whole state against golden after every step
-    params = {"seed": 5, "steps": 30, "check_every": 1, "scale": 3.0}
+    # matrix build: outputs and the whole state against golden after every step, and the
+    # core's cycles per phase, none below the ideal for the step's activity
+    params = {"seed": 5, "steps": 30, "check_every": 1, "scale": 3.0, "phases": True}
     passed, result = run_bench(MATRIX_CFG, "long_run", params, simulator=simulator, quiet=True)
     assert passed, f"long_run failed on {simulator}: {result and result['mismatch']}"
     assert result["steps"] == 30 and result["mismatch"] is None
     assert result["counters"]["spikes"] > 0 and result["counters"]["row_updates"] > 0
-    assert result["cycles"] > 30
+    cycles, ideal = result["phase_cycles"], result["ideal"]
+    cycles["write"] = cycles.pop("write_rec") + cycles.pop("write_out")
+    assert set(ideal) <= set(cycles)
+    for phase, n in ideal.items():
+        assert cycles[phase] >= n, (phase, cycles[phase], n)
+    assert ideal["syn"] > 0 and ideal["write"] > 0
+    assert sum(ideal.values()) <= sum(cycles.values()) < result["cycles"]
 
 
 CORE_VERILOG = """module sub(a); input a; endmodule

@@ -27,3 +27,12 @@ def test_sim_refuses_bad_input(capsys):
     assert "--input-rate must lie in [0, 1], not 2.0" in capsys.readouterr().err
     assert main(["sim", "--simulator", "amaranth", "--preset", "nope"]) == 1
     assert "nope" in capsys.readouterr().err
+
+
+def test_sim_refuses_a_task_the_network_cannot_take(capsys):
+    # checked before anything is built
+    assert main(["sim", "--preset", "tiny", "--task", "cue"]) == 1
+    assert "task 'cue' has n_in=40, n_out=2; the configuration has n_in=4" in \
+        capsys.readouterr().err
+    assert main(["sim", "--simulator", "amaranth", "--preset", "cue", "--task", "cue"]) == 1
+    assert "--task needs --simulator verilator or icarus" in capsys.readouterr().err
