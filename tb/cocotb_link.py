@@ -74,8 +74,8 @@ class UartModel:
                 await Timer(self.bit_ns, unit="ns")
 
     async def _decode(self):
-        # tx is a flip-flop: it changes on rising clock edges only, so samples half a bit
-        # plus half a clock period after the start bit's edge fall between edges.
+        # tx is a flip-flop, changing on rising clock edges only: sampled half a bit plus
+        # half a clock period after the start bit's falling edge, it is never read at an edge
         first = self.bit_ns // 2 + self.period_ns // 2
         while True:
             await FallingEdge(self.tx)
@@ -113,12 +113,11 @@ class SimTransport:
     def __init__(self, uart):
         self.uart = uart
         self._read = resume(uart.read)
+        self._write = resume(self._send)
         self.quiet_ns, self.wait_ns = QUIET_BITS * uart.bit_ns, WAIT_BITS * uart.bit_ns
-        self.written = 0
 
     def write(self, data):
-        self.written += len(data)
-        resume(self._send)(bytes(data))
+        self._write(bytes(data))
 
     async def _send(self, data):
         self.uart.send(data)

@@ -23,7 +23,7 @@ import numpy as np
 from eligo.driver import BusError
 from eligo.model.golden import random_weights
 from eligo.rtl.link import (CMD_EVENT, CMD_READ, CMD_WRITE, ERR_CHECKSUM, ERR_COMMAND,
-                            ERR_LENGTH, REPLY, SYNC, crc8, encode_frame)
+                            ERR_LENGTH, ERR_TIMEOUT, REPLY, SYNC, crc8, encode_frame)
 from eligo.rtl.regmap import register_map
 from eligo.rtl.stream_util import run_simulation
 
@@ -181,7 +181,7 @@ def _flip(frame, index, mask):
 def malformed_frames(cfg):
     """``(name, frame, error code)`` for frames the link must refuse. Carried out, each would
     change something: write ``THETA_PROBE`` to theta or ``WEIGHT_PROBE`` to w_in, or send an
-    event."""
+    event. The last is cut short: its reply comes after the link's ``timeout``."""
     rmap = register_map(cfg)
     row, col, value = WEIGHT_PROBE
     theta_write = encode_frame(CMD_WRITE, le(rmap["theta"].address) + le(THETA_PROBE))
@@ -197,6 +197,7 @@ def malformed_frames(cfg):
          ERR_LENGTH),
         ("event one byte short", encode_frame(CMD_EVENT, le(0, 8)[:7]), ERR_LENGTH),
         ("weight write, checksum flipped", _flip(weight_write, -1, 0x80), ERR_CHECKSUM),
+        ("write cut short", theta_write[:6], ERR_TIMEOUT),
     ]
 
 
