@@ -28,6 +28,9 @@ The receiver feeds a byte FIFO (``fifo_depth``), so a host may have several fram
 exactly one reply, in order.
 """
 
+import functools
+import operator
+
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import cdc, fifo, wiring
 from amaranth.lib.wiring import In, Out
@@ -66,12 +69,15 @@ def encode_frame(cmd, payload=b""):
 
 
 def _crc8_next(crc, byte):
-    """The CRC register after ``byte`` (Amaranth expression, unrolled)."""
+    """The CRC register after ``byte`` (Amaranth expression). The update is linear in
+    ``crc ^ byte`` over GF(2), so each result bit is the XOR of the input bits whose image
+    (``crc8`` of that bit alone) has it set: eight small XORs. (Unrolling the eight shifts as
+    ``Mux``es used each operand three times per shift: 3^8 copies in the Verilog.)"""
     c = crc ^ byte
-    for _ in range(8):
-        shifted = Cat(Const(0, 1), c[:7])
-        c = Mux(c[7], shifted ^ CRC_POLY, shifted)
-    return c
+    images = [crc8(b"\0", 1 << i) for i in range(8)]
+    return Cat(*(functools.reduce(operator.xor, (c[i] for i in range(8) if images[i] >> k & 1),
+                                  Const(0, 1))
+                 for k in range(8)))
 
 
 def _check_cpb(clocks_per_bit):
