@@ -203,10 +203,11 @@ def malformed_frames(cfg):
 
 def _probe(host):
     """What a malformed frame could have changed, read through the link: the runtime
-    parameters, the w_in window, the counters, ``t`` and ``errors`` (about 50 reads)."""
+    parameters, the w_in weight the frames aim at, ``t`` and ``errors`` (14 reads)."""
     d = host.driver
-    return {**d.read_params(), "w_in": d.read_weights()["w_in"], **d.read_counters(),
-            "t": d.read_t(), "errors": d.read_errors()}
+    row, col, _ = WEIGHT_PROBE
+    return {**d.read_params(), "t": d.read_t(), "errors": d.read_errors(),
+            "w_in": host.link.read(d.map.windows["w_in"].address(row, col))}
 
 
 def check_host_link(cfg, link, names=None, probe=True):
@@ -214,9 +215,9 @@ def check_host_link(cfg, link, names=None, probe=True):
     read-backs, SLVERR raised as ``BusError`` (a read-only register, an address past the
     map, and with ``probe`` a value out of range), and the malformed frames (those named in
     ``names``, all when None) each refused with its code (``LinkError.code``). Nothing
-    changes: theta reads back, and with ``probe`` the parameters, w_in, the counters, ``t``
-    and ``errors`` are the same before and after. Leaves theta at 3000 and the seed at
-    0xDEADBEEF; returns how many frames were refused."""
+    changes: theta reads back, and with ``probe`` the parameters, the w_in weight the frames
+    aim at, ``t`` and ``errors`` are the same before and after. Leaves theta at 3000 and the
+    seed at 0xDEADBEEF; returns how many frames were refused."""
     from eligo.host import ERROR_NAMES, Host, LinkError
     rmap = register_map(cfg)
     host = Host(cfg, link)

@@ -2,13 +2,9 @@
 cocotb, with a UART model as the serial line and ``eligo.host.Host`` driving it from a
 thread: the benches are in tb/cocotb_link.py; eligo.cosim builds and runs them.
 
-Both simulators are ``slow`` for now. rtl/link.py's ``_crc8_next`` unrolls the CRC as nested
-``Mux``es that reuse their operand three times per bit, so each of its four uses is a tree of
-3^8 copies: LinkTop converts to 9.5 MB of Verilog (the core alone: 0.4 MB) in about 70 s,
-Icarus compiles it in about 90 s and runs it at about 550 cycles/s, and these benches take
-about 12 minutes. With the CRC as eight XORs of masked bits (CRC-8 is linear) the Verilog is
-0.4 MB and the Icarus benches take about 20 s and 35 s; then Icarus belongs in the default
-run. Verilator builds LinkTop in over 2 minutes even then, and stays ``slow``.
+
+Icarus runs in the default test run; Verilator's build of LinkTop takes minutes, so it is
+``slow``.
 """
 
 import pytest
@@ -18,8 +14,7 @@ from eligo.tb.link_harness import malformed_frames
 from eligo.tb.test_link import CFG, CPB, TIMEOUT
 
 FIFO_DEPTH = 64
-SIMULATORS = [pytest.param("icarus", marks=pytest.mark.slow),
-              pytest.param("verilator", marks=pytest.mark.slow)]
+SIMULATORS = ["icarus", pytest.param("verilator", marks=pytest.mark.slow)]
 
 
 def link_design(clocks_per_bit=CPB, fifo_depth=FIFO_DEPTH, timeout=TIMEOUT):
