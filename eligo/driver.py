@@ -161,20 +161,34 @@ class Operations:
                              f"{', '.join(COMMAND_BITS)}")
         yield from self._write_reg("command", sum(1 << COMMAND_BITS[n] for n in names))
 
+    VECTORS = ("v", "a", "ref", "z", "psi", "xbar", "zbar", "zout", "y", "err", "acc",
+               "acc_out")
+
+    def read_variables(self, *names):
+        """The named state variables of ``GoldenModel.snapshot()`` (batch axis left out):
+        any of :attr:`VECTORS`, and ``ebar``/``eps`` in full trace mode; nothing else."""
+        c = self.cfg
+        for name in names:
+            if name not in self.VECTORS + ("ebar", "eps"):
+                raise ValueError(f"unknown state variable {name!r}")
+            if name in ("ebar", "eps") and c.trace_mode != "full":
+                raise ValueError(f"{name} exists in full trace mode only")
+        st = {}
+        for name in names:
+            if name in self.VECTORS:
+                st[name] = (yield from self._read_window(name))[0]
+            elif name == "eps" and not c.n_alif:
+                st[name] = np.zeros((0, c.n_pre), np.int64)
+            else:
+                st[name] = yield from self._read_window(name)
+        return st
+
     def read_state(self, weights=True):
         """Every variable of ``GoldenModel.snapshot()`` (batch axis left out), the counters
         and ``t``; without ``weights``, the weight matrices are skipped (they are the
         slowest to read)."""
-        c = self.cfg
-        names = ["v", "a", "ref", "z", "psi", "xbar", "zbar", "zout", "y", "err", "acc",
-                 "acc_out"]
-        st = {}
-        for name in names:
-            st[name] = (yield from self._read_window(name))[0]
-        if c.trace_mode == "full":
-            st["ebar"] = yield from self._read_window("ebar")
-            st["eps"] = ((yield from self._read_window("eps")) if c.n_alif
-                         else np.zeros((0, c.n_pre), np.int64))
+        traces = ("ebar", "eps") if self.cfg.trace_mode == "full" else ()
+        st = yield from Operations.read_variables(self, *self.VECTORS, *traces)
         if weights:
             st.update((yield from Operations.read_weights(self)))
         st.update((yield from Operations.read_counters(self)))

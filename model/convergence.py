@@ -19,11 +19,20 @@ from eligo.config import Config
 from . import bridge
 from .golden import GoldenModel
 
-__all__ = ["REAL", "widened_config", "distances", "default_width_distances"]
+__all__ = ["REAL", "VARIABLES", "RTL_BOUND", "widened_config", "stimulus",
+           "reference_trajectories", "network_distances", "distance", "distances", "default_width_distances"]
 
 REAL = dict(alpha=58 / 64, rho=62 / 64, kappa=51 / 64, theta=1.0, beta=0.25, gamma=0.5)
 VARIABLES = {"v": "v_frac", "ebar": "e_frac", "y": "y_frac"}
 REFERENCE_BITS = 11
+# The bound the cocotb bench ``reference_bound`` checks the RTL against (docs/convergence.md):
+# at k extra bits, on the first ``networks`` networks of ``stimulus(seed=0)``, the median
+# over networks of each network's mean |RTL - reference| (real units) per variable. Medians,
+# as a few networks whose spike times flip carry most of the mean; the bounds are twice the
+# largest median seen over 32 groups of 16 networks for each of two seeds of the golden
+# model (v 0.0039, ebar 0.0169, y 0.0022).
+RTL_BOUND = {"k": 4, "networks": 16, "steps": 60,
+             "median": {"v": 0.008, "ebar": 0.035, "y": 0.005}}
 
 
 def widened_config(k, rounding="zero"):
@@ -38,7 +47,9 @@ def widened_config(k, rounding="zero"):
     return bridge.with_real_params(base, **REAL)
 
 
-def _stimulus(cfg, batch, steps, seed):
+def stimulus(cfg, batch, steps, seed):
+    """``((w_in, w_rec, w_out), x)``: ``batch`` networks' random integer weights and
+    ``steps`` steps of random input spikes (30 %), x (steps, batch, n_in)."""
     rng = np.random.default_rng(seed)
     lo, hi = -(1 << (cfg.w_bits - 1)), (1 << (cfg.w_bits - 1)) - 1
     scale = 2**cfg.w_frac
@@ -52,21 +63,40 @@ def _stimulus(cfg, batch, steps, seed):
     return (w_in, w_rec, w_out), x
 
 
-def _distance(cfg, ref_cfg, batch, steps, seed):
-    """Mean |golden - reference| of v, ebar and y (real units) over cores, steps, indices."""
+def reference_trajectories(ref_cfg, weights, x):
+    """The float reference's ``VARIABLES`` (real units, (T, batch, ...) arrays) on the
+    golden-unit ``weights`` and inputs ``x`` (T, batch, n_in), learning as configured."""
     import torch
 
     from .reference import Reference
-    weights, x = _stimulus(cfg, batch, steps, seed)
+    reference = Reference(ref_cfg, batch=x.shape[1], dtype=torch.float64)
+    reference.load_weights(*weights, from_golden=True)
+    out = reference.run(x, record=list(VARIABLES))
+    return {name: out[name].numpy() for name in VARIABLES}
+
+
+def network_distances(cfg, got, want):
+    """Each network's mean |got - want| of each of ``VARIABLES``, arrays (batch,): ``got``
+    integers in ``cfg``'s formats, ``want`` real, both (T, batch, ...)."""
+    out = {}
+    for name, frac in VARIABLES.items():
+        diff = np.abs(np.asarray(got[name]) / 2**getattr(cfg, frac) - want[name])
+        out[name] = diff.reshape(diff.shape[0], diff.shape[1], -1).mean(axis=(0, 2))
+    return out
+
+
+def distance(cfg, got, want):
+    """Mean |got - want| of each of ``VARIABLES`` over networks, steps and indices."""
+    return {name: float(d.mean()) for name, d in network_distances(cfg, got, want).items()}
+
+
+def _distance(cfg, ref_cfg, batch, steps, seed):
+    """Mean |golden - reference| of v, ebar and y (real units) over cores, steps, indices."""
+    weights, x = stimulus(cfg, batch, steps, seed)
     golden = GoldenModel(cfg, batch=batch)
     golden.load_weights(*weights)
     got = golden.run(x, record=list(VARIABLES))
-    reference = Reference(ref_cfg, batch=batch, dtype=torch.float64)
-    reference.load_weights(*weights, from_golden=True)
-    want = reference.run(x, record=list(VARIABLES))
-    return {name: float(np.mean(np.abs(got[name] / 2**getattr(cfg, frac)
-                                       - want[name].numpy())))
-            for name, frac in VARIABLES.items()}
+    return distance(cfg, got, reference_trajectories(ref_cfg, weights, x))
 
 
 def distances(extra_bits=range(9), rounding="zero", batch=256, steps=60, seed=0):

@@ -434,6 +434,46 @@ async def long_run(dut):
         save_result(result)
 
 
+@cocotb.test()
+async def reference_bound(dut):
+    """The RTL against the float reference on eligo.model.convergence's networks (learning
+    on, no targets): its v, ebar and y, read after every step, equal the golden model's and
+    lie within ``convergence.RTL_BOUND`` of the reference's trajectories."""
+    from eligo.model import convergence
+    p = bench_params()
+    cfg = p["config"]
+    bound = convergence.RTL_BOUND
+    tb = TB(dut, cfg, free_clock=True)
+    await tb.reset()
+    await tb.driver.check_identity()
+    (w_in, w_rec, w_out), x = convergence.stimulus(cfg, bound["networks"], bound["steps"], 0)
+    got = {name: [] for name in convergence.VARIABLES}
+    for n in range(bound["networks"]):
+        await tb.driver.command("clear_state", "clear_counters")
+        await tb.driver.write_weights(w_in[n], w_rec[n], w_out[n])
+        rows = {name: [] for name in got}
+        for t in range(bound["steps"]):
+            await tb.step(step_events(x[t, n], None, None), int(cfg.learn))
+            state = await tb.driver.read_variables(*got)
+            for name in got:
+                rows[name].append(state[name])
+        for name in got:
+            got[name].append(rows[name])
+    got = {name: np.stack(v, axis=1) for name, v in got.items()}  # (T, networks, ...)
+    golden = GoldenModel(cfg, batch=bound["networks"])
+    golden.load_weights(w_in, w_rec, w_out)
+    want_golden = golden.run(x, record=list(got))
+    for name in got:
+        assert np.array_equal(got[name], want_golden[name]), f"{name}: the RTL is not golden"
+    reference = convergence.reference_trajectories(
+        convergence.widened_config(convergence.REFERENCE_BITS), (w_in, w_rec, w_out), x)
+    medians = {name: float(np.median(d)) for name, d in
+               convergence.network_distances(cfg, got, reference).items()}
+    save_result({"median": medians, "bound": bound["median"]})
+    for name, value in medians.items():
+        assert value <= bound["median"][name], f"{name}: median distance {value:.3g} > bound"
+
+
 def stimulus_for(p, cfg, rng, make_task):
     """``plan(t) -> (x, ystar, mask, learn)``: random, or the samples of a task."""
     if p.get("task") is None:

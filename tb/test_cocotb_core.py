@@ -52,6 +52,17 @@ def test_long_run_on_the_free_clock_equals_golden(simulator):
     assert sum(ideal.values()) <= sum(cycles.values()) < result["cycles"]
 
 
+def test_rtl_trajectories_lie_within_the_reference_bound():
+    # the float reference on the RTL's stimulus (docs/convergence.md): Icarus, one build of
+    # the convergence network at the bound's widths
+    from eligo.model.convergence import RTL_BOUND, widened_config
+    passed, result = run_bench(widened_config(RTL_BOUND["k"]), "reference_bound", {"seed": 0},
+                               simulator="icarus", quiet=True)
+    assert passed, f"reference_bound failed: {result}"
+    assert set(result["median"]) == {"v", "ebar", "y"}
+    assert all(0 < value <= RTL_BOUND["median"][name] for name, value in result["median"].items())
+
+
 CORE_VERILOG = """module sub(a); input a; endmodule
 module eligo_top(b, clk, a, y);
   input [3:0] a;

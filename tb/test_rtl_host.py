@@ -171,6 +171,10 @@ def test_driver_checks_values_before_sending():
         drv.write_params(eta=3, theta=0)
     with pytest.raises(ValueError, match=r"^'learn' is not a runtime parameter register"):
         drv.write_params(learn=1)
+    with pytest.raises(ValueError, match=r"^unknown state variable 'w_in'$"):
+        drv.read_variables("v", "w_in")
+    with pytest.raises(ValueError, match=r"^ebar exists in full trace mode only$"):
+        Driver(CFG.replace(trace_mode="factored"), Recorder()).read_variables("ebar")
     with pytest.raises(RuntimeError, match=r"^no eligo core here: id reads 0x00000000"):
         drv.check_identity()
     assert sent == [("r", 0)]  # the refused calls sent nothing
