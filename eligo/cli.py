@@ -137,7 +137,7 @@ def cmd_train(args):
         task=args.task, tier=args.tier, preset=args.preset, epochs=args.epochs,
         n_train=args.n_train, n_test=args.n_test, seed=args.seed,
         weight_scale=args.weight_scale, bptt_lr=args.bptt_lr, batch=args.batch,
-        eprop_lr=args.eprop_lr, loss=args.loss,
+        eprop_lr=args.eprop_lr, eprop_lr_decay=args.eprop_lr_decay, loss=args.loss,
         task_params=_assignments(args.task_param, "--task-param", _literal),
         config_changes=_assignments(args.set, "--set", _literal))
     train(settings, out_dir=args.out)
@@ -377,6 +377,9 @@ def build_parser():
                    help="Adam learning rate of the bptt tier (default: 1e-3)")
     p.add_argument("--eprop-lr", type=float, default=1e-3,
                    help="Adam learning rate of the reference tier with --batch (default: 1e-3)")
+    p.add_argument("--eprop-lr-decay", type=float, default=1.0, metavar="FACTOR",
+                   help="multiply --eprop-lr by FACTOR after every epoch (default: 1, "
+                        "constant)")
     p.add_argument("--loss", default="mse",
                    help="float tiers: mse (default, the core's error y - y*) or ce (softmax "
                         "cross-entropy over the readouts in the target window)")

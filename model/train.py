@@ -47,6 +47,7 @@ class TrainSettings:
     # its default of 16.
     batch: int | None = None
     eprop_lr: float = 1e-3
+    eprop_lr_decay: float = 1.0  # factor on eprop_lr after every epoch (1: constant)
     loss: str = "mse"  # float tiers: "mse" or "ce" (softmax cross-entropy, classification)
     task_params: dict = dataclasses.field(default_factory=dict)
     config_changes: dict = dataclasses.field(default_factory=dict)
@@ -76,6 +77,12 @@ class TrainSettings:
             if isinstance(value, bool) or not isinstance(value, (int, float)) \
                     or not 0 < value < float("inf"):
                 raise ValueError(f"{name} must be a positive number, not {value!r}")
+        if isinstance(self.eprop_lr_decay, bool) \
+                or not isinstance(self.eprop_lr_decay, (int, float)) \
+                or not 0 < self.eprop_lr_decay <= 1:
+            raise ValueError(f"eprop_lr_decay must be in (0, 1], not {self.eprop_lr_decay!r}")
+        if self.eprop_lr_decay != 1 and (self.tier != "reference" or self.batch is None):
+            raise ValueError("eprop_lr_decay is a setting of the reference tier with batch")
         if self.loss not in ("mse", "ce"):
             raise ValueError(f"loss must be one of 'mse', 'ce', not {self.loss!r}")
         if self.loss != "mse" and self.tier == "golden":
@@ -192,6 +199,7 @@ class ReferenceTier:
         self.model.load_weights(*random_weights(cfg, settings.seed, scale=settings.weight_scale),
                                 from_golden=True)
         self.batch, self.eprop_lr = settings.batch, settings.eprop_lr
+        self.eprop_lr_decay = settings.eprop_lr_decay
         self.Adam, self.adam = Adam, None
 
     def _pad(self, ystar):
@@ -228,7 +236,8 @@ class ReferenceTier:
         """Per-sample e-prop: each mini-batch runs with the weights fixed, one core per
         sample, accumulating ``sum_t L_j ebar_ji`` and ``sum_t err_k zout_j`` (the
         reference's ``online=False`` mode, :func:`eligo.model.reference.eprop_gradients`);
-        the directions summed over the batch are one Adam step. Every weight is written once
+        the directions summed over the batch are one Adam step (its rate times
+        ``eprop_lr_decay`` after every epoch). Every weight is written once
         per mini-batch, so no row writes are counted (as for bptt); spikes are."""
         torch, spikes, n_in = self.torch, 0, self.cfg.n_in
         if self.adam is None:
@@ -237,6 +246,8 @@ class ReferenceTier:
             w = self._weights()
             self.params = [torch.cat([w["w_in"], w["w_rec"]], dim=1), w["w_out"].clone()]
             self.adam = self.Adam(self.params, self.eprop_lr)
+        else:
+            self.adam.lr *= self.eprop_lr_decay
         for _, x, ystar, mask in self._batches(split, order, self.batch):
             runner = self.Reference(self.cfg, batch=x.shape[1], dtype=torch.float32,
                                     loss=self.loss, shared_weights=True)
@@ -322,7 +333,10 @@ def train(settings, out=print, progress_stream=None, out_dir=None):
     mode = ""
     if settings.tier == "reference" and settings.batch is not None:
         mode = (f" (per-sample e-prop, mini-batches of {settings.batch}, Adam "
-                f"{settings.eprop_lr:g})")
+                f"{settings.eprop_lr:g}")
+        if settings.eprop_lr_decay != 1:
+            mode += f" x {settings.eprop_lr_decay:g} per epoch"
+        mode += ")"
     elif settings.tier == "bptt":
         mode = f" (mini-batches of {tier.batch_size}, Adam {settings.bptt_lr:g})"
     if settings.loss != "mse":

@@ -86,6 +86,10 @@ def test_reference_learns_randman_with_minibatch_eprop():
             for _ in range(2)]
     strip = lambda h: [{k: v for k, v in r.items() if k != "epoch_seconds"} for r in h]
     assert strip(runs[0]["history"]) == strip(runs[1]["history"])
+    # the rate decay starts after the first epoch
+    two = [train(TrainSettings(**dict(small, epochs=2, eprop_lr_decay=decay)),
+                 progress_stream=io.StringIO(), **QUIET)["history"] for decay in (1.0, 0.1)]
+    assert strip(two[0])[0] == strip(two[1])[0] and strip(two[0])[1] != strip(two[1])[1]
     # online mode (the default) is another rule: another result from the same seed
     online = train(TrainSettings(**dict(small, batch=None)), progress_stream=io.StringIO(),
                    **QUIET)
@@ -102,6 +106,9 @@ def test_reference_learns_randman_with_minibatch_eprop():
     ({"eprop_lr": 0.0}, "eprop_lr must be a positive number, not 0.0"),
     ({"eprop_lr": float("nan")}, "eprop_lr must be a positive number, not nan"),
     ({"bptt_lr": -1e-3}, "bptt_lr must be a positive number, not -0.001"),
+    ({"batch": 4, "eprop_lr_decay": 0}, "eprop_lr_decay must be in (0, 1], not 0"),
+    ({"batch": 4, "eprop_lr_decay": 1.5}, "eprop_lr_decay must be in (0, 1], not 1.5"),
+    ({"eprop_lr_decay": 0.5}, "eprop_lr_decay is a setting of the reference tier with batch"),
     ({"loss": "l1"}, "loss must be one of 'mse', 'ce', not 'l1'"),
     ({"loss": "ce", "tier": "golden"}, "loss 'ce' is a setting of the float tiers, not of "
                                        "'golden' (the core's error is y - y*)"),
