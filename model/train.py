@@ -320,13 +320,7 @@ def train(settings, out=print, progress_stream=None, out_dir=None):
     cfg = get_preset(settings.preset, **settings.config_changes)
     data = make_task(settings.task, settings.n_train, settings.n_test, settings.seed,
                      **settings.task_params)
-    if (data.n_in, data.n_out) != (cfg.n_in, cfg.n_out) and data.kind == "regression" \
-            or data.n_in != cfg.n_in:
-        raise ValueError(f"task {settings.task!r} has n_in={data.n_in}, n_out={data.n_out}; "
-                         f"preset {settings.preset!r} has n_in={cfg.n_in}, n_out={cfg.n_out}")
-    if data.kind == "classification" and cfg.n_out < data.n_classes:
-        raise ValueError(f"task {settings.task!r} has {data.n_classes} classes but preset "
-                         f"{settings.preset!r} only n_out={cfg.n_out} readouts")
+    data.check_network(cfg, f"preset {settings.preset!r}")
     tier = TIERS[settings.tier](cfg, settings)
     rng = np.random.default_rng(settings.seed)
     metric = "accuracy" if data.kind == "classification" else "mse"
