@@ -317,3 +317,20 @@ def test_bad_sizes_and_seeds(kwargs, word):
     args = {"n_train": 1, "n_test": 1, "seed": 0, **kwargs}
     with pytest.raises(ValueError, match=word):
         make_task("randman", **args)
+
+
+def test_check_network_names_what_does_not_fit():
+    from eligo.config import preset
+    cue = preset("cue")
+    randman = make_task("randman", 1, 0, 0)  # 20 inputs, 10 classes
+    randman.check_network(cue.replace(n_in=20, n_out=10))
+    randman.check_network(cue.replace(n_in=20, n_out=12))  # spare readouts are fine
+    with pytest.raises(ValueError, match=r"^task 'randman' has 10 classes but the "
+                                         r"configuration only n_out=2 readouts$"):
+        randman.check_network(cue.replace(n_in=20))
+    with pytest.raises(ValueError, match=r"^task 'randman' has n_in=20, n_out=10; "
+                                         r"my core has n_in=40, n_out=2$"):
+        randman.check_network(cue, "my core")
+    pattern = make_task("pattern", 1, 0, 0)
+    with pytest.raises(ValueError, match=r"^task 'pattern' has n_in=\d+, n_out=1; "):
+        pattern.check_network(cue.replace(n_in=pattern.n_in, n_out=2))
