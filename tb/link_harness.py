@@ -20,6 +20,7 @@ import threading
 
 import numpy as np
 
+from eligo.config import Config
 from eligo.driver import BusError
 from eligo.model.golden import random_weights
 from eligo.rtl.link import (CMD_EVENT, CMD_READ, CMD_WRITE, ERR_CHECKSUM, ERR_COMMAND,
@@ -29,8 +30,13 @@ from eligo.rtl.stream_util import run_simulation
 
 __all__ = ["SimUart", "ThreadTransport", "run_host", "parse_frames", "le", "malformed_frames",
            "check_host_link", "learning_case", "check_host_steps", "check_host_counters",
-           "THETA_PROBE", "WEIGHT_PROBE"]
+           "THETA_PROBE", "WEIGHT_PROBE", "CFG", "CPB", "TIMEOUT"]
 
+# the link tests' core and line, shared by the Amaranth-simulator and cocotb benches
+CFG = Config(n_in=4, n_rec=5, n_out=2, n_alif=2, update_rounding="zero", trigger=700,
+             trigger_out=900, eta=8, eta_out=4)
+CPB = 4
+TIMEOUT = 400  # cycles: a cut frame is dropped quickly in the tests
 # what the malformed frames would write if they were carried out: theta, and w_in[1, 2]
 THETA_PROBE = 1234
 WEIGHT_PROBE = (1, 2, 5)

@@ -10,8 +10,7 @@ Icarus runs in the default test run; Verilator's build of LinkTop takes minutes,
 import pytest
 
 from eligo.cosim import Design, run_bench
-from eligo.tb.link_harness import malformed_frames
-from eligo.tb.test_link import CFG, CPB, TIMEOUT
+from eligo.tb.link_harness import CFG, CPB, TIMEOUT, malformed_frames
 
 FIFO_DEPTH = 64
 SIMULATORS = ["icarus", pytest.param("verilator", marks=pytest.mark.slow)]

@@ -8,21 +8,15 @@ import re
 
 import pytest
 
-from eligo.config import Config
 from eligo.host import Host, SerialLink
 from eligo.model.golden import GoldenModel
 from eligo.rtl.link import (CMD_EVENT, CMD_READ, CMD_WRITE, ERR_TIMEOUT, FRAME_ERROR, REPLY,
                             LinkTop, UartLink, UartRx, UartTx, crc8, encode_frame)
 from eligo.rtl.regmap import register_map
 from eligo.tb.core_harness import first_mismatch, load_weights, read_state
-from eligo.tb.link_harness import (WEIGHT_PROBE, SimUart, check_host_link,
-                                   check_host_steps, learning_case, le, malformed_frames,
-                                   parse_frames, run_host)
-
-CFG = Config(n_in=4, n_rec=5, n_out=2, n_alif=2, update_rounding="zero", trigger=700,
-             trigger_out=900, eta=8, eta_out=4)
-CPB = 4
-TIMEOUT = 400  # cycles: a cut frame is dropped quickly in the tests
+from eligo.tb.link_harness import (CFG, CPB, TIMEOUT, WEIGHT_PROBE, SimUart,
+                                   check_host_link, check_host_steps, learning_case, le,
+                                   malformed_frames, parse_frames, run_host)
 
 
 def make_top(cfg=CFG):
