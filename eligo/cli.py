@@ -5,7 +5,9 @@ printed as one line on stderr and give exit status 1, without a traceback.
 """
 
 import argparse
+import signal
 import sys
+import threading
 
 __all__ = ["main"]
 
@@ -489,12 +491,28 @@ def build_parser():
     return parser
 
 
+class _Terminated(Exception):
+    """SIGTERM, raised in the running code so that cleanup runs: ``subprocess.run`` kills its
+    child on the way out (a killed ``eligo sim`` left its simulator running)."""
+
+
+def _terminate(signum, frame):
+    raise _Terminated
+
+
 def main(argv=None):
     """Run the command line; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGTERM) if in_main_thread else None
+    if in_main_thread:
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         return args.func(args)
+    except _Terminated:
+        _err("terminated")
+        return 143
     except CliError as exc:
         _err(str(exc))
     except (ValueError, TypeError) as exc:  # bad configuration or vector file
@@ -505,6 +523,9 @@ def main(argv=None):
     except KeyboardInterrupt:
         _err("interrupted")
         return 130
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
     return 1
 
 
