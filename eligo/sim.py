@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-__all__ = ["run_sim", "run_cosim"]
+__all__ = ["run_sim", "run_cosim", "phase_table", "merge_write_phases"]
 
 
 def run_sim(cfg, steps, seed=1, input_rate=0.3, target_every=2, weight_scale=1.0, out=print):
@@ -54,12 +54,19 @@ def run_sim(cfg, steps, seed=1, input_rate=0.3, target_every=2, weight_scale=1.0
     return result
 
 
+def merge_write_phases(cycles):
+    """The core's cycles per phase with ``write_rec`` and ``write_out`` summed as ``write``,
+    the phase ``ideal_cycles`` counts (a new dict)."""
+    cycles = dict(cycles)
+    cycles["write"] = cycles.pop("write_rec") + cycles.pop("write_out")
+    return cycles
+
+
 def phase_table(cycles, ideal, steps, out=print):
     """Print cycles per step of each phase (the core's ``cycles_*``, summed over ``steps``)
     against ``ideal`` (``ideal_cycles`` summed; its ``write`` is both write phases)."""
     from eligo.rtl.core import PHASES
-    cycles = dict(cycles)
-    cycles["write"] = cycles.pop("write_rec") + cycles.pop("write_out")
+    cycles = merge_write_phases(cycles)
     order = [p for p in PHASES if p not in ("write_rec", "write_out")]
     order.insert(order.index("output"), "write")
     out(f"{'phase':10s} {'cycles/step':>12s} {'ideal/step':>11s} {'ratio':>6s}")
