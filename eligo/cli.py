@@ -392,10 +392,12 @@ def build_parser():
     p = sub.add_parser(
         "sim", formatter_class=fmt, help="the RTL core beside the golden model",
         description="Run the RTL core (Verilator, Icarus or Amaranth) and the golden model side by side "
-                    "on random stimulus with learning on; compare every state variable after "
-                    "every step, report the first mismatch (step, variable, index, both "
-                    "values) and cycles per step by phase against the ideal for the activity. "
-                    "Exit status 1 on a mismatch.")
+                    "on random stimulus (or, under cocotb, a task's samples) with learning on; "
+                    "compare the outputs and the state (Amaranth: every variable every step; "
+                    "cocotb: outputs every step, the whole state every --check-every steps), "
+                    "report the first mismatch (step, variable, index, both values) and cycles "
+                    "per step by phase against the ideal for the activity. Exit status 1 on a "
+                    "mismatch.")
     p.add_argument("--preset", default="tiny", help="preset or configuration file "
                    "(default: tiny)")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
