@@ -140,6 +140,7 @@ def cmd_train(args):
         n_train=args.n_train, n_test=args.n_test, seed=args.seed,
         weight_scale=args.weight_scale, bptt_lr=args.bptt_lr, batch=args.batch,
         eprop_lr=args.eprop_lr, eprop_lr_decay=args.eprop_lr_decay, loss=args.loss,
+        rate_reg=args.rate_reg, rate_target=args.rate_target,
         task_params=_assignments(args.task_param, "--task-param", _literal),
         config_changes=_assignments(args.set, "--set", _literal))
     train(settings, out_dir=args.out)
@@ -385,6 +386,13 @@ def build_parser():
     p.add_argument("--loss", default="mse",
                    help="float tiers: mse (default, the core's error y - y*) or ce (softmax "
                         "cross-entropy over the readouts in the target window)")
+    p.add_argument("--rate-reg", type=float, default=0.0, metavar="C",
+                   help="bptt, reference with --batch: add the firing-rate regularizer "
+                        "C/2 sum_j (f_j - f*)^2 of every sample to the loss, f_j neuron j's "
+                        "spikes per step (default: 0, off)")
+    p.add_argument("--rate-target", type=float, default=0.01, metavar="F",
+                   help="the target rate f* of --rate-reg in spikes per step (default: 0.01, "
+                        "10 Hz at 1 ms steps)")
     p.add_argument("--out", default="results", help="folder for the JSON and PNG")
     p.set_defaults(func=cmd_train)
 

@@ -35,6 +35,13 @@ Two losses: ``"mse"``, ``0.5 sum_t sum_k mask (y - ystar)**2`` (the on-chip rule
 readouts that carry a target at step ``t`` (e-prop's classification loss); ``err`` is the
 derivative of the loss by ``y`` in both.
 
+Optionally the firing-rate regularizer of the e-prop paper (Bellec et al. 2020) joins the loss
+of a sample of ``T`` steps: ``rate_reg / 2 sum_j (f_j - rate_target)**2``, with
+``f_j = (1/T) sum_t z_j`` the mean rate of neuron ``j`` in spikes per step. Its e-prop
+direction is ``rate_reg (f_j - rate_target) (1/T) sum_t e_ji`` (the unfiltered eligibility
+``e``), summed in per-sample mode only (``trigger=False, online=False``: the rates are
+known at the end of the sample).
+
 This module also holds the checks of that rule: :func:`eprop_gradients` (the e-prop direction
 summed over a sequence with fixed weights) and :func:`autograd_gradients` (the gradient of the
 same loss by backpropagation through time, with the pseudo-derivative ``psi`` as the spike's
@@ -60,6 +67,17 @@ def _check_loss(loss):
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {', '.join(map(repr, LOSSES))}, not {loss!r}")
     return loss
+
+
+def _check_rate_reg(rate_reg, rate_target):
+    """Refuse a negative or infinite ``rate_reg`` and a ``rate_target`` outside [0, 1]."""
+    if isinstance(rate_reg, bool) or not isinstance(rate_reg, (int, float)) \
+            or not 0 <= rate_reg < float("inf"):
+        raise ValueError(f"rate_reg must be a non-negative finite number, not {rate_reg!r}")
+    if isinstance(rate_target, bool) or not isinstance(rate_target, (int, float)) \
+            or not 0 <= rate_target <= 1:
+        raise ValueError(f"rate_target must be in [0, 1] (spikes per step), "
+                         f"not {rate_target!r}")
 
 
 def output_error(loss, y, ystar, mask):
@@ -164,6 +182,10 @@ class Reference:
         faster at batch 64. Such a reference learns only into :attr:`grad` (``trigger=False,
         online=False``) and never applies it (``run(..., apply=False)``): the caller sums it
         over the batch.
+    rate_reg, rate_target : float
+        The firing-rate regularizer (module docstring), 0 (off) by default; ``rate_target`` in
+        spikes per step (0.01: 10 Hz at 1 ms steps). Per-sample mode only: its direction joins
+        :attr:`grad` over the steps since :meth:`clear_grad`, which must be one sample.
 
     Members
     -------
@@ -174,14 +196,17 @@ class Reference:
         ``spikes``, ``row_updates``, ``weight_writes`` (int64, one per core).
     grad : dict
         ``w_in``, ``w_rec``, ``w_out``: the e-prop directions accumulated by steps with
-        ``trigger=False, online=False``, waiting for :meth:`apply_updates`.
+        ``trigger=False, online=False``, waiting for :meth:`apply_updates` (with ``rate_reg``,
+        plus the regularizer's, from the rates of the steps so far).
     t : int
         Steps taken (``reset()`` keeps it).
     """
 
     def __init__(self, cfg, batch=1, dtype=torch.float64, device="cpu", lr=1e-2, lr_out=1e-2,
-                 loss="mse", shared_weights=False):
+                 loss="mse", shared_weights=False, rate_reg=0.0, rate_target=0.01):
         self.loss = _check_loss(loss)
+        _check_rate_reg(rate_reg, rate_target)
+        self.rate_reg, self.rate_target = rate_reg, rate_target
         self.shared = bool(shared_weights)
         if isinstance(batch, bool) or not isinstance(batch, int):
             raise TypeError(f"batch must be an integer, not {batch!r}")
@@ -245,11 +270,24 @@ class Reference:
         self._grad_W = self._zeros(c.n_rec, c.n_pre)
         self._grad_out = self._zeros(c.n_out, c.n_rec)
         self._pending = torch.zeros(self.batch, dtype=torch.bool, device=self.device)
+        if self.rate_reg:
+            # sum_t e_ji and sum_t z_j since the last clear, for the firing-rate regularizer.
+            self._e_sum, self._z_sum, self._rate_steps = self._zeros(c.n_rec, c.n_pre), \
+                self._zeros(c.n_rec), 0
+
+    def _total_grad_W(self):
+        """The input/recurrent directions, plus the rate term ``rate_reg (f_j - rate_target)
+        (1/T) sum_t e_ji`` with ``f_j = (1/T) sum_t z_j`` over the ``T`` steps summed."""
+        if not (self.rate_reg and self._rate_steps):
+            return self._grad_W
+        T = self._rate_steps
+        scale = self.rate_reg / T * (self._z_sum / T - self.rate_target)
+        return self._grad_W + scale[:, :, None] * self._e_sum * self.writable
 
     @property
     def grad(self):
-        n_in = self.cfg.n_in
-        return {"w_in": self._grad_W[:, :, :n_in], "w_rec": self._grad_W[:, :, n_in:],
+        n_in, grad_W = self.cfg.n_in, self._total_grad_W()
+        return {"w_in": grad_W[:, :, :n_in], "w_rec": grad_W[:, :, n_in:],
                 "w_out": self._grad_out}
 
     def _tensor(self, value):
@@ -348,6 +386,9 @@ class Reference:
         if learn and self.shared and (trigger or online):
             raise ValueError("a Reference with shared weights learns only into grad "
                              "(trigger=False, online=False)")
+        if learn and self.rate_reg and (trigger or online):
+            raise ValueError("the firing-rate regularizer is a term of per-sample e-prop "
+                             "(trigger=False, online=False)")
 
         # Phase 1: synaptic input, ALIF eligibility with the old psi and pre, neurons.
         z_old, psi_old = st["z"], st["psi"]
@@ -377,7 +418,9 @@ class Reference:
         st["y"] = rp.kappa * st["y"] + self._matvec(st["w_out"], z)
         st["err"] = output_error(self.loss, st["y"], ystar, mask)
 
-        # Phase 4: learning (on cores whose step carries a target).
+        # Phase 4: learning (on cores whose step carries a target; the rate term every step).
+        if learn and self.rate_reg:
+            self._sum_rate_terms(psi, z)
         if learn and mask.any():
             self._learn(mask.any(dim=1), trigger, lr, lr_out, online)
 
@@ -385,6 +428,20 @@ class Reference:
         self._counts[:, 0] += z.sum(dim=1).to(torch.int64)
         self.t += 1
         return z.clone(), st["y"].clone()
+
+    def _sum_rate_terms(self, psi, z):
+        """Add this step's ``e = psi (pre - beta_j eps_a)`` and ``z`` to their sums."""
+        c = self.cfg
+        if self.full:  # in place, like ebar
+            self._e_sum.addcmul_(psi[:, :, None], self._pre[:, None, :])
+            if c.n_alif:
+                self._e_sum[:, c.n_lif:].addcmul_(psi[:, c.n_lif:, None], self.state["eps"],
+                                                  value=-self.rp.beta)
+        else:
+            self._e_sum.add_(self._eligibility(psi))
+        self._z_sum.add_(z)
+        self._rate_steps += 1
+        self._pending[:] = True
 
     def _matvec(self, w, v):
         """``w v`` per core: w (batch or 1, m, n), v (batch, n)."""
@@ -447,7 +504,7 @@ class Reference:
                              "over the batch and load the new weights")
         lr = self.lr if lr is None else lr
         lr_out = self.lr_out if lr_out is None else lr_out
-        self._W.sub_(lr * self._grad_W)
+        self._W.sub_(lr * self._total_grad_W())
         self.state["w_out"].sub_(lr_out * self._grad_out)
         self._count_rows(self._pending * c.n_rec, self._pending * c.n_out)
         self.clear_grad()
@@ -543,7 +600,7 @@ def _sequence(cfg, x, ystar, mask, dtype, device):
 
 
 def eprop_gradients(cfg, weights, x, ystar, mask, dtype=torch.float64, device="cpu",
-                    loss="mse"):
+                    loss="mse", rate_reg=0.0, rate_target=0.01):
     """The e-prop direction summed over a sequence, with fixed weights.
 
     For the loss ``E`` (``"mse"``: ``0.5 sum_t sum_k mask (y - ystar)**2``; ``"ce"``: the
@@ -552,12 +609,14 @@ def eprop_gradients(cfg, weights, x, ystar, mask, dtype=torch.float64, device="c
     from the traces of :class:`Reference` (so the configuration's feedback and trace mode
     apply: "random" uses ``b``, "factored" drops ``eps_a`` and the ``kappa`` filter).
     ``weights``: dict or tuple ``(w_in, w_rec, w_out[, b])`` in membrane units, shared by the
-    batch; ``x``: (T, n_in) or (T, B, n_in); gradients are summed over the batch.
+    batch; ``x``: (T, n_in) or (T, B, n_in); gradients are summed over the batch. With
+    ``rate_reg`` the firing-rate regularizer's direction (module docstring) is added, each
+    sequence of the batch being one sample.
     """
     w_in, w_rec, w_out, b = _weights(weights, dtype, device)
     x, ystar, mask = _sequence(cfg, x, ystar, mask, dtype, device)
     ref = Reference(cfg, batch=x.shape[1], dtype=dtype, device=device, loss=loss,
-                    shared_weights=True)
+                    shared_weights=True, rate_reg=rate_reg, rate_target=rate_target)
     ref.load_weights(w_in, w_rec, w_out, b)
     for t in range(x.shape[0]):
         ref.step(x[t], ystar[t], mask[t], learn=True, trigger=False, online=False)
@@ -565,7 +624,7 @@ def eprop_gradients(cfg, weights, x, ystar, mask, dtype=torch.float64, device="c
 
 
 def sequence_loss(cfg, params, x, ystar, mask, eprop_approximations=False, detach_reset=True,
-                  loss="mse"):
+                  loss="mse", rate_reg=0.0, rate_target=0.01):
     """The loss (``"mse"``: ``0.5 sum mask (y - ystar)**2``; ``"ce"``: the softmax
     cross-entropy of the module docstring) of the network unrolled with autograd.
 
@@ -576,9 +635,11 @@ def sequence_loss(cfg, params, x, ystar, mask, eprop_approximations=False, detac
     state (membrane, ALIF adaptation ``a = rho a + z_old`` with its own undetached spike) and
     the readouts (which see ``z`` undetached); otherwise full BPTT through the surrogate.
     ``detach_reset`` (both modes): stop-gradient on the reset term, ``theta z_old`` or, in
-    "zero" mode, ``alpha v z_old``; e-prop's traces assume it.
+    "zero" mode, ``alpha v z_old``; e-prop's traces assume it. ``rate_reg``: plus the
+    firing-rate regularizer of each sequence (module docstring).
     """
     _check_loss(loss)
+    _check_rate_reg(rate_reg, rate_target)
     w_in, w_rec, w_out = params
     rp = real_params(cfg)
     T, B = x.shape[:2]
@@ -603,11 +664,15 @@ def sequence_loss(cfg, params, x, ystar, mask, eprop_approximations=False, detac
         total = total + _step_loss(loss, y, ystar[t], mask[t])
         ys.append(y)
         zs.append(z)
+    if rate_reg and T:
+        rates = torch.stack(zs).mean(dim=0)
+        total = total + 0.5 * rate_reg * ((rates - rate_target) ** 2).sum()
     return total, torch.stack(ys), torch.stack(zs)
 
 
 def autograd_gradients(cfg, weights, x, ystar, mask, eprop_approximations=True,
-                       detach_reset=True, dtype=torch.float64, device="cpu", loss="mse"):
+                       detach_reset=True, dtype=torch.float64, device="cpu", loss="mse",
+                       rate_reg=0.0, rate_target=0.01):
     """The gradient of the loss of :func:`eprop_gradients` by autograd through the unrolled
     network (:func:`sequence_loss`): dict of ``w_in``, ``w_rec`` (diagonal 0), ``w_out``.
 
@@ -621,7 +686,7 @@ def autograd_gradients(cfg, weights, x, ystar, mask, eprop_approximations=True,
     params = [w.detach().clone().requires_grad_(True) for w in (w_in, w_rec, w_out)]
     with torch.enable_grad():
         value, _, _ = sequence_loss(cfg, params, x, ystar, mask, eprop_approximations,
-                                    detach_reset, loss)
+                                    detach_reset, loss, rate_reg, rate_target)
         grads = torch.autograd.grad(value, params, allow_unused=True)
     return {name: torch.zeros_like(p) if g is None else g
             for name, p, g in zip(("w_in", "w_rec", "w_out"), params, grads)}
@@ -654,8 +719,10 @@ class Adam:
 
 
 def train_bptt(cfg, weights, batches, lr=1e-2, epochs=10, eprop_approximations=False,
-               detach_reset=True, dtype=torch.float64, device="cpu", loss="mse"):
-    """Adam on the loss of :func:`sequence_loss` (full BPTT by default): the accuracy ceiling.
+               detach_reset=True, dtype=torch.float64, device="cpu", loss="mse",
+               rate_reg=0.0, rate_target=0.01):
+    """Adam on the loss of :func:`sequence_loss` (full BPTT by default, with the firing-rate
+    regularizer when ``rate_reg``): the accuracy ceiling.
 
     ``batches``: a list of ``(x, ystar, mask)`` with x (T, B, n_in) (or (T, n_in)), visited in
     order every epoch, one Adam step each. Returns ``(weights, losses)``: the trained weights
@@ -673,7 +740,8 @@ def train_bptt(cfg, weights, batches, lr=1e-2, epochs=10, eprop_approximations=F
             for x, ystar, mask in data:
                 opt.zero_grad()
                 value, _, _ = sequence_loss(cfg, params, x, ystar, mask,
-                                            eprop_approximations, detach_reset, loss)
+                                            eprop_approximations, detach_reset, loss,
+                                            rate_reg, rate_target)
                 value.backward()
                 opt.step()
                 total += value.item()

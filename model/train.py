@@ -49,6 +49,10 @@ class TrainSettings:
     eprop_lr: float = 1e-3
     eprop_lr_decay: float = 1.0  # factor on eprop_lr after every epoch (1: constant)
     loss: str = "mse"  # float tiers: "mse" or "ce" (softmax cross-entropy, classification)
+    # reference with batch, bptt: the firing-rate regularizer rate_reg/2 sum_j (f_j - f*)**2
+    # of every sample (f_j: neuron j's spikes per step, f* = rate_target); 0: off
+    rate_reg: float = 0.0
+    rate_target: float = 0.01
     task_params: dict = dataclasses.field(default_factory=dict)
     config_changes: dict = dataclasses.field(default_factory=dict)
 
@@ -83,6 +87,18 @@ class TrainSettings:
             raise ValueError(f"eprop_lr_decay must be in (0, 1], not {self.eprop_lr_decay!r}")
         if self.eprop_lr_decay != 1 and (self.tier != "reference" or self.batch is None):
             raise ValueError("eprop_lr_decay is a setting of the reference tier with batch")
+        if isinstance(self.rate_reg, bool) or not isinstance(self.rate_reg, (int, float)) \
+                or not 0 <= self.rate_reg < float("inf"):
+            raise ValueError(f"rate_reg must be a non-negative finite number, "
+                             f"not {self.rate_reg!r}")
+        if isinstance(self.rate_target, bool) or not isinstance(self.rate_target, (int, float)) \
+                or not 0 <= self.rate_target <= 1:
+            raise ValueError(f"rate_target must be in [0, 1] (spikes per step), "
+                             f"not {self.rate_target!r}")
+        if self.rate_reg and not (self.tier == "bptt"
+                                  or self.tier == "reference" and self.batch is not None):
+            raise ValueError("rate_reg is a setting of the bptt tier and of the reference "
+                             "tier with batch")
         if self.loss not in ("mse", "ce"):
             raise ValueError(f"loss must be one of 'mse', 'ce', not {self.loss!r}")
         if self.loss != "mse" and self.tier == "golden":
@@ -200,6 +216,7 @@ class ReferenceTier:
                                 from_golden=True)
         self.batch, self.eprop_lr = settings.batch, settings.eprop_lr
         self.eprop_lr_decay = settings.eprop_lr_decay
+        self.rate = dict(rate_reg=settings.rate_reg, rate_target=settings.rate_target)
         self.Adam, self.adam = Adam, None
 
     def _pad(self, ystar):
@@ -237,7 +254,8 @@ class ReferenceTier:
         sample, accumulating ``sum_t L_j ebar_ji`` and ``sum_t err_k zout_j`` (the
         reference's ``online=False`` mode, :func:`eligo.model.reference.eprop_gradients`);
         the directions summed over the batch are one Adam step (its rate times
-        ``eprop_lr_decay`` after every epoch). Every weight is written once
+        ``eprop_lr_decay`` after every epoch); with ``rate_reg`` the firing-rate
+        regularizer's direction is added per sample. Every weight is written once
         per mini-batch, so no row writes are counted (as for bptt); spikes are."""
         torch, spikes, n_in = self.torch, 0, self.cfg.n_in
         if self.adam is None:
@@ -250,7 +268,7 @@ class ReferenceTier:
             self.adam.lr *= self.eprop_lr_decay
         for _, x, ystar, mask in self._batches(split, order, self.batch):
             runner = self.Reference(self.cfg, batch=x.shape[1], dtype=torch.float32,
-                                    loss=self.loss, shared_weights=True)
+                                    loss=self.loss, shared_weights=True, **self.rate)
             runner.load_weights(**self._weights())
             runner.run(x, ystar, mask, learn=True, trigger=False, online=False, apply=False)
             grad = runner.grad
@@ -297,7 +315,8 @@ class BpttTier(ReferenceTier):
     def train_epoch(self, split, order, bar):
         batches = [b[1:] for b in self._batches(split, order, self.batch_size)]
         self.weights, _ = self.train_bptt(self.cfg, self.weights, batches, lr=self.bptt_lr,
-                                          epochs=1, dtype=self.torch.float32, loss=self.loss)
+                                          epochs=1, dtype=self.torch.float32, loss=self.loss,
+                                          **self.rate)
         bar.update(len(order))
         return None  # BPTT has no row writes or on-chip activity to count
 
@@ -335,6 +354,9 @@ def train(settings, out=print, progress_stream=None, out_dir=None):
         mode = f" (mini-batches of {tier.batch_size}, Adam {settings.bptt_lr:g})"
     if settings.loss != "mse":
         mode += f", loss {settings.loss}"
+    if settings.rate_reg:
+        mode += (f", rate regularizer {settings.rate_reg:g} towards {settings.rate_target:g} "
+                 f"spikes per neuron and step")
     out(f"training {settings.tier}{mode} on {settings.task} ({len(data.train)} train, "
         f"{len(data.test)} test, {data.n_steps} steps each), preset {settings.preset}, "
         f"{settings.epochs} epochs; chance {metric}: {chance_level(data):.3f}")

@@ -110,6 +110,73 @@ def test_eprop_equals_autograd_with_cross_entropy(alif):
         assert torch.diagonal(ep["w_rec"]).abs().max() == 0
 
 
+@pytest.mark.parametrize("alif", [False, True], ids=["lif", "alif"])
+def test_rate_regularizer_eprop_equals_autograd(alif):
+    # The firing-rate loss rate_reg/2 sum_j (f_j - f*)**2 of each sample, f_j its mean spikes
+    # per step: e-prop's rate_reg (f_j - f*) (1/T) sum_t e_ji (unfiltered e) equals autograd's
+    # gradient with the approximations, alone (no targets) and beside the cross-entropy. Two
+    # samples per batch (rates per sample, not pooled); f* between the neurons' rates, so
+    # that both signs of f_j - f* occur.
+    for seed in SEEDS:
+        cfg = small_cfg(seed, n_alif=alif, refractory=1)
+        weights, x, ystar, mask = random_case(cfg, seed)
+        x = torch.cat([x, random_case(cfg, seed + 10)[1]], dim=1)
+        ystar, mask = (torch.cat([a, a.flip(0)], dim=1) for a in (ystar.abs(), mask))
+        ref = Reference(cfg, batch=2)
+        ref.load_weights(**weights)
+        rates = ref.run(x, learn=False)["z"].mean(dim=0)
+        target = rates.median().item()
+        assert (rates > target).any() and (rates < target).any()
+        kw = dict(rate_reg=40.0, rate_target=target)
+        none = torch.zeros_like(mask)
+        ep = eprop_gradients(cfg, weights, x, ystar, none, **kw)
+        ag = autograd_gradients(cfg, weights, x, ystar, none, **kw)
+        for name in ("w_in", "w_rec"):
+            assert ep[name].abs().max() > 0
+            assert rel(ep[name], ag[name]) <= 1e-6, (seed, name)
+        assert ep["w_out"].abs().max() == 0 and ag["w_out"].abs().max() == 0
+        ep = eprop_gradients(cfg, weights, x, ystar, mask, loss="ce", **kw)
+        ag = autograd_gradients(cfg, weights, x, ystar, mask, loss="ce", **kw)
+        task = eprop_gradients(cfg, weights, x, ystar, mask, loss="ce")
+        for name in ("w_in", "w_rec", "w_out"):
+            assert rel(ep[name], ag[name]) <= 1e-6, (seed, name)
+        for name in ("w_in", "w_rec"):
+            assert rel(ep[name], task[name]) > 1e-2  # the term is not negligible here
+        assert torch.diagonal(ep["w_rec"]).abs().max() == 0
+
+
+def test_rate_regularizer_in_per_sample_updates_only():
+    cfg = small_cfg(2, n_alif=True)
+    weights, x, ystar, mask = random_case(cfg, 2)
+    ref = Reference(cfg, rate_reg=5.0, rate_target=0.1)
+    ref.load_weights(**weights)
+    ref.run(x, ystar, mask, trigger=False, online=False, lr=0.01, lr_out=0.003)
+    grads = eprop_gradients(cfg, weights, x, ystar, mask, rate_reg=5.0, rate_target=0.1)
+    for name, lr in (("w_in", 0.01), ("w_rec", 0.01), ("w_out", 0.003)):
+        assert rel(ref.state[name][0], weights[name] - lr * grads[name]) <= 1e-12
+    for kw in (dict(trigger=True), dict(trigger=False, online=True)):
+        with pytest.raises(ValueError, match=r"^the firing-rate regularizer is a term of "
+                                             r"per-sample e-prop \(trigger=False, "
+                                             r"online=False\)$"):
+            ref.step(x[0], **kw)
+
+
+@pytest.mark.parametrize("value", [-1.0, float("inf"), float("nan"), True])
+def test_init_wrong_rate_reg(value):
+    cfg = Config(n_in=2, n_rec=3, n_out=1)
+    with pytest.raises(ValueError, match=r"^rate_reg must be a non-negative finite number, "
+                                         rf"not {re.escape(repr(value))}$"):
+        Reference(cfg, rate_reg=value)
+
+
+@pytest.mark.parametrize("value", [-0.01, 1.5, "0.1"])
+def test_init_wrong_rate_target(value):
+    cfg = Config(n_in=2, n_rec=3, n_out=1)
+    with pytest.raises(ValueError, match=r"^rate_target must be in \[0, 1\] \(spikes per "
+                                         rf"step\), not {re.escape(repr(value))}$"):
+        Reference(cfg, rate_reg=1.0, rate_target=value)
+
+
 def test_cross_entropy_error_and_bad_loss():
     y = torch.tensor([[1.0, 2.0, 0.5], [0.3, 0.1, 0.2]], dtype=F64)
     ystar = torch.tensor([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]], dtype=F64)

@@ -96,6 +96,25 @@ def test_reference_learns_randman_with_minibatch_eprop():
     assert online["final"]["weight_writes_per_sample"] > 0
 
 
+def test_rate_regularizer_reaches_both_float_tiers(monkeypatch):
+    # reference with batch: a strong pull towards silence lowers the activity
+    small = dict(BATCHED, n_train=32, n_test=4, epochs=2)
+    spikes = [train(TrainSettings(**small, rate_reg=c, rate_target=0.0),
+                    progress_stream=io.StringIO(), **QUIET)["final"]["spikes_per_step"]
+              for c in (0.0, 1e4)]
+    assert spikes[1] < 0.6 * spikes[0]
+    # bptt: the settings reach its loss
+    from eligo.model import reference
+    seen = []
+    real = reference.train_bptt
+    monkeypatch.setattr(reference, "train_bptt",
+                        lambda *a, **kw: seen.append(kw) or real(*a, **kw))
+    train(TrainSettings(**dict(FLOAT_TIERS["bptt"], n_train=4, n_test=2, epochs=1),
+                        tier="bptt", rate_reg=3.0, rate_target=0.02),
+          progress_stream=io.StringIO(), **QUIET)
+    assert seen and seen[0]["rate_reg"] == 3.0 and seen[0]["rate_target"] == 0.02
+
+
 @pytest.mark.parametrize("changes,message", [
     ({"batch": 0}, "batch must be a positive integer, not 0"),
     ({"batch": 2.5}, "batch must be a positive integer, not 2.5"),
@@ -109,6 +128,15 @@ def test_reference_learns_randman_with_minibatch_eprop():
     ({"batch": 4, "eprop_lr_decay": 0}, "eprop_lr_decay must be in (0, 1], not 0"),
     ({"batch": 4, "eprop_lr_decay": 1.5}, "eprop_lr_decay must be in (0, 1], not 1.5"),
     ({"eprop_lr_decay": 0.5}, "eprop_lr_decay is a setting of the reference tier with batch"),
+    ({"batch": 4, "rate_reg": -1.0}, "rate_reg must be a non-negative finite number, not -1.0"),
+    ({"batch": 4, "rate_reg": float("inf")},
+     "rate_reg must be a non-negative finite number, not inf"),
+    ({"batch": 4, "rate_reg": 1.0, "rate_target": 2.0},
+     "rate_target must be in [0, 1] (spikes per step), not 2.0"),
+    ({"rate_reg": 1.0}, "rate_reg is a setting of the bptt tier and of the reference tier "
+                        "with batch"),
+    ({"tier": "golden", "rate_reg": 1.0}, "rate_reg is a setting of the bptt tier and of the "
+                                          "reference tier with batch"),
     ({"loss": "l1"}, "loss must be one of 'mse', 'ce', not 'l1'"),
     ({"loss": "ce", "tier": "golden"}, "loss 'ce' is a setting of the float tiers, not of "
                                        "'golden' (the core's error is y - y*)"),
@@ -129,6 +157,10 @@ def test_bad_float_settings_refused(changes, message):
     (["--tier", "reference", "--batch", "8", "--eprop-lr", "-1"],
      "eprop_lr must be a positive number, not -1.0"),
     (["--tier", "bptt", "--loss", "hinge"], "loss must be one of 'mse', 'ce', not 'hinge'"),
+    (["--tier", "bptt", "--rate-reg", "-2"],
+     "rate_reg must be a non-negative finite number, not -2.0"),
+    (["--tier", "bptt", "--rate-reg", "1", "--rate-target", "-0.1"],
+     "rate_target must be in [0, 1] (spikes per step), not -0.1"),
 ])
 def test_train_cli_refuses_bad_input(capsys, tmp_path, args, message):
     assert main(["train", "--out", str(tmp_path), *args]) == 1
