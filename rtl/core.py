@@ -22,7 +22,8 @@ from .synapse import AlifFactor, SynapseUnit
 from .trace import ReadoutUnit, TraceUnit, readout_drive_width
 
 __all__ = ["EV_SPIKE", "EV_TARGET", "EV_END", "OUT_SPIKE", "OUT_READOUT", "OUT_END",
-           "PHASES", "index_width", "event_layout", "output_layout", "Core"]
+           "PHASES", "index_width", "event_layout", "output_layout", "neuron_state_layout",
+           "Core"]
 
 # Event kinds (the `kind` field of event_layout).
 EV_SPIKE, EV_TARGET, EV_END = 0, 1, 2
@@ -78,6 +79,14 @@ def output_layout(cfg):
     })
 
 
+def neuron_state_layout(cfg):
+    """Layout of one word of the core's neuron memory: ``v`` (``signed(v_bits)``), ``a``
+    (``unsigned(a_bits)``), ``ref`` (``unsigned(ref_width(cfg))``)."""
+    ensure_config(cfg)
+    return data.StructLayout({"v": signed(cfg.v_bits), "a": unsigned(cfg.a_bits),
+                              "ref": unsigned(ref_width(cfg))})
+
+
 def _in_range(value, low, high):
     """``low <= value <= high``, leaving out a comparison the value's shape makes constant
     (Verilator rejects constant comparisons)."""
@@ -121,9 +130,17 @@ class Core(wiring.Component):
     ``w_rec`` as the golden ``_W``), ``ebar`` (same addressing, ``signed(e_bits)``), ``eps``
     (``n_alif * n_pre``, address ``r * n_pre + i``, ``signed(eps_bits)``; None without ALIF
     neurons; both None with factored traces), ``w_out`` (``n_out * n_rec``, address
-    ``k * n_rec + j``), ``b`` (``n_rec * n_out``, address ``j * n_out + k``). Neuron, trace and readout state are register arrays (lists of
-    signals): ``v``, ``a``, ``ref``, ``z``, ``psi``, ``zout``, ``acc`` (``n_rec`` each), ``pre``
-    (``n_pre``: ``xbar`` then ``zbar``), ``y``, ``err``, ``acc_out`` (``n_out`` each).
+    ``k * n_rec + j``), ``b`` (``n_rec * n_out``, address ``j * n_out + k``), ``neuron``
+    (``n_rec`` words of :func:`neuron_state_layout`: ``v``, ``a``, ``ref``), ``psi`` (two
+    banks of ``n_rec``: ``b * n_rec + j``, the latest in bank ``psi_bank``), ``pre``
+    (``xbar`` then ``zbar``, two banks of ``n_pre``: ``b * n_pre + i``, the latest in bank
+    ``pre_bank``), ``zout``, ``acc`` (``n_rec`` each). The neuron phase writes ``psi`` into
+    the other bank and flips ``psi_bank`` when it ends, the trace phase likewise ``pre``, so
+    the sweep reads last step's values (``psi_old``, ``pre_old``) beside this step's without
+    a copy. Internal memories hold ``I_j`` (zeroed as the neuron phase reads it) and the
+    learning signal ``sig_j``. Register arrays (lists of signals): ``z`` (``n_rec``), ``y``,
+    ``err``, ``acc_out`` (``n_out`` each); ``clear_state`` zeroes them at once and the
+    memories in a sweep of one word per cycle (the core stays busy meanwhile).
     ``counters`` maps every name of ``eligo.model.names.COUNTER_NAMES`` to a 32-bit saturating
     register; ``cycles`` maps each name of :data:`PHASES` to the cycles that phase took in the
     last step (cleared when a step starts).
@@ -195,14 +212,16 @@ class Core(wiring.Component):
 
         def regs(name, n, shape):
             return [Signal(shape, name=f"{name}{k}") for k in range(n)]
-        self.v = regs("v", c.n_rec, signed(c.v_bits))
-        self.a = regs("a", c.n_rec, unsigned(c.a_bits))
-        self.ref = regs("ref", c.n_rec, unsigned(ref_width(c)))
+        # Per-neuron and per-trace state in memories; psi and pre keep two banks (this
+        # step's values and last step's, which the sweep reads beside them).
+        self._neuron = MemoryData(shape=neuron_state_layout(c), depth=c.n_rec, init=[])
+        self._psi = MemoryData(shape=unsigned(c.psi_bits), depth=2 * c.n_rec, init=[])
+        self._pre = MemoryData(shape=unsigned(c.trace_bits), depth=2 * c.n_pre, init=[])
+        self._zout = MemoryData(shape=unsigned(c.trace_bits), depth=c.n_rec, init=[])
+        self._acc = MemoryData(shape=signed(c.acc_bits), depth=c.n_rec, init=[])
+        self.psi_bank = Signal(name="psi_bank")
+        self.pre_bank = Signal(name="pre_bank")
         self.z = regs("z", c.n_rec, 1)
-        self.psi = regs("psi", c.n_rec, unsigned(c.psi_bits))
-        self.zout = regs("zout", c.n_rec, unsigned(c.trace_bits))
-        self.acc = regs("acc", c.n_rec, signed(c.acc_bits))
-        self.pre = regs("pre", c.n_pre, unsigned(c.trace_bits))
         self.y = regs("y", c.n_out, signed(c.y_bits))
         self.err = regs("err", c.n_out, signed(c.err_bits))
         self.acc_out = regs("acc_out", c.n_out, signed(c.acc_bits))
@@ -250,6 +269,34 @@ class Core(wiring.Component):
     def b(self):
         """``MemoryData`` of ``b``, address ``j * n_out + k``."""
         return self._b
+
+    @property
+    def neuron(self):
+        """``MemoryData`` of ``neuron_state_layout(cfg)`` (``v``, ``a``, ``ref``), address
+        ``j``."""
+        return self._neuron
+
+    @property
+    def psi(self):
+        """``MemoryData`` of ``psi`` in two banks: neuron ``j`` of bank ``b`` at
+        ``b * n_rec + j``; :attr:`psi_bank` holds the latest step's bank."""
+        return self._psi
+
+    @property
+    def pre(self):
+        """``MemoryData`` of the presynaptic traces (``xbar`` then ``zbar``, ``n_pre``
+        words) in two banks, address ``b * n_pre + i``; :attr:`pre_bank` holds the latest."""
+        return self._pre
+
+    @property
+    def zout(self):
+        """``MemoryData`` of ``zout``, address ``j``."""
+        return self._zout
+
+    @property
+    def acc(self):
+        """``MemoryData`` of ``acc``, address ``j``."""
+        return self._acc
 
     def elaborate(self, platform):
         m = Module()
@@ -300,20 +347,46 @@ class Core(wiring.Component):
             eps_data = Const(0, signed(c.eps_bits))
 
         # -- state ---------------------------------------------------------------------------
-        V, A, REF = Array(self.v), Array(self.a), Array(self.ref)
-        Z, PSI = Array(self.z), Array(self.psi)
+        # Memories (synchronous reads: address in the issue cycle, data in stage 1). psi and
+        # pre have two banks: a phase that updates them reads the current bank, writes the
+        # other and flips the bank bit when it ends, so the sweep reads this step's values
+        # beside last step's (psi_old, pre_old) without copying.
+        m.submodules.neuron_mem = neuron_mem = Memory(data=self._neuron)
+        n_rd, n_wr = neuron_mem.read_port(), neuron_mem.write_port()
+        m.submodules.psi_mem = psi_mem = Memory(data=self._psi)
+        psi_wr = psi_mem.write_port()
+        psi_rd, psi_old_rd = psi_mem.read_port(), psi_mem.read_port()
+        m.submodules.pre_mem = pre_mem = Memory(data=self._pre)
+        pre_wr = pre_mem.write_port()
+        pre_rd, pre_old_rd = pre_mem.read_port(), pre_mem.read_port()
+        m.submodules.zout_mem = zout_mem = Memory(data=self._zout)
+        zout_rd, zout_wr = zout_mem.read_port(), zout_mem.write_port()
+        m.submodules.acc_mem = acc_mem = Memory(data=self._acc)
+        acc_rd, acc_wr = acc_mem.read_port(), acc_mem.write_port()
+        # The synaptic input I_j, accumulated in syn (a source's items visit j in turn, so an
+        # item may read the word the item before is writing: transparent) and zeroed as the
+        # neuron phase reads it.
+        m.submodules.input_mem = input_mem = Memory(
+            shape=signed(synaptic_input_width(c)), depth=n_rec, init=[])
+        in_wr = input_mem.write_port()
+        in_rd = input_mem.read_port(transparent_for=(in_wr,))
+        # The learning signal sum_k F[j, k] * err_k, written once per row by the signal phase.
+        m.submodules.signal_mem = signal_mem = Memory(
+            shape=signed(signal_width(c)), depth=n_rec, init=[])
+        sig_rd, sig_wr = signal_mem.read_port(), signal_mem.write_port()
+        psi_bank, pre_bank = self.psi_bank, self.pre_bank
+
+        def bank(sel, size, index):
+            """Address of ``index`` in bank ``sel`` of a two-bank memory of ``size`` words
+            per bank."""
+            return Mux(sel, size + index, index)
+
+        Z, Y, ERR = Array(self.z), Array(self.y), Array(self.err)
         z_old = [Signal(name=f"z_old{j}") for j in range(n_rec)]
-        psi_old = [Signal(unsigned(c.psi_bits), name=f"psi_old{j}") for j in range(n_rec)]
-        pre_old = [Signal(unsigned(c.trace_bits), name=f"pre_old{i}") for i in range(n_pre)]
-        Z_OLD, PSI_OLD, PRE, PRE_OLD = (Array(z_old), Array(psi_old), Array(self.pre),
-                                        Array(pre_old))
-        TRACES = Array(self.pre + self.zout)  # what the trace phase walks, in order
-        ZOUT, Y, ERR = Array(self.zout), Array(self.y), Array(self.err)
-        ACCS = Array(self.acc + self.acc_out)  # trigger rows: recurrent, then readout
-        I = Array(Signal(signed(synaptic_input_width(c)), name=f"I{j}") for j in range(n_rec))
+        Z_OLD = Array(z_old)
+        ACC_OUT = Array(self.acc_out)
         DRV = Array(Signal(signed(readout_drive_width(c)), name=f"drive{k}")
                     for k in range(n_out))
-        SIG = Array(Signal(signed(signal_width(c)), name=f"sig{j}") for j in range(n_rec))
         q_all = [Signal(signed(q_width(c)), name=f"q{r}") for r in range(n_rec + n_out)]
         Q = Array(q_all)
         x = Signal(n_in)
@@ -322,7 +395,8 @@ class Core(wiring.Component):
         learn = Signal()
 
         # -- loop registers shared by the phases ---------------------------------------------
-        top = max(n_rec * n_pre, n_pre + n_rec, n_rec * n_out, n_rec + n_out, n_pre)
+        top = max(n_rec * n_pre, n_pre + n_rec, n_rec * n_out, n_rec + n_out, 2 * n_pre,
+                  2 * n_rec)
         n = Signal(range(top + 1))               # flattened item counter
         row = Signal(range(max(n_rec, n_out) + 1))
         col = Signal(range(max(n_pre, n_out) + 1))
@@ -457,7 +531,7 @@ class Core(wiring.Component):
         pipe_busy = Signal()
         done = Signal()
         host_hold = Signal()  # the host bus holds the core idle (set in the host section)
-        clear_ebar = Signal()  # clear_state asked for the eps/ebar sweep
+        clear_mem = Signal()  # clear_state asked for the sweep that zeroes the memories
         m.d.comb += done.eq(issued & ~pipe_busy)
 
         z_vec = Cat(*self.z)
@@ -468,10 +542,9 @@ class Core(wiring.Component):
                 m.d.comb += self.i.ready.eq(~host_hold)
                 ev = self.i.payload
                 bad = Signal()
-                with m.If(clear_ebar):
-                    m.d.sync += clear_ebar.eq(0)
-                    if full:
-                        start("clear")
+                with m.If(clear_mem):
+                    m.d.sync += clear_mem.eq(0)
+                    start("clear")
                 with m.Elif(self.i.valid & ~host_hold):
                     with m.Switch(ev.kind):
                         with m.Case(EV_SPIKE):
@@ -488,9 +561,6 @@ class Core(wiring.Component):
                         with m.Case(EV_END):
                             m.d.sync += learn.eq(ev.value[0])
                             m.d.sync += [o.eq(s) for o, s in zip(z_old, self.z)]
-                            m.d.sync += [o.eq(s) for o, s in zip(psi_old, self.psi)]
-                            m.d.sync += [o.eq(s) for o, s in zip(pre_old, self.pre)]
-                            m.d.sync += [r.eq(0) for r in I]
                             m.d.sync += [r.eq(0) for r in cyc.values()]
                             start("syn", Cat(x, z_vec))
                         with m.Default():
@@ -500,29 +570,34 @@ class Core(wiring.Component):
                                  self.errors.eq(Mux(self.errors == COUNTER_MAX, self.errors,
                                                     self.errors + 1))]
 
+            # clear_state: zero every state memory, one word of each per cycle.
+            cleared = [(n_wr, n_rec), (psi_wr, 2 * n_rec), (pre_wr, 2 * n_pre),
+                       (zout_wr, n_rec), (acc_wr, n_rec)]
             if full:
-                # clear_state: zero eps and ebar, one word of each per cycle.
-                with m.State("clear"):
-                    m.d.comb += [ebar_wr.addr.eq(n), ebar_wr.data.eq(0), ebar_wr.en.eq(1)]
-                    if n_alif:
-                        m.d.comb += [eps_wr.addr.eq(n), eps_wr.data.eq(0),
-                                     eps_wr.en.eq(n < n_alif * n_pre)]
-                    m.d.sync += n.eq(n + 1)
-                    with m.If(n == n_rec * n_pre - 1):
-                        m.next = "collect"
+                cleared.append((ebar_wr, n_rec * n_pre))
+            if n_alif and full:
+                cleared.append((eps_wr, n_alif * n_pre))
+            with m.State("clear"):
+                for port, depth in cleared:
+                    m.d.comb += [port.addr.eq(n), port.data.eq(0), port.en.eq(n < depth)]
+                m.d.sync += n.eq(n + 1)
+                with m.If(n == max(depth for _, depth in cleared) - 1):
+                    m.next = "collect"
 
             with m.State("syn"):
                 m.d.sync += cyc["syn"].eq(cyc["syn"] + 1)
                 go = mask_loop(n_rec)
                 m.d.comb += [iss_valid.eq(go & ~issued), iss_a.eq(inner),
-                             w_rd.addr.eq(inner * n_pre + src)]
+                             w_rd.addr.eq(inner * n_pre + src), in_rd.addr.eq(inner)]
                 with m.If(done):
                     start("neuron")
 
             with m.State("neuron"):
                 m.d.sync += cyc["neuron"].eq(cyc["neuron"] + 1)
                 counted_loop(n_rec)
+                m.d.comb += [n_rd.addr.eq(iss_a), in_rd.addr.eq(iss_a)]
                 with m.If(done):
+                    m.d.sync += psi_bank.eq(~psi_bank)
                     with m.If(learn):
                         start("trace")
                     with m.Else():
@@ -532,7 +607,10 @@ class Core(wiring.Component):
             with m.State("trace"):
                 m.d.sync += cyc["trace"].eq(cyc["trace"] + 1)
                 counted_loop(n_pre + n_rec)
+                m.d.comb += [pre_rd.addr.eq(bank(pre_bank, n_pre, iss_a)),
+                             zout_rd.addr.eq(iss_a - n_pre)]
                 with m.If(done):
+                    m.d.sync += pre_bank.eq(~pre_bank)
                     if full:
                         start("sweep")
                     else:
@@ -543,7 +621,11 @@ class Core(wiring.Component):
                 with m.State("sweep"):
                     m.d.sync += cyc["sweep"].eq(cyc["sweep"] + 1)
                     grid_loop(n_rec, n_pre)
-                    m.d.comb += ebar_rd.addr.eq(n)
+                    m.d.comb += [ebar_rd.addr.eq(n),
+                                 psi_rd.addr.eq(bank(psi_bank, n_rec, iss_a)),
+                                 psi_old_rd.addr.eq(bank(~psi_bank, n_rec, iss_a)),
+                                 pre_rd.addr.eq(bank(pre_bank, n_pre, iss_b)),
+                                 pre_old_rd.addr.eq(bank(~pre_bank, n_pre, iss_b))]
                     if n_alif:
                         m.d.comb += eps_rd.addr.eq(Mux(row >= alif0, n - alif0 * n_pre, 0))
                     with m.If(done):
@@ -563,7 +645,6 @@ class Core(wiring.Component):
                 counted_loop(n_out)
                 with m.If(done):
                     with m.If(learn & (mask != 0)):
-                        m.d.sync += [r.eq(0) for r in SIG]
                         start("signal")
                     with m.Else():
                         start("output", z_vec)
@@ -578,6 +659,7 @@ class Core(wiring.Component):
             with m.State("trigger"):
                 m.d.sync += cyc["trigger"].eq(cyc["trigger"] + 1)
                 counted_loop(n_rec + n_out)
+                m.d.comb += [sig_rd.addr.eq(iss_a), acc_rd.addr.eq(iss_a)]
                 with m.If(done):
                     start("write_rec", Cat(*(q != 0 for q in q_all[:n_rec])))
 
@@ -590,6 +672,9 @@ class Core(wiring.Component):
                              w_rd.addr.eq(addr)]
                 if full:
                     m.d.comb += ebar_rd.addr.eq(addr)
+                else:
+                    m.d.comb += [psi_rd.addr.eq(bank(psi_bank, n_rec, src)),
+                                 pre_rd.addr.eq(bank(pre_bank, n_pre, inner))]
                 with m.If(done):
                     start("write_out", Cat(*(q != 0 for q in q_all[n_rec:])))
 
@@ -598,7 +683,8 @@ class Core(wiring.Component):
                 go = mask_loop(n_rec)
                 addr = src * n_rec + inner
                 m.d.comb += [iss_valid.eq(go & ~issued), iss_a.eq(src), iss_b.eq(inner),
-                             iss_addr.eq(addr), w_out_rd.addr.eq(addr)]
+                             iss_addr.eq(addr), w_out_rd.addr.eq(addr),
+                             zout_rd.addr.eq(inner)]
                 with m.If(done):
                     start("output", z_vec)
 
@@ -669,16 +755,21 @@ class Core(wiring.Component):
                 expr = expr & cond
             count(name, expr)
 
-        # syn: I_j += W[j, s]
+        # syn: I_j += W[j, s]; the neuron phase zeroes each I_j once it has been read
         with m.If(s1_valid & ongoing("syn")):
-            m.d.sync += I[s1_a].eq(I[s1_a] + w_rd.data)
+            m.d.comb += [in_wr.addr.eq(s1_a), in_wr.data.eq(in_rd.data + w_rd.data),
+                         in_wr.en.eq(1)]
+        with m.If(s1_valid & ongoing("neuron")):
+            m.d.comb += [in_wr.addr.eq(s1_a), in_wr.data.eq(0), in_wr.en.eq(1)]
 
         # neuron
         req = neu.i.payload
+        state = neuron_state_layout(c)(data_of("neuron", n_rd.data.as_value(), "state"))
         u_valid, ua, ub, uaddr = stage_of("neuron")
         m.d.comb += [
             neu.i.valid.eq(u_valid & ongoing("neuron")),
-            req.I.eq(I[ua]), req.v.eq(V[ua]), req.a.eq(A[ua]), req.ref.eq(REF[ua]),
+            req.I.eq(data_of("neuron", in_rd.data, "in_data")),
+            req.v.eq(state.v), req.a.eq(state.a), req.ref.eq(state.ref),
             req.z_old.eq(Z_OLD[ua]), req.alif.eq(ua >= alif0),
         ]
         if stochastic:
@@ -687,8 +778,11 @@ class Core(wiring.Component):
         na, _, _ = tags(neu, "neu", (ua, ub, uaddr))
         res = neu.o.payload
         with m.If(neu.o.valid):
-            m.d.sync += [V[na].eq(res.v), A[na].eq(res.a), REF[na].eq(res.ref),
-                         Z[na].eq(res.z), PSI[na].eq(res.psi)]
+            m.d.comb += [n_wr.addr.eq(na), n_wr.en.eq(1), n_wr.data.v.eq(res.v),
+                         n_wr.data.a.eq(res.a), n_wr.data.ref.eq(res.ref),
+                         psi_wr.addr.eq(bank(~psi_bank, n_rec, na)), psi_wr.data.eq(res.psi),
+                         psi_wr.en.eq(1)]
+            m.d.sync += Z[na].eq(res.z)
         count("spikes", neu.o.valid & res.z)
         sat_count("sat_v", neu.o.valid, res.sat_v)
         sat_count("sat_a", neu.o.valid, res.sat_a)
@@ -698,7 +792,8 @@ class Core(wiring.Component):
         u_valid, ua, ub, uaddr = stage_of("trace")
         m.d.comb += [
             tru.i.valid.eq(u_valid & ongoing("trace")),
-            tru.i.payload.trace.eq(TRACES[ua]),
+            tru.i.payload.trace.eq(Mux(ua < n_pre, data_of("trace", pre_rd.data, "pre_data"),
+                                       data_of("trace", zout_rd.data, "zout_data"))),
             tru.i.payload.spike.eq(spikes.bit_select(ua, 1)),
             tru.decay.eq(Mux(ua < n_pre, p["alpha"], p["kappa"])),
         ]
@@ -706,7 +801,12 @@ class Core(wiring.Component):
             m.d.comb += tru.i.payload.rand.eq(rand[0])
         ta, _, _ = tags(tru, "tru", (ua, ub, uaddr))
         with m.If(tru.o.valid):
-            m.d.sync += TRACES[ta].eq(tru.o.payload.trace)
+            with m.If(ta < n_pre):
+                m.d.comb += [pre_wr.addr.eq(bank(~pre_bank, n_pre, ta)),
+                             pre_wr.data.eq(tru.o.payload.trace), pre_wr.en.eq(1)]
+            with m.Else():
+                m.d.comb += [zout_wr.addr.eq(ta - n_pre), zout_wr.data.eq(tru.o.payload.trace),
+                             zout_wr.en.eq(1)]
         clamped = tru.o.payload.clamped
         sat_count("sat_xbar", tru.o.valid, clamped, ta < n_in)
         sat_count("sat_zbar", tru.o.valid, clamped, (ta >= n_in) & (ta < n_pre))
@@ -717,11 +817,14 @@ class Core(wiring.Component):
         res = syn.o.payload
         if full:
             u_valid, ua, ub, uaddr = stage_of("sweep")
+            psi_old = data_of("sweep", psi_old_rd.data, "psi_old_data")
             m.d.comb += [
-                alf.psi_old.eq(PSI_OLD[ua]),
+                alf.psi_old.eq(psi_old),
                 syn.i.valid.eq(u_valid & ongoing("sweep")),
-                req.alif.eq(ua >= alif0), req.psi.eq(PSI[ua]), req.psi_old.eq(PSI_OLD[ua]),
-                req.g.eq(alf.g), req.pre.eq(PRE[ub]), req.pre_old.eq(PRE_OLD[ub]),
+                req.alif.eq(ua >= alif0), req.psi_old.eq(psi_old),
+                req.psi.eq(data_of("sweep", psi_rd.data, "psi_data")),
+                req.g.eq(alf.g), req.pre.eq(data_of("sweep", pre_rd.data, "pre_data")),
+                req.pre_old.eq(data_of("sweep", pre_old_rd.data, "pre_old_data")),
                 req.eps.eq(data_of("sweep", eps_data, "eps_data")),
                 req.ebar.eq(data_of("sweep", ebar_rd.data, "ebar_data")),
             ]
@@ -741,7 +844,8 @@ class Core(wiring.Component):
             u_valid, ua, ub, uaddr = stage_of("write_rec")
             m.d.comb += [
                 syn.i.valid.eq(u_valid & ongoing("write_rec")),
-                req.alif.eq(0), req.psi.eq(PSI[ua]), req.pre.eq(PRE[ub]),
+                req.alif.eq(0), req.psi.eq(data_of("write_rec", psi_rd.data, "psi_data")),
+                req.pre.eq(data_of("write_rec", pre_rd.data, "pre_data")),
             ]
             if stochastic:
                 m.d.comb += req.rand_e.eq(rand[1])
@@ -771,10 +875,16 @@ class Core(wiring.Component):
         sat_count("sat_y", rou.o.valid, res.sat_y)
         sat_count("sat_err", rou.o.valid, res.sat_err)
 
-        # signal: sig_j += F[j, k] * err_k (all weight reads before any write of the step)
+        # signal: sig_j = sum_k F[j, k] * err_k, summed over a row's items in sig_run and
+        # written at its last (all weight reads before any write of the step)
         feedback = w_out_rd.data if c.feedback == "symmetric" else b_rd.data
+        sig_run = Signal(signed(signal_width(c)))
+        sig_sum = Signal(signed(signal_width(c)))
+        m.d.comb += sig_sum.eq(Mux(s1_b == 0, 0, sig_run) + feedback * ERR[s1_b])
         with m.If(s1_valid & ongoing("signal")):
-            m.d.sync += SIG[s1_a].eq(SIG[s1_a] + feedback * ERR[s1_b])
+            m.d.sync += sig_run.eq(sig_sum)
+            m.d.comb += [sig_wr.addr.eq(s1_a), sig_wr.data.eq(sig_sum),
+                         sig_wr.en.eq(s1_b == n_out - 1)]
 
         # trigger: recurrent rows, then readout rows
         req = trg.i.payload
@@ -782,15 +892,22 @@ class Core(wiring.Component):
         is_out = ua >= n_rec
         m.d.comb += [
             trg.i.valid.eq(u_valid & ongoing("trigger")),
-            req.signal_sum.eq(Mux(is_out, ERR[ua - n_rec], SIG[ua])),
-            req.acc.eq(ACCS[ua]), req.has_target.eq(1), req.readout.eq(is_out),
+            req.signal_sum.eq(Mux(is_out, ERR[ua - n_rec],
+                                  data_of("trigger", sig_rd.data, "sig_data"))),
+            req.acc.eq(Mux(is_out, ACC_OUT[ua - n_rec],
+                           data_of("trigger", acc_rd.data, "acc_data"))),
+            req.has_target.eq(1), req.readout.eq(is_out),
         ]
         if stochastic:
             m.d.comb += req.rand.eq(rand[0])
         ga, _, _ = tags(trg, "trg", (ua, ub, uaddr))
         res = trg.o.payload
         with m.If(trg.o.valid):
-            m.d.sync += [ACCS[ga].eq(res.acc), Q[ga].eq(res.q)]
+            m.d.sync += Q[ga].eq(res.q)
+            with m.If(ga < n_rec):
+                m.d.comb += [acc_wr.addr.eq(ga), acc_wr.data.eq(res.acc), acc_wr.en.eq(1)]
+            with m.Else():
+                m.d.sync += ACC_OUT[ga - n_rec].eq(res.acc)
         written = trg.o.valid & (res.q != 0)
         sat_count("sat_acc", trg.o.valid, res.sat_acc, ga < n_rec)
         sat_count("sat_acc_out", trg.o.valid, res.sat_acc, ga >= n_rec)
@@ -818,7 +935,7 @@ class Core(wiring.Component):
             upd.i.valid.eq(Mux(rec, rec_valid, u_valid & ongoing("write_out"))),
             req.w.eq(Mux(rec, w_data, data_of("write_out", w_out_rd.data, "w_out_data"))),
             req.q.eq(Mux(rec, Q[rec_a], Q[n_rec + ua])),
-            req.elig.eq(Mux(rec, rec_elig, ZOUT[ub])),
+            req.elig.eq(Mux(rec, rec_elig, data_of("write_out", zout_rd.data, "zout_data"))),
             req.readout.eq(~rec),
             req.rand.eq(Mux(rec, rand_w, rand[0] if rngs else 0)),
         ]
@@ -843,20 +960,36 @@ class Core(wiring.Component):
             m.d.sync += reg.eq(Mux(nxt > COUNTER_MAX, COUNTER_MAX, nxt))
         m.d.comb += pipe_busy.eq(Cat(*busy_bits).any())
 
-        self._elaborate_host(m, fsm, host_hold, clear_ebar, {
-            "w": (w_rd, w_wr), "w_out": (w_out_rd, w_out_wr), "b": (b_rd, b_wr),
-            "ebar": (ebar_rd, None) if full else None,
-            "eps": (eps_rd, None) if n_alif and full else None})
+        # The host's windows onto the memories: (read port, write port or None, address
+        # of (row, col), the word's value from the read data). Each window's read is issued
+        # in the request cycle (the core is idle then, its ports free).
+        def at(stride, offset=0):
+            return lambda row, col: row * stride + offset + col
+        windows = {
+            "w_in": (w_rd, w_wr, at(n_pre)), "w_rec": (w_rd, w_wr, at(n_pre, n_in)),
+            "w_out": (w_out_rd, w_out_wr, at(n_rec)), "b": (b_rd, b_wr, at(n_out)),
+            "v": (n_rd, None, at(0), lambda d: d.v), "a": (n_rd, None, at(0), lambda d: d.a),
+            "ref": (n_rd, None, at(0), lambda d: d.ref),
+            "psi": (psi_rd, None, lambda row, col: bank(psi_bank, n_rec, col)),
+            "xbar": (pre_rd, None, lambda row, col: bank(pre_bank, n_pre, col)),
+            "zbar": (pre_rd, None, lambda row, col: bank(pre_bank, n_pre, n_in + col)),
+            "zout": (zout_rd, None, at(0)), "acc": (acc_rd, None, at(0)),
+        }
+        if full:
+            windows["ebar"] = (ebar_rd, None, at(n_pre))
+            if n_alif:
+                windows["eps"] = (eps_rd, None, at(n_pre))
+        self._elaborate_host(m, fsm, host_hold, clear_mem, windows)
         return m
 
-    def _elaborate_host(self, m, fsm, host_hold, clear_ebar, ports):
+    def _elaborate_host(self, m, fsm, host_hold, clear_mem, memory_windows):
         """The host bus target (docs/regmap.md). An access takes two cycles: the request
         cycle issues the memory read of a window, the answer cycle returns ``r_data`` (or
         performs the write) with ``ready``. Register reads are taken at any time; writes and
         window reads only while the core is idle (``collect``, no clear running), and events
         wait while a host request is pending, so neither can change the other's state."""
         c, rmap, h = self._cfg, self._map, self.host
-        idle = fsm.ongoing("collect") & ~clear_ebar
+        idle = fsm.ongoing("collect") & ~clear_mem
         stage = Signal()  # the answer cycle
         is_register = h.addr < min(w.base for w in rmap.windows.values())
         take = h.valid & ~stage & (idle | (is_register & ~h.write))
@@ -868,13 +1001,7 @@ class Core(wiring.Component):
             m.d.comb += [h.error.eq(0), h.r_data.eq(r_data)]
 
         # -- windows: the word of (row, col) at base + 4 * (row << col_bits | col) ---------
-        state_regs = {"v": self.v, "a": self.a, "ref": self.ref, "z": self.z,
-                      "psi": self.psi, "xbar": self.pre[:c.n_in], "zbar": self.pre[c.n_in:],
-                      "zout": self.zout, "acc": self.acc, "y": self.y, "err": self.err,
-                      "acc_out": self.acc_out}
-        memory_of = {"w_in": ("w", c.n_pre, 0), "w_rec": ("w", c.n_pre, c.n_in),
-                     "w_out": ("w_out", c.n_rec, 0), "b": ("b", c.n_out, 0),
-                     "ebar": ("ebar", c.n_pre, 0), "eps": ("eps", c.n_pre, 0)}
+        registers = {"z": self.z, "y": self.y, "err": self.err, "acc_out": self.acc_out}
         windows = []
         for w in rmap.windows.values():
             size_bits = w.size.bit_length() - 1
@@ -885,25 +1012,24 @@ class Core(wiring.Component):
             m.d.comb += hit.eq((h.addr[size_bits:] == w.base >> size_bits)
                                & (row < w.rows) & (col < w.cols))
             windows.append((w, hit, row, col))
-            if w.name in memory_of:  # issue the read in the request cycle
-                mem, stride, offset = memory_of[w.name]
-                rd, _ = ports[mem]
+            if w.name in memory_windows:  # issue the read in the request cycle
+                rd, _, address = memory_windows[w.name][:3]
                 with m.If(take & hit):
-                    m.d.comb += rd.addr.eq(row * stride + offset + col)
+                    m.d.comb += rd.addr.eq(address(row, col))
 
         with m.If(stage):
             m.d.comb += [h.ready.eq(1), h.error.eq(1)]  # refused unless a case says ok
             with m.Switch(h.addr):
                 for r in rmap.registers.values():
                     with m.Case(r.address):
-                        self._host_register(m, r, h, value, ok, clear_ebar)
+                        self._host_register(m, r, h, value, ok, clear_mem)
                 with m.Default():
                     for w, hit, row, col in windows:
                         with m.If(hit):
-                            self._host_window(m, w, h, value, ok, row, col, state_regs,
-                                              memory_of, ports)
+                            self._host_window(m, w, h, value, ok, row, col, registers,
+                                              memory_windows)
 
-    def _host_register(self, m, r, h, value, ok, clear_ebar):
+    def _host_register(self, m, r, h, value, ok, clear_mem):
         c = self._cfg
         if r.kind == "param":
             param = self.params[r.name]
@@ -919,12 +1045,8 @@ class Core(wiring.Component):
             with m.Elif((h.w_data & ~sum(1 << b for b in COMMAND_BITS.values())) == 0):
                 ok()
                 with m.If(h.w_data[COMMAND_BITS["clear_state"]]):
-                    m.d.sync += [s.eq(0) for s in (self.v + self.a + self.ref + self.z
-                                                   + self.psi + self.zout + self.acc
-                                                   + self.pre + self.y + self.err
-                                                   + self.acc_out)]
-                    if c.trace_mode == "full":
-                        m.d.sync += clear_ebar.eq(1)
+                    m.d.sync += [s.eq(0) for s in (self.z + self.y + self.err + self.acc_out)]
+                    m.d.sync += clear_mem.eq(1)
                 with m.If(h.w_data[COMMAND_BITS["clear_counters"]]):
                     m.d.sync += [s.eq(0) for s in self.counters.values()]
                 with m.If(h.w_data[COMMAND_BITS["clear_error"]]):
@@ -944,16 +1066,15 @@ class Core(wiring.Component):
         bits = {"busy": self.busy, "error": self.error}
         return Cat(*(bits[name] for name, _ in sorted(STATUS_BITS.items(), key=lambda x: x[1])))
 
-    def _host_window(self, m, w, h, value, ok, row, col, state_regs, memory_of, ports):
-        if w.name in state_regs:
+    def _host_window(self, m, w, h, value, ok, row, col, registers, memory_windows):
+        if w.name in registers:
             with m.If(~h.write):
-                ok(Array(state_regs[w.name])[col])
+                ok(Array(registers[w.name])[col])
             return
-        mem, stride, offset = memory_of[w.name]
-        rd, wr = ports[mem]
+        rd, wr, address, *word = memory_windows[w.name]
         with m.If(~h.write):
-            ok(rd.data)
-        if not w.writable:
+            ok(word[0](rd.data) if word else rd.data)
+        if wr is None or not w.writable:
             return
         if not w.signed:
             value = h.w_data
@@ -962,5 +1083,4 @@ class Core(wiring.Component):
             allowed &= (row != col) | (value == 0)
         with m.If(h.write & allowed):
             ok()
-            m.d.comb += [wr.addr.eq(row * stride + offset + col), wr.data.eq(value),
-                         wr.en.eq(1)]
+            m.d.comb += [wr.addr.eq(address(row, col)), wr.data.eq(value), wr.en.eq(1)]

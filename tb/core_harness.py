@@ -27,12 +27,18 @@ def read_state(ctx, core):
         return np.array([ctx.get(data[k]) for k in range(data.depth)],
                         np.int64).reshape(shape)
 
+    def bank(data, bank_bit, size):
+        return mem(data, (2, size))[ctx.get(bank_bit)]
+
+    neuron = [ctx.get(core.neuron[j]) for j in range(c.n_rec)]
     W = mem(core.w, (c.n_rec, c.n_pre))
-    pre = regs(core.pre)
-    st = {"v": regs(core.v), "a": regs(core.a), "ref": regs(core.ref), "z": regs(core.z),
-          "psi": regs(core.psi), "xbar": pre[:c.n_in], "zbar": pre[c.n_in:],
-          "zout": regs(core.zout), "y": regs(core.y), "err": regs(core.err),
-          "acc": regs(core.acc), "acc_out": regs(core.acc_out),
+    pre = bank(core.pre, core.pre_bank, c.n_pre)
+    st = {"v": np.array([s.v for s in neuron], np.int64),
+          "a": np.array([s.a for s in neuron], np.int64),
+          "ref": np.array([s.ref for s in neuron], np.int64), "z": regs(core.z),
+          "psi": bank(core.psi, core.psi_bank, c.n_rec), "xbar": pre[:c.n_in],
+          "zbar": pre[c.n_in:], "zout": mem(core.zout, c.n_rec), "y": regs(core.y),
+          "err": regs(core.err), "acc": mem(core.acc, c.n_rec), "acc_out": regs(core.acc_out),
           "w_in": W[:, :c.n_in], "w_rec": W[:, c.n_in:],
           "w_out": mem(core.w_out, (c.n_out, c.n_rec)), "b": mem(core.b, (c.n_rec, c.n_out))}
     if c.trace_mode == "full":  # the factored core has no eps/ebar, as the golden model
