@@ -32,6 +32,10 @@ OUT_SPIKE, OUT_READOUT, OUT_END = 0, 1, 2
 
 COUNTER_MAX = 2**32 - 1
 
+# Allowed values of Core's ``lanes``: the column of a synapse splits into lane bits and a
+# group without a divider.
+LANES = (1, 2, 4, 8, 16, 32, 64)
+
 # Rounding sites, the ``site`` input of the random source (docs/spec.md 1.2; the golden
 # model's ``eligo.model.kernels.SITES``).
 SITES = {
@@ -197,16 +201,24 @@ class Core(wiring.Component):
         If ``cfg`` is not an :class:`eligo.config.Config`.
     """
 
-    def __init__(self, cfg):
+    def __init__(self, cfg, lanes=1):
         ensure_config(cfg)
+        if not isinstance(lanes, int) or isinstance(lanes, bool):
+            raise TypeError(f"lanes must be an int, not {lanes!r}")
+        if lanes not in LANES:
+            raise ValueError(f"lanes must be a power of two from 1 to {LANES[-1]}, "
+                             f"not {lanes!r}")
         self._cfg = cfg
+        self._lanes = lanes
         c = cfg
         full = c.trace_mode == "full"
+        groups = -(-c.n_pre // lanes)  # column groups of a synapse row
+
+        def banked(shape, rows):
+            return [MemoryData(shape=shape, depth=rows * groups, init=[]) for _ in range(lanes)]
         self._w = MemoryData(shape=signed(c.w_bits), depth=c.n_rec * c.n_pre, init=[])
-        self._ebar = (MemoryData(shape=signed(c.e_bits), depth=c.n_rec * c.n_pre, init=[])
-                      if full else None)
-        self._eps = (MemoryData(shape=signed(c.eps_bits), depth=c.n_alif * c.n_pre, init=[])
-                     if c.n_alif and full else None)
+        self._ebar = banked(signed(c.e_bits), c.n_rec) if full else None
+        self._eps = banked(signed(c.eps_bits), c.n_alif) if c.n_alif and full else None
         self._w_out = MemoryData(shape=signed(c.w_bits), depth=c.n_out * c.n_rec, init=[])
         self._b = MemoryData(shape=signed(c.w_bits), depth=c.n_rec * c.n_out, init=[])
 
@@ -216,7 +228,7 @@ class Core(wiring.Component):
         # step's values and last step's, which the sweep reads beside them).
         self._neuron = MemoryData(shape=neuron_state_layout(c), depth=c.n_rec, init=[])
         self._psi = MemoryData(shape=unsigned(c.psi_bits), depth=2 * c.n_rec, init=[])
-        self._pre = MemoryData(shape=unsigned(c.trace_bits), depth=2 * c.n_pre, init=[])
+        self._pre = banked(unsigned(c.trace_bits), 2)
         self._zout = MemoryData(shape=unsigned(c.trace_bits), depth=c.n_rec, init=[])
         self._acc = MemoryData(shape=signed(c.acc_bits), depth=c.n_rec, init=[])
         self.psi_bank = Signal(name="psi_bank")
@@ -251,13 +263,26 @@ class Core(wiring.Component):
         return self._w
 
     @property
+    def lanes(self):
+        return self._lanes
+
+    def synapse_word(self, row, i):
+        """``(lane, address)`` of column ``i`` of ``row`` in the per-lane memories
+        (:attr:`ebar`, :attr:`eps`, and :attr:`pre` with ``row`` its bank): lane ``i % lanes``,
+        address ``row * ceil(n_pre / lanes) + i // lanes``."""
+        groups = -(-self._cfg.n_pre // self._lanes)
+        return i % self._lanes, row * groups + i // self._lanes
+
+    @property
     def ebar(self):
-        """``MemoryData`` of ``ebar``, address ``j * n_pre + i``."""
+        """``ebar``: one ``MemoryData`` per lane, ``ebar[j, i]`` at
+        :meth:`synapse_word` ``(j, i)``; None with factored traces."""
         return self._ebar
 
     @property
     def eps(self):
-        """``MemoryData`` of ``eps``, address ``r * n_pre + i``; None if ``n_alif == 0``."""
+        """``eps``: one ``MemoryData`` per lane, ALIF row ``r`` at :meth:`synapse_word`
+        ``(r, i)``; None if ``n_alif == 0`` or with factored traces."""
         return self._eps
 
     @property
@@ -284,8 +309,9 @@ class Core(wiring.Component):
 
     @property
     def pre(self):
-        """``MemoryData`` of the presynaptic traces (``xbar`` then ``zbar``, ``n_pre``
-        words) in two banks, address ``b * n_pre + i``; :attr:`pre_bank` holds the latest."""
+        """The presynaptic traces (``xbar`` then ``zbar``, ``n_pre`` of them) in two banks:
+        one ``MemoryData`` per lane, trace ``i`` of bank ``b`` at :meth:`synapse_word`
+        ``(b, i)``; :attr:`pre_bank` holds the latest."""
         return self._pre
 
     @property
@@ -303,6 +329,16 @@ class Core(wiring.Component):
         c = self._cfg
         n_in, n_rec, n_out, n_pre, n_alif = c.n_in, c.n_rec, c.n_out, c.n_pre, c.n_alif
         alif0 = n_rec - n_alif
+        # Lanes: column i of a synapse row lives in lane i % L at group i // L.
+        L = self._lanes
+        lane_bits = (L - 1).bit_length()
+        G = -(-n_pre // L)
+
+        def lane_of(i):
+            return i[:lane_bits] if lane_bits else Const(0, 1)
+
+        def group_of(i):
+            return i >> lane_bits
 
         # -- units, runtime parameters fixed from the configuration ---------------------------
         m.submodules.neuron = neu = NeuronUnit(c)
@@ -312,6 +348,11 @@ class Core(wiring.Component):
         # Factored mode computes e_ji in the row writes with the LIF path of the synapse unit
         # (alif = 0, old ebar = 0: its ebar output is e_ji, its sat_e flag e's clamp).
         m.submodules.synapse = syn = SynapseUnit(c if full else c.replace(trace_mode="full"))
+        # The sweep's other lanes (lane 0 is `syn`; factored traces have no sweep).
+        lane_syns = [syn]
+        for lane in range(1, L if full else 1):
+            m.submodules[f"synapse{lane}"] = unit = SynapseUnit(c)
+            lane_syns.append(unit)
         m.submodules.readout = rou = ReadoutUnit(c)
         m.submodules.trigger = trg = TriggerUnit(c)
         m.submodules.update = upd = WeightUpdateUnit(c)
@@ -320,12 +361,13 @@ class Core(wiring.Component):
             neu.alpha.eq(p["alpha"]), neu.rho.eq(p["rho"]), neu.theta.eq(p["theta"]),
             neu.beta.eq(p["beta"]), neu.gamma.eq(p["gamma"]),
             alf.beta.eq(p["beta"]), alf.rho.eq(p["rho"]),
-            syn.beta.eq(p["beta"]), syn.kappa.eq(p["kappa"]),
+            *(u.beta.eq(p["beta"]) for u in lane_syns),
+            *(u.kappa.eq(p["kappa"]) for u in lane_syns),
             rou.kappa.eq(p["kappa"]),
             trg.trigger.eq(p["trigger"]), trg.trigger_out.eq(p["trigger_out"]),
             upd.eta.eq(p["eta"]), upd.eta_out.eq(p["eta_out"]),
         ]
-        units = (neu, tru, syn, rou, trg, upd)
+        units = (neu, tru, *lane_syns, rou, trg, upd)
         for unit in units:
             m.d.comb += unit.o.ready.eq(1)
 
@@ -334,17 +376,26 @@ class Core(wiring.Component):
         m.submodules.w_out_mem = w_out_mem = Memory(data=self._w_out)
         m.submodules.b_mem = b_mem = Memory(data=self._b)
         w_rd, w_wr = w_mem.read_port(), w_mem.write_port()
-        if full:
-            m.submodules.ebar_mem = ebar_mem = Memory(data=self._ebar)
-            ebar_rd, ebar_wr = ebar_mem.read_port(), ebar_mem.write_port()
         w_out_rd, w_out_wr = w_out_mem.read_port(), w_out_mem.write_port()
         b_rd, b_wr = b_mem.read_port(), b_mem.write_port()
+
+        def lane_memories(name, datas, reads=1):
+            """One memory per lane: (write ports, read ports per read) of each lane."""
+            writes, rds = [], [[] for _ in range(reads)]
+            for lane, mem_data in enumerate(datas):
+                mem = Memory(data=mem_data)
+                m.submodules[f"{name}_mem{lane}" if L > 1 else f"{name}_mem"] = mem
+                writes.append(mem.write_port())
+                for ports in rds:
+                    ports.append(mem.read_port())
+            return writes, *rds
+        if full:
+            ebar_wr, ebar_rd = lane_memories("ebar", self._ebar)
         if n_alif and full:
-            m.submodules.eps_mem = eps_mem = Memory(data=self._eps)
-            eps_rd, eps_wr = eps_mem.read_port(), eps_mem.write_port()
-            eps_data = eps_rd.data
+            eps_wr, eps_rd = lane_memories("eps", self._eps)
+            eps_data = [port.data for port in eps_rd]
         else:
-            eps_data = Const(0, signed(c.eps_bits))
+            eps_data = [Const(0, signed(c.eps_bits))] * L
 
         # -- state ---------------------------------------------------------------------------
         # Memories (synchronous reads: address in the issue cycle, data in stage 1). psi and
@@ -356,9 +407,7 @@ class Core(wiring.Component):
         m.submodules.psi_mem = psi_mem = Memory(data=self._psi)
         psi_wr = psi_mem.write_port()
         psi_rd, psi_old_rd = psi_mem.read_port(), psi_mem.read_port()
-        m.submodules.pre_mem = pre_mem = Memory(data=self._pre)
-        pre_wr = pre_mem.write_port()
-        pre_rd, pre_old_rd = pre_mem.read_port(), pre_mem.read_port()
+        pre_wr, pre_rd, pre_old_rd = lane_memories("pre", self._pre, reads=2)
         m.submodules.zout_mem = zout_mem = Memory(data=self._zout)
         zout_rd, zout_wr = zout_mem.read_port(), zout_mem.write_port()
         m.submodules.acc_mem = acc_mem = Memory(data=self._acc)
@@ -452,14 +501,19 @@ class Core(wiring.Component):
             # (factored: write_rec rounds e_ji with `rounding`; write_out shares its unit)
             rand_phases |= {"write_rec", "write_out"}
         n_rng = 4 if stochastic else (1 if rand_phases else 0)
+        # The sweep's other lanes draw their EPS, E and EBAR words from 3 sources each.
+        n_lane_rng = 3 * (L - 1) if stochastic and full else 0
         rngs = []
-        for k in range(n_rng):
+        for k in range(n_rng + n_lane_rng):
             rng = RandomSource()
             m.submodules[f"rng{k}"] = rng
             m.d.comb += [rng.i.valid.eq(iss_valid), rng.i.payload.seed.eq(p["seed"]),
                          rng.i.payload.t.eq(self.t), rng.o.ready.eq(1)]
             rngs.append(rng)
         rand = [rng.o.payload for rng in rngs]
+        # Source indices of lane l's EPS, E, EBAR words in the sweep.
+        lane_rand = [(1, 2, 3)] + [tuple(range(n_rng + 3 * (lane - 1), n_rng + 3 * lane))
+                                   for lane in range(1, L)]
         extra = rngs[0].latency - 1 if rngs else 0
         in_rand_phase = Signal()  # the sequencer is in one of rand_phases (set below)
         sr_valid = delayed(s1_valid & in_rand_phase, extra, "sr_valid")
@@ -482,6 +536,20 @@ class Core(wiring.Component):
             if id(sig) not in data_r:
                 data_r[id(sig)] = delayed(sig, extra, f"{name}_r")
             return data_r[id(sig)]
+
+        def lane_read(ports, address):
+            """Drive every lane's read port with the same address."""
+            m.d.comb += [port.addr.eq(address) for port in ports]
+
+        def lane_data(phase, ports, lane, name):
+            """The read data of lane ``lane`` (a value) at the stage feeding ``phase``."""
+            datas = [data_of(phase, port.data, f"{name}{k}") for k, port in enumerate(ports)]
+            return Array(datas)[lane] if L > 1 else datas[0]
+
+        def lane_write(ports, lane, address, value):
+            for k, port in enumerate(ports):
+                with m.If(lane == k):
+                    m.d.comb += [port.addr.eq(address), port.data.eq(value), port.en.eq(1)]
 
         def rand_request(k, site, row, col):
             req = rngs[k].i.payload
@@ -571,12 +639,12 @@ class Core(wiring.Component):
                                                     self.errors + 1))]
 
             # clear_state: zero every state memory, one word of each per cycle.
-            cleared = [(n_wr, n_rec), (psi_wr, 2 * n_rec), (pre_wr, 2 * n_pre),
-                       (zout_wr, n_rec), (acc_wr, n_rec)]
+            cleared = [(n_wr, n_rec), (psi_wr, 2 * n_rec), (zout_wr, n_rec), (acc_wr, n_rec)]
+            cleared += [(port, 2 * G) for port in pre_wr]
             if full:
-                cleared.append((ebar_wr, n_rec * n_pre))
+                cleared += [(port, n_rec * G) for port in ebar_wr]
             if n_alif and full:
-                cleared.append((eps_wr, n_alif * n_pre))
+                cleared += [(port, n_alif * G) for port in eps_wr]
             with m.State("clear"):
                 for port, depth in cleared:
                     m.d.comb += [port.addr.eq(n), port.data.eq(0), port.en.eq(n < depth)]
@@ -607,8 +675,8 @@ class Core(wiring.Component):
             with m.State("trace"):
                 m.d.sync += cyc["trace"].eq(cyc["trace"] + 1)
                 counted_loop(n_pre + n_rec)
-                m.d.comb += [pre_rd.addr.eq(bank(pre_bank, n_pre, iss_a)),
-                             zout_rd.addr.eq(iss_a - n_pre)]
+                lane_read(pre_rd, bank(pre_bank, G, group_of(iss_a)))
+                m.d.comb += zout_rd.addr.eq(iss_a - n_pre)
                 with m.If(done):
                     m.d.sync += pre_bank.eq(~pre_bank)
                     if full:
@@ -620,14 +688,14 @@ class Core(wiring.Component):
             if full:
                 with m.State("sweep"):
                     m.d.sync += cyc["sweep"].eq(cyc["sweep"] + 1)
-                    grid_loop(n_rec, n_pre)
-                    m.d.comb += [ebar_rd.addr.eq(n),
-                                 psi_rd.addr.eq(bank(psi_bank, n_rec, iss_a)),
-                                 psi_old_rd.addr.eq(bank(~psi_bank, n_rec, iss_a)),
-                                 pre_rd.addr.eq(bank(pre_bank, n_pre, iss_b)),
-                                 pre_old_rd.addr.eq(bank(~pre_bank, n_pre, iss_b))]
+                    grid_loop(n_rec, G)  # row j, column group g: columns g*L .. g*L+L-1
+                    lane_read(ebar_rd, n)
+                    lane_read(pre_rd, bank(pre_bank, G, iss_b))
+                    lane_read(pre_old_rd, bank(~pre_bank, G, iss_b))
+                    m.d.comb += [psi_rd.addr.eq(bank(psi_bank, n_rec, iss_a)),
+                                 psi_old_rd.addr.eq(bank(~psi_bank, n_rec, iss_a))]
                     if n_alif:
-                        m.d.comb += eps_rd.addr.eq(Mux(row >= alif0, n - alif0 * n_pre, 0))
+                        lane_read(eps_rd, Mux(row >= alif0, n - alif0 * G, 0))
                     with m.If(done):
                         m.d.sync += [r.eq(0) for r in DRV]
                         start("drive", z_vec)
@@ -671,10 +739,10 @@ class Core(wiring.Component):
                              iss_a.eq(src), iss_b.eq(inner), iss_addr.eq(addr),
                              w_rd.addr.eq(addr)]
                 if full:
-                    m.d.comb += ebar_rd.addr.eq(addr)
+                    lane_read(ebar_rd, src * G + group_of(inner))
                 else:
-                    m.d.comb += [psi_rd.addr.eq(bank(psi_bank, n_rec, src)),
-                                 pre_rd.addr.eq(bank(pre_bank, n_pre, inner))]
+                    m.d.comb += psi_rd.addr.eq(bank(psi_bank, n_rec, src))
+                    lane_read(pre_rd, bank(pre_bank, G, group_of(inner)))
                 with m.If(done):
                     start("write_out", Cat(*(q != 0 for q in q_all[n_rec:])))
 
@@ -727,9 +795,11 @@ class Core(wiring.Component):
                         rand_request(0, "ZOUT", 0, ia - n_pre)
                 with m.If(fsm.ongoing("sweep")):
                     rand_request(0, "G", ia, 0)
-                    rand_request(1, "EPS", ia, ib)
-                    rand_request(2, "E", ia, ib)
-                    rand_request(3, "EBAR", ia, ib)
+                    for lane, (k_eps, k_e, k_ebar) in enumerate(lane_rand if full else []):
+                        column = ib * L + lane
+                        rand_request(k_eps, "EPS", ia, column)
+                        rand_request(k_e, "E", ia, column)
+                        rand_request(k_ebar, "EBAR", ia, column)
                 with m.If(fsm.ongoing("readout")):
                     rand_request(0, "Y", ia, 0)
                 with m.If(fsm.ongoing("trigger")):
@@ -792,7 +862,8 @@ class Core(wiring.Component):
         u_valid, ua, ub, uaddr = stage_of("trace")
         m.d.comb += [
             tru.i.valid.eq(u_valid & ongoing("trace")),
-            tru.i.payload.trace.eq(Mux(ua < n_pre, data_of("trace", pre_rd.data, "pre_data"),
+            tru.i.payload.trace.eq(Mux(ua < n_pre,
+                                       lane_data("trace", pre_rd, lane_of(ua), "pre_data"),
                                        data_of("trace", zout_rd.data, "zout_data"))),
             tru.i.payload.spike.eq(spikes.bit_select(ua, 1)),
             tru.decay.eq(Mux(ua < n_pre, p["alpha"], p["kappa"])),
@@ -802,8 +873,8 @@ class Core(wiring.Component):
         ta, _, _ = tags(tru, "tru", (ua, ub, uaddr))
         with m.If(tru.o.valid):
             with m.If(ta < n_pre):
-                m.d.comb += [pre_wr.addr.eq(bank(~pre_bank, n_pre, ta)),
-                             pre_wr.data.eq(tru.o.payload.trace), pre_wr.en.eq(1)]
+                lane_write(pre_wr, lane_of(ta), bank(~pre_bank, G, group_of(ta)),
+                           tru.o.payload.trace)
             with m.Else():
                 m.d.comb += [zout_wr.addr.eq(ta - n_pre), zout_wr.data.eq(tru.o.payload.trace),
                              zout_wr.en.eq(1)]
@@ -812,47 +883,57 @@ class Core(wiring.Component):
         sat_count("sat_zbar", tru.o.valid, clamped, (ta >= n_in) & (ta < n_pre))
         sat_count("sat_zout", tru.o.valid, clamped, ta >= n_pre)
 
-        # sweep (full): eps and ebar of every synapse; factored: e_ji of the written rows
-        req = syn.i.payload
-        res = syn.o.payload
+        # sweep (full): eps and ebar of every synapse, one column group (a column per lane)
+        # per cycle; factored: e_ji of the written rows
         if full:
             u_valid, ua, ub, uaddr = stage_of("sweep")
             psi_old = data_of("sweep", psi_old_rd.data, "psi_old_data")
-            m.d.comb += [
-                alf.psi_old.eq(psi_old),
-                syn.i.valid.eq(u_valid & ongoing("sweep")),
-                req.alif.eq(ua >= alif0), req.psi_old.eq(psi_old),
-                req.psi.eq(data_of("sweep", psi_rd.data, "psi_data")),
-                req.g.eq(alf.g), req.pre.eq(data_of("sweep", pre_rd.data, "pre_data")),
-                req.pre_old.eq(data_of("sweep", pre_old_rd.data, "pre_old_data")),
-                req.eps.eq(data_of("sweep", eps_data, "eps_data")),
-                req.ebar.eq(data_of("sweep", ebar_rd.data, "ebar_data")),
-            ]
+            m.d.comb += [alf.psi_old.eq(psi_old)]
             if stochastic:
-                m.d.comb += [alf.rand_g.eq(rand[0]), req.rand_eps.eq(rand[1]),
-                             req.rand_e.eq(rand[2]), req.rand_ebar.eq(rand[3])]
+                m.d.comb += alf.rand_g.eq(rand[0])
             sa, _, saddr = tags(syn, "syn", (ua, ub, uaddr))
-            with m.If(syn.o.valid):
-                m.d.comb += [ebar_wr.addr.eq(saddr), ebar_wr.data.eq(res.ebar),
-                             ebar_wr.en.eq(1)]
-                if n_alif:
-                    with m.If(sa >= alif0):
-                        m.d.comb += [eps_wr.addr.eq(saddr - alif0 * n_pre),
-                                     eps_wr.data.eq(res.eps), eps_wr.en.eq(1)]
+            for lane, unit in enumerate(lane_syns):
+                req, res = unit.i.payload, unit.o.payload
+                # lane l holds a column of group g when g * L + l < n_pre
+                groups = -(-(n_pre - lane) // L)
+                present = ub < groups if groups < G else Const(1)
+                m.d.comb += [
+                    unit.i.valid.eq(u_valid & ongoing("sweep") & present),
+                    req.alif.eq(ua >= alif0), req.psi_old.eq(psi_old),
+                    req.psi.eq(data_of("sweep", psi_rd.data, "psi_data")), req.g.eq(alf.g),
+                    req.pre.eq(data_of("sweep", pre_rd[lane].data, f"pre_data{lane}")),
+                    req.pre_old.eq(data_of("sweep", pre_old_rd[lane].data,
+                                           f"pre_old_data{lane}")),
+                    req.eps.eq(data_of("sweep", eps_data[lane], f"eps_data{lane}")),
+                    req.ebar.eq(data_of("sweep", ebar_rd[lane].data, f"ebar_data{lane}")),
+                ]
+                if stochastic:
+                    k_eps, k_e, k_ebar = lane_rand[lane]
+                    m.d.comb += [req.rand_eps.eq(rand[k_eps]), req.rand_e.eq(rand[k_e]),
+                                 req.rand_ebar.eq(rand[k_ebar])]
+                with m.If(unit.o.valid):
+                    m.d.comb += [ebar_wr[lane].addr.eq(saddr), ebar_wr[lane].data.eq(res.ebar),
+                                 ebar_wr[lane].en.eq(1)]
+                    if n_alif:
+                        with m.If(sa >= alif0):
+                            m.d.comb += [eps_wr[lane].addr.eq(saddr - alif0 * G),
+                                         eps_wr[lane].data.eq(res.eps), eps_wr[lane].en.eq(1)]
         else:
             # LIF path, old ebar 0 (its decay is 0 in every rounding mode): ebar out = e_ji.
+            req = syn.i.payload
             u_valid, ua, ub, uaddr = stage_of("write_rec")
             m.d.comb += [
                 syn.i.valid.eq(u_valid & ongoing("write_rec")),
                 req.alif.eq(0), req.psi.eq(data_of("write_rec", psi_rd.data, "psi_data")),
-                req.pre.eq(data_of("write_rec", pre_rd.data, "pre_data")),
+                req.pre.eq(lane_data("write_rec", pre_rd, lane_of(ub), "pre_data")),
             ]
             if stochastic:
                 m.d.comb += req.rand_e.eq(rand[1])
             fa, fb, faddr = tags(syn, "syn", (ua, ub, uaddr))
-        sat_count("sat_eps", syn.o.valid, res.sat_eps)
-        sat_count("sat_e", syn.o.valid, res.sat_e)
-        sat_count("sat_ebar", syn.o.valid, res.sat_ebar)
+        for unit in lane_syns:
+            sat_count("sat_eps", unit.o.valid, unit.o.payload.sat_eps)
+            sat_count("sat_e", unit.o.valid, unit.o.payload.sat_e)
+            sat_count("sat_ebar", unit.o.valid, unit.o.payload.sat_ebar)
 
         # drive: drive_k += w_out[k, j] for each spiking j
         with m.If(s1_valid & ongoing("drive")):
@@ -922,7 +1003,7 @@ class Core(wiring.Component):
         rand_w = rand[0] if "write_rec" in rand_phases else Const(0, 64)
         if full:
             rec_valid, rec_a, rec_b, rec_addr = u_valid, ua, ub, uaddr
-            rec_elig = data_of("write_rec", ebar_rd.data, "ebar_upd_data")
+            rec_elig = lane_data("write_rec", ebar_rd, lane_of(ub), "ebar_upd_data")
         else:
             # Factored: the recurrent rows reach the update unit from the synapse unit's
             # output, with their weight and W random word delayed alongside.
@@ -960,25 +1041,42 @@ class Core(wiring.Component):
             m.d.sync += reg.eq(Mux(nxt > COUNTER_MAX, COUNTER_MAX, nxt))
         m.d.comb += pipe_busy.eq(Cat(*busy_bits).any())
 
-        # The host's windows onto the memories: (read port, write port or None, address
-        # of (row, col), the word's value from the read data). Each window's read is issued
-        # in the request cycle (the core is idle then, its ports free).
+        # The host's windows onto the memories: (read ports, write port or None, address of
+        # (row, col), the lane of (row, col) among the read ports, the word's value from the
+        # read data). Each window's read is issued in the request cycle (the core is idle
+        # then, its ports free).
         def at(stride, offset=0):
             return lambda row, col: row * stride + offset + col
+
+        def one(port, address, word=None, write=None):
+            return [port], write, address, lambda row, col: 0, word
+
+        def lanes(ports, column):
+            """Lane-banked words: (ports, address, lane) of column ``column(row, col)`` of
+            row ``row`` (``row`` 0 for pre, whose bank is its row)."""
+            return (ports, lambda row, col: row * G + group_of(column(row, col)),
+                    lambda row, col: lane_of(column(row, col)))
+
+        def pre_window(offset):
+            ports, address, lane = lanes(pre_rd, lambda row, col: offset + col)
+            return (ports, None, lambda row, col: address(pre_bank, col), lane, None)
         windows = {
-            "w_in": (w_rd, w_wr, at(n_pre)), "w_rec": (w_rd, w_wr, at(n_pre, n_in)),
-            "w_out": (w_out_rd, w_out_wr, at(n_rec)), "b": (b_rd, b_wr, at(n_out)),
-            "v": (n_rd, None, at(0), lambda d: d.v), "a": (n_rd, None, at(0), lambda d: d.a),
-            "ref": (n_rd, None, at(0), lambda d: d.ref),
-            "psi": (psi_rd, None, lambda row, col: bank(psi_bank, n_rec, col)),
-            "xbar": (pre_rd, None, lambda row, col: bank(pre_bank, n_pre, col)),
-            "zbar": (pre_rd, None, lambda row, col: bank(pre_bank, n_pre, n_in + col)),
-            "zout": (zout_rd, None, at(0)), "acc": (acc_rd, None, at(0)),
+            "w_in": one(w_rd, at(n_pre), write=w_wr),
+            "w_rec": one(w_rd, at(n_pre, n_in), write=w_wr),
+            "w_out": one(w_out_rd, at(n_rec), write=w_out_wr),
+            "b": one(b_rd, at(n_out), write=b_wr),
+            "v": one(n_rd, at(0), lambda d: d.v), "a": one(n_rd, at(0), lambda d: d.a),
+            "ref": one(n_rd, at(0), lambda d: d.ref),
+            "psi": one(psi_rd, lambda row, col: bank(psi_bank, n_rec, col)),
+            "xbar": pre_window(0), "zbar": pre_window(n_in),
+            "zout": one(zout_rd, at(0)), "acc": one(acc_rd, at(0)),
         }
         if full:
-            windows["ebar"] = (ebar_rd, None, at(n_pre))
+            ports, address, lane = lanes(ebar_rd, lambda row, col: col)
+            windows["ebar"] = (ports, None, address, lane, None)
             if n_alif:
-                windows["eps"] = (eps_rd, None, at(n_pre))
+                ports, address, lane = lanes(eps_rd, lambda row, col: col)
+                windows["eps"] = (ports, None, address, lane, None)
         self._elaborate_host(m, fsm, host_hold, clear_mem, windows)
         return m
 
@@ -1013,9 +1111,9 @@ class Core(wiring.Component):
                                & (row < w.rows) & (col < w.cols))
             windows.append((w, hit, row, col))
             if w.name in memory_windows:  # issue the read in the request cycle
-                rd, _, address = memory_windows[w.name][:3]
+                ports, _, address = memory_windows[w.name][:3]
                 with m.If(take & hit):
-                    m.d.comb += rd.addr.eq(address(row, col))
+                    m.d.comb += [port.addr.eq(address(row, col)) for port in ports]
 
         with m.If(stage):
             m.d.comb += [h.ready.eq(1), h.error.eq(1)]  # refused unless a case says ok
@@ -1071,9 +1169,11 @@ class Core(wiring.Component):
             with m.If(~h.write):
                 ok(Array(registers[w.name])[col])
             return
-        rd, wr, address, *word = memory_windows[w.name]
+        ports, wr, address, lane, word = memory_windows[w.name]
+        data = Array(port.data for port in ports)[lane(row, col)] if len(ports) > 1 \
+            else ports[0].data
         with m.If(~h.write):
-            ok(word[0](rd.data) if word else rd.data)
+            ok(word(data) if word else data)
         if wr is None or not w.writable:
             return
         if not w.signed:

@@ -30,9 +30,18 @@ def read_state(ctx, core):
     def bank(data, bank_bit, size):
         return mem(data, (2, size))[ctx.get(bank_bit)]
 
+    def lanes(datas, rows, rows_read=None):
+        """A lane-banked memory (Core.synapse_word) as rows x n_pre."""
+        out = np.zeros((rows, c.n_pre), np.int64)
+        for r in range(rows):
+            for i in range(c.n_pre):
+                lane, address = core.synapse_word(r if rows_read is None else rows_read, i)
+                out[r, i] = ctx.get(datas[lane][address])
+        return out
+
     neuron = [ctx.get(core.neuron[j]) for j in range(c.n_rec)]
     W = mem(core.w, (c.n_rec, c.n_pre))
-    pre = bank(core.pre, core.pre_bank, c.n_pre)
+    pre = lanes(core.pre, 1, ctx.get(core.pre_bank))[0]
     st = {"v": np.array([s.v for s in neuron], np.int64),
           "a": np.array([s.a for s in neuron], np.int64),
           "ref": np.array([s.ref for s in neuron], np.int64), "z": regs(core.z),
@@ -42,8 +51,9 @@ def read_state(ctx, core):
           "w_in": W[:, :c.n_in], "w_rec": W[:, c.n_in:],
           "w_out": mem(core.w_out, (c.n_out, c.n_rec)), "b": mem(core.b, (c.n_rec, c.n_out))}
     if c.trace_mode == "full":  # the factored core has no eps/ebar, as the golden model
-        st["eps"] = mem(core.eps, (c.n_alif, c.n_pre))
-        st["ebar"] = mem(core.ebar, (c.n_rec, c.n_pre))
+        st["eps"] = (lanes(core.eps, c.n_alif) if core.eps
+                     else np.zeros((0, c.n_pre), np.int64))
+        st["ebar"] = lanes(core.ebar, c.n_rec)
     st.update({name: ctx.get(sig) for name, sig in core.counters.items()})
     st["t"] = ctx.get(core.t)
     return st

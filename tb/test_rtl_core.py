@@ -112,20 +112,27 @@ def make_plan(cfg, name):
     return weights, plan
 
 
-@pytest.mark.parametrize("name", list(CONFIGS))
-def test_core_vs_golden(name):
+# Lanes beyond one (the sweep runs a column per lane per cycle): a multiple of n_pre's lanes
+# and not (partial last column group), stochastic (each lane's own random words), a lane
+# count beyond half of n_pre (lanes empty in the last group), factored (no sweep).
+LANE_RUNS = [("mixed_alif", 2), ("stoch_both", 4), ("narrow", 8), ("stoch_narrow", 2),
+             ("zfactored_stoch", 4)]
+
+
+@pytest.mark.parametrize("name,lanes", [(name, 1) for name in CONFIGS] + LANE_RUNS)
+def test_core_vs_golden(name, lanes):
     cfg = CONFIGS[name]
     weights, plan = make_plan(cfg, name)
     final = plan[-1]["snap"]
     for counter in COVER[name]:
         assert final[counter][0] > 0, f"{name}: the stimulus never reaches {counter}"
-    core = Core(cfg)
+    core = Core(cfg, lanes)
     idle_rng = random.Random(SEED)
 
     async def testbench(ctx):
         load_weights(ctx, core, weights)
         for t, step in enumerate(plan):
-            where = f"config {name}, step {t}, seed {SEED}"
+            where = f"config {name}, {lanes} lanes, step {t}, seed {SEED}"
             spikes, readouts = await run_step(ctx, core, step["events"], step["learn"],
                                               idle_rng)
             assert spikes == list(np.flatnonzero(step["z"])), f"spikes at {where}"
@@ -153,11 +160,13 @@ class _QGolden(GoldenModel):
         return q
 
 
-@pytest.mark.parametrize("rounding,update_rounding,trace_mode", [
-    ("zero", "zero", "full"), ("stochastic", "zero", "full"), ("zero", "stochastic", "full"),
-    ("stochastic", "stochastic", "full"), ("floor", "zero", "factored"),
-    ("stochastic", "zero", "factored"), ("zero", "stochastic", "factored")])
-def test_core_cycles_per_phase(rounding, update_rounding, trace_mode):
+@pytest.mark.parametrize("rounding,update_rounding,trace_mode,lanes", [
+    ("zero", "zero", "full", 1), ("stochastic", "zero", "full", 1),
+    ("zero", "stochastic", "full", 1), ("stochastic", "stochastic", "full", 1),
+    ("floor", "zero", "factored", 1), ("stochastic", "zero", "factored", 1),
+    ("zero", "stochastic", "factored", 1), ("zero", "zero", "full", 4),
+    ("stochastic", "zero", "full", 2)])
+def test_core_cycles_per_phase(rounding, update_rounding, trace_mode, lanes):
     """One step of the tiny config: every phase's cycle count is its ideal item count plus
     a fixed drain (memory-read stage + unit latency + 1), plus ``RandomSource.latency - 1``
     (the random words arrive that much after the memory data) in each phase that rounds
@@ -165,7 +174,7 @@ def test_core_cycles_per_phase(rounding, update_rounding, trace_mode):
     the synapse unit (its latency more drain)."""
     cfg = Config(rounding=rounding, update_rounding=update_rounding, trigger=1,
                  trigger_out=1, trace_mode=trace_mode)
-    core = Core(cfg)
+    core = Core(cfg, lanes)
     result = {}
 
     async def testbench(ctx):
@@ -205,7 +214,8 @@ def test_core_cycles_per_phase(rounding, update_rounding, trace_mode):
     assert result["syn"] == active * n_rec + 2
     assert result["neuron"] == n_rec + 3 + 2 + r
     assert result["trace"] == n_pre + n_rec + 2 + 2 + r
-    assert result["sweep"] == (0 if factored else n_rec * n_pre + 5 + 2 + r)
+    groups = -(-n_pre // lanes)  # one column group per cycle
+    assert result["sweep"] == (0 if factored else n_rec * groups + 5 + 2 + r)
     assert result["drive"] == spiking * n_out + 2
     assert result["readout"] == n_out + 2 + 2 + r
     assert result["signal"] == n_rec * n_out + 2
@@ -255,6 +265,17 @@ def test_core_wrong_config():
     with pytest.raises(TypeError, match=r"^Configuration must be an eligo.config.Config, "
                                         r"not 'tiny'$"):
         Core("tiny")
+
+
+@pytest.mark.parametrize("lanes,error,message", [
+    ("2", TypeError, "lanes must be an int, not '2'"),
+    (True, TypeError, "lanes must be an int, not True"),
+    (3, ValueError, "lanes must be a power of two from 1 to 64, not 3"),
+    (0, ValueError, "lanes must be a power of two from 1 to 64, not 0"),
+    (128, ValueError, "lanes must be a power of two from 1 to 64, not 128")])
+def test_core_wrong_lanes(lanes, error, message):
+    with pytest.raises(error, match=f"^{re.escape(message)}$"):
+        Core(CONFIGS["lif"], lanes)
 
 
 @pytest.mark.parametrize("name", ["mixed_alif", "stoch_both", "zfactored_stoch"])
