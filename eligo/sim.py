@@ -14,7 +14,8 @@ import numpy as np
 __all__ = ["run_sim", "run_cosim", "phase_table", "merge_write_phases"]
 
 
-def run_sim(cfg, steps, seed=1, input_rate=0.3, target_every=2, weight_scale=1.0, out=print):
+def run_sim(cfg, steps, seed=1, input_rate=0.3, target_every=2, weight_scale=1.0, lanes=1,
+            out=print):
     """Run ``steps`` steps; returns the lockstep result dict (see
     ``eligo.tb.core_harness.run_lockstep``) with ``seconds`` added."""
     from eligo.model.golden import GoldenModel, random_weights
@@ -35,13 +36,13 @@ def run_sim(cfg, steps, seed=1, input_rate=0.3, target_every=2, weight_scale=1.0
     out(f"eligo sim: RTL core (Amaranth simulator) beside the golden model, n_in={cfg.n_in}, "
         f"n_rec={cfg.n_rec} ({cfg.n_alif} ALIF), n_out={cfg.n_out}, {steps} steps, input "
         f"rate {input_rate}, targets every {target_every} steps, learning "
-        f"{'on' if cfg.learn else 'off'}, seed {seed}")
+        f"{'on' if cfg.learn else 'off'}, seed {seed}, {lanes} lane{'s' * (lanes > 1)}")
     start = time.perf_counter()
     tick = max(steps // 10, 1)
     result = run_lockstep(
         cfg, weights, stimulus, golden,
         progress=lambda n: (n % tick == 0 or n == steps)
-        and out(f"  {n}/{steps} steps, {time.perf_counter() - start:.1f} s"))
+        and out(f"  {n}/{steps} steps, {time.perf_counter() - start:.1f} s"), lanes=lanes)
     result["seconds"] = time.perf_counter() - start
     done = max(result["steps"], 1)
     if result["mismatch"] is None:
@@ -80,7 +81,7 @@ def phase_table(cycles, ideal, steps, out=print):
 
 def run_cosim(cfg, steps, simulator="verilator", seed=1, task=None, task_params=None,
               samples=None, check_every=0, weight_scale=1.0, waves=False, phases=False,
-              out=print):
+              lanes=1, out=print):
     """The cocotb long-run bench (tb/cocotb_core.py ``long_run``) on the Verilog of the core
     with its AXI ports: the golden model steps beside it, the streamed outputs of every step
     are compared, the whole state every ``check_every`` steps (0: at the end only). Stimulus:
@@ -98,16 +99,17 @@ def run_cosim(cfg, steps, simulator="verilator", seed=1, task=None, task_params=
             make_task(task, 1, 0, seed, **(task_params or {})).check_network(cfg)
         except ValueError as exc:
             raise CosimError(str(exc)) from None
-    out(f"eligo sim: building the core for {simulator} (cached per configuration) ...")
+    out(f"eligo sim: building the core ({lanes} lane{'s' * (lanes > 1)}) for {simulator} "
+        f"(cached per configuration) ...")
     start = time.perf_counter()
-    directory, _ = build(cfg, simulator, waves)
+    directory, _ = build(cfg, simulator, waves, lanes=lanes)
     build_s = time.perf_counter() - start
     out(f"  build ready in {build_s:.1f} s ({directory})")
     params = {"seed": seed, "steps": steps, "check_every": check_every, "scale": weight_scale,
               "task": task, "task_params": task_params or {}, "samples": samples,
               "phases": phases}
     passed, result = run_bench(cfg, "long_run", params, simulator=simulator, waves=waves,
-                               quiet=False)
+                               quiet=False, lanes=lanes)
     result = dict(result or {"steps": 0, "mismatch": "the bench wrote no result"})
     result.update(passed=passed, build_s=build_s)
     if result.get("mismatch") is None and not passed:

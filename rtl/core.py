@@ -1,5 +1,5 @@
-"""One eligo core (docs/spec.md 3, phases 1-5), lanes = 1: a sequencer around the bit-exact
-units of this package, with the weights and traces in memories.
+"""One eligo core (docs/spec.md 3, phases 1-5): a sequencer around the bit-exact units of
+this package, with the weights, traces and neuron state in memories.
 
 :class:`Core` takes a stream of events (input spikes, targets, end of step), runs one timestep
 per end-of-step event and streams out the step's spikes, readouts and an end-of-step marker,
@@ -22,8 +22,8 @@ from .synapse import AlifFactor, SynapseUnit
 from .trace import ReadoutUnit, TraceUnit, readout_drive_width
 
 __all__ = ["EV_SPIKE", "EV_TARGET", "EV_END", "OUT_SPIKE", "OUT_READOUT", "OUT_END",
-           "PHASES", "index_width", "event_layout", "output_layout", "neuron_state_layout",
-           "Core"]
+           "PHASES", "LANES", "index_width", "event_layout", "output_layout",
+           "neuron_state_layout", "Core"]
 
 # Event kinds (the `kind` field of event_layout).
 EV_SPIKE, EV_TARGET, EV_END = 0, 1, 2
@@ -103,7 +103,12 @@ def _in_range(value, low, high):
 
 
 class Core(wiring.Component):
-    """One eligo core with one lane: docs/spec.md 3 (phases 1-5) per end-of-step event.
+    """One eligo core: docs/spec.md 3 (phases 1-5) per end-of-step event.
+
+    Lanes: the per-synapse trace sweep processes ``lanes`` columns of a row per cycle, one
+    :class:`SynapseUnit` (and, with stochastic rounding, three random sources) per lane; the
+    ``ebar``, ``eps`` and ``pre`` memories are split by column among the lanes. The other
+    phases process one item per cycle (their lanes are future work).
 
     Scope: both trace modes; every ``rounding`` and ``update_rounding`` (zero, floor,
     stochastic); both feedback modes, LIF and ALIF neurons, refractoriness, both reset modes,
@@ -158,8 +163,9 @@ class Core(wiring.Component):
     2. ``neuron``: :class:`NeuronUnit` over every neuron (latency 3).
     3. ``trace`` (learn only): :class:`TraceUnit` over ``pre`` (``alpha``, spikes ``x``,
        ``z_old``) then ``zout`` (``kappa``, spikes ``z``); the old ``pre`` is kept.
-    4. ``sweep`` (learn only, full traces): :class:`SynapseUnit` over every synapse, row
-       ``G_j`` from :class:`AlifFactor`, read-modify-write of ``eps`` and ``ebar`` (latency 5).
+    4. ``sweep`` (learn only, full traces): :class:`SynapseUnit` over every synapse (a group
+       of ``lanes`` columns per cycle), row ``G_j`` from :class:`AlifFactor`,
+       read-modify-write of ``eps`` and ``ebar`` (latency 5).
     5. ``drive``: ``drive_k += w_out[k, j]`` for each spiking ``j`` and every ``k``.
     6. ``readout``: :class:`ReadoutUnit` over every readout (``y``, ``err``).
     7. ``signal`` (learn and a target): ``sig_j = sum_k F[j, k] * err_k``, reading ``w_out``
@@ -181,6 +187,8 @@ class Core(wiring.Component):
     Parameters
     ----------
     cfg : eligo.config.Config
+    lanes : int
+        One of :data:`LANES` (powers of two up to 64).
 
     Members
     -------
@@ -198,7 +206,9 @@ class Core(wiring.Component):
     Raises
     ------
     TypeError
-        If ``cfg`` is not an :class:`eligo.config.Config`.
+        If ``cfg`` is not an :class:`eligo.config.Config`, or ``lanes`` not an int.
+    ValueError
+        If ``lanes`` is not in :data:`LANES`.
     """
 
     def __init__(self, cfg, lanes=1):

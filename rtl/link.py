@@ -450,6 +450,8 @@ class LinkTop(wiring.Component):
     cfg : eligo.config.Config
     clocks_per_bit : int
     fifo_depth, timeout : see :class:`UartLink`
+    lanes : int
+        The core's lanes (:class:`~eligo.rtl.core.Core`).
     """
 
     rx: In(1, init=1)
@@ -458,10 +460,10 @@ class LinkTop(wiring.Component):
     error: Out(1)
     frame_errors: Out(8)
 
-    def __init__(self, cfg, clocks_per_bit, *, fifo_depth=256, timeout=None):
+    def __init__(self, cfg, clocks_per_bit, *, fifo_depth=256, timeout=None, lanes=1):
         from .top import AxiCore
         self.link = UartLink(clocks_per_bit, fifo_depth=fifo_depth, timeout=timeout)
-        self.core = AxiCore(cfg)
+        self.core = AxiCore(cfg, lanes)
         self.cfg = cfg
         super().__init__()
 

@@ -42,6 +42,8 @@ class AxiCore(wiring.Component):
     Parameters
     ----------
     cfg : eligo.config.Config
+    lanes : int
+        The core's lanes (:class:`~eligo.rtl.core.Core`).
 
     Members
     -------
@@ -49,10 +51,10 @@ class AxiCore(wiring.Component):
         The wrapped core (its memories and registers, for simulator tests).
     """
 
-    def __init__(self, cfg):
+    def __init__(self, cfg, lanes=1):
         ensure_config(cfg)
         self._cfg = cfg
-        self.core = Core(cfg)
+        self.core = Core(cfg, lanes)
         self.axil = AxiLiteTarget(register_map(cfg).addr_width)
         members = {name: (In if flow == In else Out)(shape)
                    for name, flow, shape in self._axil_members()}

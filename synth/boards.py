@@ -90,10 +90,11 @@ def ecp5_pll_params(f_in, f_out):
 
 
 class BoardTop(Elaboratable):
-    """The core with its UART link on ``board``, clocked at ``clock_hz`` (through the PLL;
-    None: the board's default). ``baud``: the UART's rate (clocks per bit rounded)."""
+    """The core (``lanes`` lanes) with its UART link on ``board``, clocked at ``clock_hz``
+    (through the PLL; None: the board's default). ``baud``: the UART's rate (clocks per bit
+    rounded)."""
 
-    def __init__(self, cfg, board, clock_hz=None, baud=115200):
+    def __init__(self, cfg, board, clock_hz=None, baud=115200, lanes=1):
         ensure_config(cfg)
         if board not in BOARDS:
             raise ValueError(f"board must be one of {', '.join(map(repr, BOARDS))}, not "
@@ -108,6 +109,7 @@ class BoardTop(Elaboratable):
         self.clock_hz = self.pll[-1]
         self.baud = baud
         self.clocks_per_bit = round(self.clock_hz / baud)
+        self.lanes = lanes
 
     def elaborate(self, platform):
         m = Module()
@@ -144,7 +146,7 @@ class BoardTop(Elaboratable):
         platform.add_clock_constraint(cd.clk, self.clock_hz)
         m.submodules.reset_sync = ResetSynchronizer(~lock, domain="sync")
 
-        m.submodules.top = top = LinkTop(self.cfg, self.clocks_per_bit)
+        m.submodules.top = top = LinkTop(self.cfg, self.clocks_per_bit, lanes=self.lanes)
         uart = platform.request("uart", 0)
         m.d.comb += [top.rx.eq(uart.rx.i), uart.tx.o.eq(top.tx)]
         for index, sig in enumerate([top.busy, top.error]):

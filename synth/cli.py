@@ -8,6 +8,7 @@ from pathlib import Path
 __all__ = ["add_parser"]
 
 SWEEP_N_REC = (8, 16, 32)
+SWEEP_LANES = (1, 4)
 
 
 def cmd_synth(args):
@@ -22,9 +23,10 @@ def cmd_synth(args):
     reports, problems = [], []
     for board in boards:
         print(f">>> eligo synth: {args.preset} on {BOARDS[board].title}", flush=True)
-        report = synthesize(cfg, args.preset, board, out_dir / f"{args.preset}_{board}",
+        name = args.preset + (f"_lanes{args.lanes}" if args.lanes > 1 else "")
+        report = synthesize(cfg, args.preset, board, out_dir / f"{name}_{board}",
                             clock_hz=args.clock_mhz and args.clock_mhz * 1e6,
-                            out=lambda line: print(line, flush=True))
+                            lanes=args.lanes, out=lambda line: print(line, flush=True))
         reports.append(report)
         problems += check_budget(report)
     table = report_markdown(reports)
@@ -44,24 +46,24 @@ def cmd_synth(args):
 
 
 def _sweep(args, out_dir):
-    """n_rec (and the board family) against resources and Fmax; lanes is fixed at 1 in
-    this core, so it is a column of one value."""
+    """n_rec and lanes (and the board family) against resources and Fmax."""
     from eligo.config import preset
     from eligo.synth.boards import BOARDS
     from eligo.synth.flow import synthesize
     boards = list(BOARDS) if args.board == "all" else [args.board]
     rows = []
     for board in boards:
-        for n_rec in args.sweep_n_rec:
-            cfg = preset("tiny", n_rec=n_rec, n_alif=n_rec // 2)
-            start = time.perf_counter()
-            print(f">>> sweep: n_rec={n_rec} on {board}", flush=True)
-            r = synthesize(cfg, f"tiny_n{n_rec}", board,
-                           out_dir / "sweep" / f"n{n_rec}_{board}",
-                           out=lambda line: print(line, flush=True))
-            r["n_rec"], r["lanes"] = n_rec, 1
-            rows.append(r)
-            print(f"    {time.perf_counter() - start:.0f} s", flush=True)
+        for lanes in args.sweep_lanes:
+            for n_rec in args.sweep_n_rec:
+                cfg = preset("tiny", n_rec=n_rec, n_alif=n_rec // 2)
+                start = time.perf_counter()
+                print(f">>> sweep: n_rec={n_rec}, {lanes} lanes on {board}", flush=True)
+                r = synthesize(cfg, f"tiny_n{n_rec}", board,
+                               out_dir / "sweep" / f"n{n_rec}_l{lanes}_{board}", lanes=lanes,
+                               out=lambda line: print(line, flush=True))
+                r["n_rec"] = n_rec
+                rows.append(r)
+                print(f"    {time.perf_counter() - start:.0f} s", flush=True)
     (out_dir / "sweep.json").write_text(json.dumps(rows, indent=2) + "\n")
     lines = ["| board | n_rec | lanes | LUT | FF | BRAM | DSP | Fmax (MHz) | fits |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
@@ -78,13 +80,15 @@ def _sweep(args, out_dir):
     import matplotlib.pyplot as plt
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.5))
     for board in boards:
-        sel = [r for r in rows if r["board"] == board]
-        ax1.plot([r["n_rec"] for r in sel], [r["resources"]["lut"]["used"] for r in sel],
-                 "o-", label=board)
-        ax2.plot([r["n_rec"] for r in sel], [r["fmax_sync_mhz"] or 0 for r in sel], "o-",
-                 label=board)
-    ax1.set(xlabel="n_rec (lanes = 1)", ylabel="LUT / LC", title="resources")
-    ax2.set(xlabel="n_rec (lanes = 1)", ylabel="MHz", title="Fmax")
+        for lanes in args.sweep_lanes:
+            sel = [r for r in rows if r["board"] == board and r["lanes"] == lanes]
+            label = f"{board}, {lanes} lane{'s' * (lanes > 1)}"
+            ax1.plot([r["n_rec"] for r in sel], [r["resources"]["lut"]["used"] for r in sel],
+                     "o-", label=label)
+            ax2.plot([r["n_rec"] for r in sel], [r["fmax_sync_mhz"] or 0 for r in sel],
+                     "o-", label=label)
+    ax1.set(xlabel="n_rec", ylabel="LUT / LC", title="resources")
+    ax2.set(xlabel="n_rec", ylabel="MHz", title="Fmax")
     ax1.legend()
     fig.tight_layout()
     fig.savefig(out_dir / "sweep.png", dpi=120)
@@ -92,7 +96,8 @@ def _sweep(args, out_dir):
     return 0
 
 
-def add_parser(sub, fmt):
+def add_parser(sub, fmt, lanes_arg):
+    """``lanes_arg``: the argparse type of a lanes value (shared with ``eligo sim``)."""
     from eligo.synth.boards import BOARDS
     p = sub.add_parser(
         "synth", formatter_class=fmt, help="build a bitstream and report resources and Fmax",
@@ -106,8 +111,12 @@ def add_parser(sub, fmt):
     p.add_argument("--clock-mhz", type=float, default=None,
                    help="the core's clock (PLL output; default: the board's)")
     p.add_argument("--out", default="build/synth", help="build folder (default: build/synth)")
+    p.add_argument("--lanes", type=lanes_arg, default=1,
+                   help="the core's lanes (default: 1)")
     p.add_argument("--sweep", action="store_true",
-                   help="scaling table and plot: n_rec against resources and Fmax")
+                   help="scaling table and plot: n_rec and lanes against resources and Fmax")
     p.add_argument("--sweep-n-rec", type=int, nargs="+", default=list(SWEEP_N_REC),
                    metavar="N", help=f"n_rec values of --sweep (default: {SWEEP_N_REC})")
+    p.add_argument("--sweep-lanes", type=lanes_arg, nargs="+", default=list(SWEEP_LANES),
+                   metavar="L", help=f"lanes values of --sweep (default: {SWEEP_LANES})")
     p.set_defaults(func=cmd_synth)

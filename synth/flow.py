@@ -75,18 +75,20 @@ def _nextpnr_log_utilisation(log):
     return util
 
 
-def synthesize(cfg, preset, board, build_dir, *, clock_hz=None, seed=1, out=print):
-    """Build ``cfg`` (named ``preset`` in the report) for ``board``; return the report
-    (a dict, also written to ``build_dir/report.json`` and ``report.md``)."""
+def synthesize(cfg, preset, board, build_dir, *, clock_hz=None, seed=1, lanes=1, out=print):
+    """Build ``cfg`` (named ``preset`` in the report) with ``lanes`` lanes for ``board``;
+    return the report (a dict, also written to ``build_dir/report.json`` and
+    ``report.md``)."""
     from eligo.synth.boards import BOARDS, BoardTop
-    top = BoardTop(cfg, board, clock_hz)
+    top = BoardTop(cfg, board, clock_hz, lanes=lanes)
     b = BOARDS[board]
     platform = b.make_platform()
     build_dir = Path(build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
     name = "eligo"
     start = time.perf_counter()
-    out(f"   elaborating {preset} for {b.title} at {top.clock_hz / 1e6:.2f} MHz "
+    out(f"   elaborating {preset} ({lanes} lane{'s' * (lanes > 1)}) for {b.title} at "
+        f"{top.clock_hz / 1e6:.2f} MHz "
         f"(UART {top.baud} baud, {top.clocks_per_bit} clocks per bit)")
     plan = platform.build(top, name=name, build_dir=str(build_dir), do_build=False)
     plan.extract(str(build_dir))
@@ -139,7 +141,8 @@ def synthesize(cfg, preset, board, build_dir, *, clock_hz=None, seed=1, out=prin
     if "ff" not in resources:
         resources["ff"] = {"used": ff, "available": resources.get("lut", {}).get("available")}
     report = {
-        "preset": preset, "board": board, "device": f"{platform.device}-{platform.package}",
+        "preset": preset, "board": board, "lanes": lanes,
+        "device": f"{platform.device}-{platform.package}",
         "family": b.family, "fits": fits,
         "clock_mhz": round(top.clock_hz / 1e6, 3),
         "fmax_mhz": fmax,
@@ -159,9 +162,10 @@ def synthesize(cfg, preset, board, build_dir, *, clock_hz=None, seed=1, out=prin
 def report_markdown(reports):
     """One table row per report."""
     cols = ["lut", "ff", "bram", "spram", "dsp"]
-    lines = ["| preset | board | fits | " + " | ".join(c.upper() for c in cols)
+    lines = ["| preset | board | lanes | fits | " + " | ".join(c.upper() for c in cols)
              + " | Fmax (MHz) | clock (MHz) | yosys (s) | nextpnr (s) | total (s) |",
-             "| --- | --- | --- | " + " | ".join("---" for _ in cols) + " | --- | --- | --- | --- | --- |"]
+             "| --- | --- | --- | --- | " + " | ".join("---" for _ in cols)
+             + " | --- | --- | --- | --- | --- |"]
     for r in reports:
         cells = []
         for c in cols:
@@ -170,7 +174,8 @@ def report_markdown(reports):
                          f"{v['used']}/{v['available']}" if v["available"] else f"{v['used']}")
         fmax = "-" if r["fmax_sync_mhz"] is None else f"{r['fmax_sync_mhz']:.1f}"
         t = r["times_s"]
-        lines.append(f"| {r['preset']} | {r['board']} | {'yes' if r['fits'] else 'NO'} | "
+        lines.append(f"| {r['preset']} | {r['board']} | {r.get('lanes', 1)} | "
+                     f"{'yes' if r['fits'] else 'NO'} | "
                      + " | ".join(cells) + f" | {fmax} | {r['clock_mhz']:g} | "
                      f"{t.get('yosys', 0):.0f} | {t.get('nextpnr', 0):.0f} | "
                      f"{t.get('total', 0):.0f} |")
@@ -187,6 +192,8 @@ def check_budget(report, budgets=None):
     An empty list when there is no budget for the pair or all is within it."""
     budgets = load_budgets() if budgets is None else budgets
     key = f"{report['preset']}/{report['board']}"
+    if report.get("lanes", 1) != 1:
+        key += f"/lanes{report['lanes']}"
     budget = budgets.get("budgets", {}).get(key)
     if budget is None:
         return []

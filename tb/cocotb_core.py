@@ -405,7 +405,7 @@ async def long_run(dut):
         for t in range(steps):
             x, ystar, mask, learn = plan(t)
             has = mask is not None and bool(mask.any())
-            out, ideal = golden_step(cfg, golden, x, ystar, mask, learn)
+            out, ideal = golden_step(cfg, golden, x, ystar, mask, learn, p.get("lanes", 1))
             spikes, readouts = await tb.step(step_events(x, ystar, mask if has else None),
                                              int(learn))
             check_outputs(f"step {t}", spikes, readouts, out)

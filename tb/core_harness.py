@@ -117,22 +117,24 @@ def first_mismatch(got, snap):
     return None
 
 
-def ideal_cycles(cfg, n_inputs, n_spikes_old, n_spikes, learn, has_target, writes):
-    """The ideal cycle count of each phase of one step at one lane: one cycle per item of
-    work the activity asks for (active source x neuron, neuron, trace, synapse, spike x
-    readout, ...), no pipeline fill or drain. ``writes`` is the step's weight writes."""
+def ideal_cycles(cfg, n_inputs, n_spikes_old, n_spikes, learn, has_target, writes, lanes=1):
+    """The ideal cycle count of each phase of one step: one cycle per item of work the
+    activity asks for (active source x neuron, neuron, trace, synapse, spike x readout, ...),
+    no pipeline fill or drain. ``writes`` is the step's weight writes. With ``lanes``, the
+    sweep's item is a group of ``lanes`` columns of a row (the only phase with lanes so far:
+    the others' ideal stays one item per cycle)."""
     c = cfg
     learning, target = bool(learn), bool(learn and has_target)
     return {
         "syn": (n_inputs + n_spikes_old) * c.n_rec, "neuron": c.n_rec,
         "trace": (c.n_pre + c.n_rec) * learning,
-        "sweep": c.n_rec * c.n_pre * (learning and c.trace_mode == "full"),
+        "sweep": c.n_rec * -(-c.n_pre // lanes) * (learning and c.trace_mode == "full"),
         "drive": n_spikes * c.n_out, "readout": c.n_out,
         "signal": c.n_rec * c.n_out * target, "trigger": (c.n_rec + c.n_out) * target,
         "write": writes, "output": n_spikes + c.n_out + 1}
 
 
-def golden_step(cfg, golden, x, ystar, mask, learn):
+def golden_step(cfg, golden, x, ystar, mask, learn, lanes=1):
     """``golden.step`` (targets only if ``mask`` has one) and that step's ``ideal_cycles``:
     ``(out, ideal)``."""
     has_target = mask is not None and bool(np.any(mask))
@@ -140,25 +142,26 @@ def golden_step(cfg, golden, x, ystar, mask, learn):
     writes_before = int(golden.counters["weight_writes"][0])
     out = golden.step(x, ystar if has_target else None, mask if has_target else None, learn)
     ideal = ideal_cycles(cfg, int(np.sum(x)), n_spikes_old, int(out.z[0].sum()), learn,
-                         has_target, int(golden.counters["weight_writes"][0]) - writes_before)
+                         has_target, int(golden.counters["weight_writes"][0]) - writes_before,
+                         lanes)
     return out, ideal
 
 
-def run_lockstep(cfg, weights, steps, golden, progress=None):
+def run_lockstep(cfg, weights, steps, golden, progress=None, lanes=1):
     """Run the core and ``golden`` (a batch-1 GoldenModel with the same weights loaded) over
     ``steps``, a list of ``(x, ystar, mask, learn)``; compare every state variable and the
     streamed outputs after every step. Returns a dict with the number of steps compared, the
     first mismatch (step, variable, index, core value, golden value) or None, and the
     core's cycles per phase and the ideal cycles (``ideal_cycles``, with the two write phases
     as ``write``) summed over the run."""
-    core = Core(cfg)
+    core = Core(cfg, lanes)
     result = {"steps": 0, "mismatch": None, "cycles": {p: 0 for p in PHASES}, "ideal": {}}
 
     async def testbench(ctx):
         load_weights(ctx, core, weights)
         for t, (x, ystar, mask, learn) in enumerate(steps):
             has_target = mask is not None and np.any(mask)
-            out, ideal = golden_step(cfg, golden, x, ystar, mask, learn)
+            out, ideal = golden_step(cfg, golden, x, ystar, mask, learn, lanes)
             for phase, n in ideal.items():
                 result["ideal"][phase] = result["ideal"].get(phase, 0) + n
             spikes, readouts = await run_step(

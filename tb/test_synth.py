@@ -43,7 +43,9 @@ def test_budget_check_flags_each_regression():
     assert check_budget(_report(fits=False), budgets) == [
         "tiny/ulx3s: the design no longer fits the device"]
     assert check_budget(_report(board="icebreaker"), budgets) == []  # no budget: no check
-    assert "| tiny | ulx3s | yes | 1000/83640 |" in report_markdown([_report()])
+    assert "| tiny | ulx3s | 1 | yes | 1000/83640 |" in report_markdown([_report()])
+    # another lane count has its own budget entry (none here: not checked)
+    assert check_budget(_report(lanes=4, fits=False), budgets) == []
 
 
 def test_checked_in_budgets_are_well_formed():
