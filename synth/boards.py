@@ -12,6 +12,7 @@
 from dataclasses import dataclass
 
 from amaranth.hdl import ClockDomain, Elaboratable, Instance, Module, Signal
+from amaranth.lib import io
 from amaranth.lib.cdc import ResetSynchronizer
 
 from eligo.config import ensure_config
@@ -128,7 +129,9 @@ class BoardTop(Elaboratable):
                 i_PACKAGEPIN=pad.io, i_RESETB=1, i_BYPASS=0,
                 o_PLLOUTGLOBAL=cd.clk, o_LOCK=lock)
         else:
-            clk_in = platform.request(platform.default_clk, 0).i
+            m.submodules.clk_in = clk_buf = io.Buffer(
+                "i", platform.request(platform.default_clk, 0, dir="-"))
+            clk_in = clk_buf.i
             clki, fb, op, f = self.pll
             m.submodules.pll = Instance(
                 "EHXPLLL",
@@ -147,8 +150,14 @@ class BoardTop(Elaboratable):
         m.submodules.reset_sync = ResetSynchronizer(~lock, domain="sync")
 
         m.submodules.top = top = LinkTop(self.cfg, self.clocks_per_bit, lanes=self.lanes)
-        uart = platform.request("uart", 0)
-        m.d.comb += [top.rx.eq(uart.rx.i), uart.tx.o.eq(top.tx)]
+        # (amaranth 0.5: resources as raw ports, each behind an explicit buffer)
+        uart_pins = [io_.name for io_ in platform.resources["uart", 0].ios]  # ULX3S: rts, dtr
+        uart = platform.request("uart", 0, dir=dict.fromkeys(uart_pins, "-"))
+        m.submodules.uart_rx = rx = io.Buffer("i", uart.rx)
+        m.submodules.uart_tx = tx = io.Buffer("o", uart.tx)
+        m.d.comb += [top.rx.eq(rx.i), tx.o.eq(top.tx)]
         for index, sig in enumerate([top.busy, top.error]):
-            m.d.comb += platform.request("led", index).o.eq(sig)
+            m.submodules[f"led{index}"] = led = io.Buffer(
+                "o", platform.request("led", index, dir="-"))
+            m.d.comb += led.o.eq(sig)
         return m

@@ -1,7 +1,8 @@
 # amaranth: UnusedElaboratable=no
 """The FPGA flow (synth/): PLL settings, the budget check, and one real bitstream (the
 smallest preset that fits a board: ``tiny`` on the ULX3S's ECP5-85F; nothing with the core
-fits the iCEBreaker's UP5K yet, docs/board_icebreaker.md) checked against synth/budgets.json."""
+fits the iCEBreaker's UP5K yet, docs/board_icebreaker.md) checked against synth/budgets.json,
+in the default run."""
 
 import pytest
 
@@ -52,15 +53,15 @@ def test_checked_in_budgets_are_well_formed():
     budgets = load_budgets()
     assert 0 <= budgets["tolerance"] < 1
     for key, budget in budgets["budgets"].items():
-        p, board = key.split("/")
+        p, board, *lanes = key.split("/")
+        assert lanes in ([], ["lanes2"], ["lanes4"], ["lanes8"]), key
         preset(p)
         BoardTop(preset("tiny"), board)
         assert set(budget) <= {"fits", "max", "min_fmax_mhz", "measured"}
 
 
-# Measured on the shared 2-core machine: yosys about 12 min and nextpnr over 10 min for
-# this build, far beyond the default run's budget: run it with `pytest -m slow`.
-@pytest.mark.slow
+# In the default run since the core's state moved into memories: yosys about 40 s and
+# nextpnr about 130 s on the shared 2-core machine (they were 12 and over 10 minutes).
 def test_real_bitstream_tiny_ulx3s_within_budget(tmp_path):
     lines = []
     report = synthesize(preset("tiny"), "tiny", "ulx3s", tmp_path, out=lines.append)
