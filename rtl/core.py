@@ -1096,7 +1096,7 @@ class Core(wiring.Component):
         performs the write) with ``ready``. Register reads are taken at any time; writes and
         window reads only while the core is idle (``collect``, no clear running), and events
         wait while a host request is pending, so neither can change the other's state."""
-        c, rmap, h = self._cfg, self._map, self.host
+        rmap, h = self._map, self.host
         idle = fsm.ongoing("collect") & ~clear_mem
         stage = Signal()  # the answer cycle
         is_register = h.addr < min(w.base for w in rmap.windows.values())
@@ -1138,7 +1138,6 @@ class Core(wiring.Component):
                                               memory_windows)
 
     def _host_register(self, m, r, h, value, ok, clear_mem):
-        c = self._cfg
         if r.kind == "param":
             param = self.params[r.name]
             with m.If(~h.write):
