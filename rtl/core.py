@@ -91,6 +91,20 @@ def neuron_state_layout(cfg):
                               "ref": unsigned(ref_width(cfg))})
 
 
+def lowest_set_bit(vector):
+    """``(any, index)``: whether ``vector`` has a set bit and the index of its lowest (0
+    when none), as a balanced tree of ``log2(len(vector))`` levels, not a chain of one
+    priority level per bit (a 512-bit chain is too deep for synthesis and for Fmax)."""
+    if len(vector) == 1:
+        return vector[0], Const(0, 1)
+    half = 1 << ((len(vector) - 1).bit_length() - 1)  # the largest power of two below
+    low_any, low_index = lowest_set_bit(vector[:half])
+    high_any, high_index = lowest_set_bit(vector[half:])
+    width = (len(vector) - 1).bit_length()
+    return (low_any | high_any,
+            Mux(low_any, low_index, Mux(high_any, high_index + half, 0)).as_unsigned()[:width])
+
+
 def _in_range(value, low, high):
     """``low <= value <= high``, leaving out a comparison the value's shape makes constant
     (Verilator rejects constant comparisons)."""
@@ -226,7 +240,9 @@ class Core(wiring.Component):
 
         def banked(shape, rows):
             return [MemoryData(shape=shape, depth=rows * groups, init=[]) for _ in range(lanes)]
-        self._w = MemoryData(shape=signed(c.w_bits), depth=c.n_rec * c.n_pre, init=[])
+        row_groups = -(-c.n_rec // lanes)  # rows of a lane in the row-banked memories
+        self._w = [MemoryData(shape=signed(c.w_bits), depth=row_groups * c.n_pre, init=[])
+                   for _ in range(lanes)]
         self._ebar = banked(signed(c.e_bits), c.n_rec) if full else None
         self._eps = banked(signed(c.eps_bits), c.n_alif) if c.n_alif and full else None
         self._w_out = MemoryData(shape=signed(c.w_bits), depth=c.n_out * c.n_rec, init=[])
@@ -269,8 +285,14 @@ class Core(wiring.Component):
 
     @property
     def w(self):
-        """``MemoryData`` of ``W`` (``w_in`` beside ``w_rec``), address ``j * n_pre + i``."""
+        """``W`` (``w_in`` beside ``w_rec``, as the golden ``_W``): one ``MemoryData`` per
+        lane, ``W[j, i]`` at :meth:`weight_word` ``(j, i)``."""
         return self._w
+
+    def weight_word(self, j, i):
+        """``(lane, address)`` of ``W[j, i]`` in :attr:`w`: lane ``j % lanes``, address
+        ``(j // lanes) * n_pre + i`` (a lane holds whole rows)."""
+        return j % self._lanes, (j // self._lanes) * self._cfg.n_pre + i
 
     @property
     def lanes(self):
@@ -343,6 +365,12 @@ class Core(wiring.Component):
         L = self._lanes
         lane_bits = (L - 1).bit_length()
         G = -(-n_pre // L)
+        R = -(-n_rec // L)  # row groups: row j is row j // L of lane j % L
+
+        def rows_present(lane, group):
+            """Lane ``lane`` has a row in row group ``group`` (only the last may be short)."""
+            groups = -(-(n_rec - lane) // L)
+            return group < groups if groups < R else Const(1)
 
         def lane_of(i):
             return i[:lane_bits] if lane_bits else Const(0, 1)
@@ -382,10 +410,8 @@ class Core(wiring.Component):
             m.d.comb += unit.o.ready.eq(1)
 
         # -- memories ------------------------------------------------------------------------
-        m.submodules.w_mem = w_mem = Memory(data=self._w)
         m.submodules.w_out_mem = w_out_mem = Memory(data=self._w_out)
         m.submodules.b_mem = b_mem = Memory(data=self._b)
-        w_rd, w_wr = w_mem.read_port(), w_mem.write_port()
         w_out_rd, w_out_wr = w_out_mem.read_port(), w_out_mem.write_port()
         b_rd, b_wr = b_mem.read_port(), b_mem.write_port()
 
@@ -399,6 +425,9 @@ class Core(wiring.Component):
                 for ports in rds:
                     ports.append(mem.read_port())
             return writes, *rds
+        # W by rows (lane j % L), so that synaptic integration adds a row group per cycle;
+        # ebar, eps and pre by columns, so that the sweep covers a column group per cycle.
+        w_wr, w_rd = lane_memories("w", self._w)
         if full:
             ebar_wr, ebar_rd = lane_memories("ebar", self._ebar)
         if n_alif and full:
@@ -422,13 +451,15 @@ class Core(wiring.Component):
         zout_rd, zout_wr = zout_mem.read_port(), zout_mem.write_port()
         m.submodules.acc_mem = acc_mem = Memory(data=self._acc)
         acc_rd, acc_wr = acc_mem.read_port(), acc_mem.write_port()
-        # The synaptic input I_j, accumulated in syn (a source's items visit j in turn, so an
-        # item may read the word the item before is writing: transparent) and zeroed as the
-        # neuron phase reads it.
-        m.submodules.input_mem = input_mem = Memory(
-            shape=signed(synaptic_input_width(c)), depth=n_rec, init=[])
-        in_wr = input_mem.write_port()
-        in_rd = input_mem.read_port(transparent_for=(in_wr,))
+        # The synaptic input I_j, by rows as W (lane j % L, address j // L), accumulated in
+        # syn (a source's items visit the row groups in turn, so an item may read the word the
+        # item before is writing: transparent) and zeroed as the neuron phase reads it.
+        in_wr, in_rd = [], []
+        for lane in range(L):
+            mem = Memory(shape=signed(synaptic_input_width(c)), depth=R, init=[])
+            m.submodules[f"input_mem{lane}" if L > 1 else "input_mem"] = mem
+            in_wr.append(mem.write_port())
+            in_rd.append(mem.read_port(transparent_for=(in_wr[-1],)))
         # The learning signal sum_k F[j, k] * err_k, written once per row by the signal phase.
         m.submodules.signal_mem = signal_mem = Memory(
             shape=signed(signal_width(c)), depth=n_rec, init=[])
@@ -463,9 +494,7 @@ class Core(wiring.Component):
         inner = Signal(range(max(n_pre, n_rec, n_out) + 1))
         issued = Signal()
         src = Signal(range(max(n_pre, n_rec, n_out)))  # lowest set bit of pend
-        for bit in reversed(range(len(pend))):
-            with m.If(pend[bit]):
-                m.d.comb += src.eq(bit)
+        m.d.comb += src.eq(lowest_set_bit(pend)[1])
 
         # Issue stage (comb, set by the phase) and stage 1 (memory data valid).
         iss_valid, iss_a, iss_b = Signal(), Signal(range(top + 1)), Signal(range(top + 1))
@@ -664,16 +693,18 @@ class Core(wiring.Component):
 
             with m.State("syn"):
                 m.d.sync += cyc["syn"].eq(cyc["syn"] + 1)
-                go = mask_loop(n_rec)
-                m.d.comb += [iss_valid.eq(go & ~issued), iss_a.eq(inner),
-                             w_rd.addr.eq(inner * n_pre + src), in_rd.addr.eq(inner)]
+                go = mask_loop(R)  # inner: the row group, rows inner * L + lane
+                m.d.comb += [iss_valid.eq(go & ~issued), iss_a.eq(inner)]
+                lane_read(w_rd, inner * n_pre + src)
+                lane_read(in_rd, inner)
                 with m.If(done):
                     start("neuron")
 
             with m.State("neuron"):
                 m.d.sync += cyc["neuron"].eq(cyc["neuron"] + 1)
                 counted_loop(n_rec)
-                m.d.comb += [n_rd.addr.eq(iss_a), in_rd.addr.eq(iss_a)]
+                m.d.comb += n_rd.addr.eq(iss_a)
+                lane_read(in_rd, group_of(iss_a))
                 with m.If(done):
                     m.d.sync += psi_bank.eq(~psi_bank)
                     with m.If(learn):
@@ -744,10 +775,10 @@ class Core(wiring.Component):
             with m.State("write_rec"):
                 m.d.sync += cyc["write_rec"].eq(cyc["write_rec"] + 1)
                 go = mask_loop(n_pre)
-                addr = src * n_pre + inner
+                addr = group_of(src) * n_pre + inner  # in W's lane lane_of(src)
                 m.d.comb += [iss_valid.eq(go & ~issued & (inner != n_in + src)),
-                             iss_a.eq(src), iss_b.eq(inner), iss_addr.eq(addr),
-                             w_rd.addr.eq(addr)]
+                             iss_a.eq(src), iss_b.eq(inner), iss_addr.eq(addr)]
+                lane_read(w_rd, addr)
                 if full:
                     lane_read(ebar_rd, src * G + group_of(inner))
                 else:
@@ -836,11 +867,13 @@ class Core(wiring.Component):
             count(name, expr)
 
         # syn: I_j += W[j, s]; the neuron phase zeroes each I_j once it has been read
-        with m.If(s1_valid & ongoing("syn")):
-            m.d.comb += [in_wr.addr.eq(s1_a), in_wr.data.eq(in_rd.data + w_rd.data),
-                         in_wr.en.eq(1)]
+        for lane in range(L):
+            with m.If(s1_valid & ongoing("syn") & rows_present(lane, s1_a)):
+                m.d.comb += [in_wr[lane].addr.eq(s1_a),
+                             in_wr[lane].data.eq(in_rd[lane].data + w_rd[lane].data),
+                             in_wr[lane].en.eq(1)]
         with m.If(s1_valid & ongoing("neuron")):
-            m.d.comb += [in_wr.addr.eq(s1_a), in_wr.data.eq(0), in_wr.en.eq(1)]
+            lane_write(in_wr, lane_of(s1_a), group_of(s1_a), 0)
 
         # neuron
         req = neu.i.payload
@@ -848,7 +881,7 @@ class Core(wiring.Component):
         u_valid, ua, ub, uaddr = stage_of("neuron")
         m.d.comb += [
             neu.i.valid.eq(u_valid & ongoing("neuron")),
-            req.I.eq(data_of("neuron", in_rd.data, "in_data")),
+            req.I.eq(lane_data("neuron", in_rd, lane_of(ua), "in_data")),
             req.v.eq(state.v), req.a.eq(state.a), req.ref.eq(state.ref),
             req.z_old.eq(Z_OLD[ua]), req.alif.eq(ua >= alif0),
         ]
@@ -1009,7 +1042,7 @@ class Core(wiring.Component):
         rec = ongoing("write_rec")
         req = upd.i.payload
         u_valid, ua, ub, uaddr = stage_of("write_rec")
-        w_data = data_of("write_rec", w_rd.data, "w_data")
+        w_data = lane_data("write_rec", w_rd, lane_of(ua), "w_data")
         rand_w = rand[0] if "write_rec" in rand_phases else Const(0, 64)
         if full:
             rec_valid, rec_a, rec_b, rec_addr = u_valid, ua, ub, uaddr
@@ -1030,12 +1063,12 @@ class Core(wiring.Component):
             req.readout.eq(~rec),
             req.rand.eq(Mux(rec, rand_w, rand[0] if rngs else 0)),
         ]
-        _, _, uaddr = tags(upd, "upd", (Mux(rec, rec_a, ua), Mux(rec, rec_b, ub),
-                                        Mux(rec, rec_addr, uaddr)))
+        wa, _, uaddr = tags(upd, "upd", (Mux(rec, rec_a, ua), Mux(rec, rec_b, ub),
+                                         Mux(rec, rec_addr, uaddr)))
         res = upd.o.payload
         with m.If(upd.o.valid):
             with m.If(rec):
-                m.d.comb += [w_wr.addr.eq(uaddr), w_wr.data.eq(res.w), w_wr.en.eq(1)]
+                lane_write(w_wr, lane_of(wa), uaddr, res.w)
             with m.Else():
                 m.d.comb += [w_out_wr.addr.eq(uaddr), w_out_wr.data.eq(res.w),
                              w_out_wr.en.eq(1)]
@@ -1059,7 +1092,11 @@ class Core(wiring.Component):
             return lambda row, col: row * stride + offset + col
 
         def one(port, address, word=None, write=None):
-            return [port], write, address, lambda row, col: 0, word
+            return [port], write and [write], address, lambda row, col: Const(0, 1), word
+
+        def weights(offset):
+            return (w_rd, w_wr, lambda row, col: group_of(row) * n_pre + offset + col,
+                    lambda row, col: lane_of(row), None)
 
         def lanes(ports, column):
             """Lane-banked words: (ports, address, lane) of column ``column(row, col)`` of
@@ -1071,8 +1108,7 @@ class Core(wiring.Component):
             ports, address, lane = lanes(pre_rd, lambda row, col: offset + col)
             return (ports, None, lambda row, col: address(pre_bank, col), lane, None)
         windows = {
-            "w_in": one(w_rd, at(n_pre), write=w_wr),
-            "w_rec": one(w_rd, at(n_pre, n_in), write=w_wr),
+            "w_in": weights(0), "w_rec": weights(n_in),
             "w_out": one(w_out_rd, at(n_rec), write=w_out_wr),
             "b": one(b_rd, at(n_out), write=b_wr),
             "v": one(n_rd, at(0), lambda d: d.v), "a": one(n_rd, at(0), lambda d: d.a),
@@ -1178,12 +1214,12 @@ class Core(wiring.Component):
             with m.If(~h.write):
                 ok(Array(registers[w.name])[col])
             return
-        ports, wr, address, lane, word = memory_windows[w.name]
+        ports, writes, address, lane, word = memory_windows[w.name]
         data = Array(port.data for port in ports)[lane(row, col)] if len(ports) > 1 \
             else ports[0].data
         with m.If(~h.write):
             ok(word(data) if word else data)
-        if wr is None or not w.writable:
+        if writes is None or not w.writable:
             return
         if not w.signed:
             value = h.w_data
@@ -1192,4 +1228,7 @@ class Core(wiring.Component):
             allowed &= (row != col) | (value == 0)
         with m.If(h.write & allowed):
             ok()
-            m.d.comb += [wr.addr.eq(address(row, col)), wr.data.eq(value), wr.en.eq(1)]
+            for k, port in enumerate(writes):
+                with m.If(lane(row, col) == k):
+                    m.d.comb += [port.addr.eq(address(row, col)), port.data.eq(value),
+                                 port.en.eq(1)]

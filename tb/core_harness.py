@@ -40,7 +40,10 @@ def read_state(ctx, core):
         return out
 
     neuron = [ctx.get(core.neuron[j]) for j in range(c.n_rec)]
-    W = mem(core.w, (c.n_rec, c.n_pre))
+    W = np.zeros((c.n_rec, c.n_pre), np.int64)
+    for (j, i), _ in np.ndenumerate(W):
+        lane, address = core.weight_word(j, i)
+        W[j, i] = ctx.get(core.w[lane][address])
     pre = lanes(core.pre, 1, ctx.get(core.pre_bank))[0]
     st = {"v": np.array([s.v for s in neuron], np.int64),
           "a": np.array([s.a for s in neuron], np.int64),
@@ -64,7 +67,8 @@ def load_weights(ctx, core, weights):
     w_in, w_rec, w_out, b = weights
     W = np.concatenate([w_in, w_rec], axis=1)
     for (j, i), value in np.ndenumerate(W):
-        ctx.set(core.w[j * c.n_pre + i], int(value))
+        lane, address = core.weight_word(j, i)
+        ctx.set(core.w[lane][address], int(value))
     for (k, j), value in np.ndenumerate(w_out):
         ctx.set(core.w_out[k * c.n_rec + j], int(value))
     for (j, k), value in np.ndenumerate(b):
@@ -121,12 +125,13 @@ def ideal_cycles(cfg, n_inputs, n_spikes_old, n_spikes, learn, has_target, write
     """The ideal cycle count of each phase of one step: one cycle per item of work the
     activity asks for (active source x neuron, neuron, trace, synapse, spike x readout, ...),
     no pipeline fill or drain. ``writes`` is the step's weight writes. With ``lanes``, the
-    sweep's item is a group of ``lanes`` columns of a row (the only phase with lanes so far:
-    the others' ideal stays one item per cycle)."""
+    synaptic integration's item is a group of ``lanes`` rows of a source's column, the sweep's
+    a group of ``lanes`` columns of a row (the phases with lanes so far: the others' ideal
+    stays one item per cycle)."""
     c = cfg
     learning, target = bool(learn), bool(learn and has_target)
     return {
-        "syn": (n_inputs + n_spikes_old) * c.n_rec, "neuron": c.n_rec,
+        "syn": (n_inputs + n_spikes_old) * -(-c.n_rec // lanes), "neuron": c.n_rec,
         "trace": (c.n_pre + c.n_rec) * learning,
         "sweep": c.n_rec * -(-c.n_pre // lanes) * (learning and c.trace_mode == "full"),
         "drive": n_spikes * c.n_out, "readout": c.n_out,

@@ -109,14 +109,15 @@ def test_raw_read_write_and_malformed_frames_change_nothing():
             [(cmd, payload)] = await exchange(frame, 1)
             assert (cmd, payload) == (FRAME_ERROR, bytes([code])), name
         assert ctx.get(core.params["theta"]) == 3000
-        assert ctx.get(core.w[row * CFG.n_pre + col]) == 0
+        lane, address = core.weight_word(row, col)
+        assert ctx.get(core.w[lane][address]) == 0
         assert ctx.get(core.errors) == 0 and ctx.get(core.t) == 0
         assert ctx.get(dut.frame_errors) == len(cases)
         # garbage before a frame is skipped
         weight_write = encode_frame(CMD_WRITE, le(w_in) + le(value))
         [(cmd, payload)] = await exchange(b"\x00\x13" + weight_write, 1)
         assert (cmd, payload) == (REPLY[CMD_WRITE], b"\x00")
-        assert ctx.get(core.w[row * CFG.n_pre + col]) == value
+        assert ctx.get(core.w[lane][address]) == value
         # frames in flight: three reads sent at once come back in order
         frames = await exchange(b"".join(encode_frame(CMD_READ, le(a))
                                          for a in (theta, w_in, 0)), 3)

@@ -211,7 +211,7 @@ def test_core_cycles_per_phase(rounding, update_rounding, trace_mode, lanes):
     factored = trace_mode == "factored"
     u = RandomSource().latency - 1 if (update_rounding == "stochastic"
                                        or (factored and rounding == "stochastic")) else 0
-    assert result["syn"] == active * n_rec + 2
+    assert result["syn"] == active * -(-n_rec // lanes) + 2  # a row group per cycle
     assert result["neuron"] == n_rec + 3 + 2 + r
     assert result["trace"] == n_pre + n_rec + 2 + 2 + r
     groups = -(-n_pre // lanes)  # one column group per cycle
@@ -283,3 +283,32 @@ def test_core_verilog(name):
     text = verilog.convert(Core(CONFIGS[name]), emit_src=False)
     assert re.search(r"^module top\(", text, re.M)
     assert "/work/" not in text
+
+
+@pytest.mark.parametrize("width", [1, 2, 3, 5, 8, 13, 100, 512])
+def test_lowest_set_bit(width):
+    # the sequencer's priority encoder (pending sources, rows, spikes): a balanced tree
+    from amaranth.hdl import Module, Signal
+    from amaranth.sim import Simulator
+
+    from eligo.rtl.core import lowest_set_bit
+    vector = Signal(width)
+    found, index = lowest_set_bit(vector)
+    m = Module()
+    found_out, index_out = Signal(), Signal(16)
+    m.d.comb += [found_out.eq(found), index_out.eq(index)]
+    rng = random.Random(width)
+    values = ([0, (1 << width) - 1] + [1 << k for k in range(width)]
+              + [rng.getrandbits(width) for _ in range(200)])
+    if width <= 8:
+        values = range(1 << width)
+
+    async def testbench(ctx):
+        for x in values:
+            ctx.set(vector, x)
+            want = (x & -x).bit_length() - 1 if x else 0
+            assert (ctx.get(found_out), ctx.get(index_out)) == (int(x != 0), want), x
+
+    sim = Simulator(m)
+    sim.add_testbench(testbench)
+    sim.run()
