@@ -119,9 +119,11 @@ def _in_range(value, low, high):
 class Core(wiring.Component):
     """One eligo core: docs/spec.md 3 (phases 1-5) per end-of-step event.
 
-    Lanes: the per-synapse trace sweep processes ``lanes`` columns of a row per cycle, one
-    :class:`SynapseUnit` (and, with stochastic rounding, three random sources) per lane; the
-    ``ebar``, ``eps`` and ``pre`` memories are split by column among the lanes. The other
+    Lanes: synaptic integration adds ``lanes`` rows of a source's column per cycle (``W`` and
+    the synaptic inputs split by rows among the lanes: lane ``j % lanes``), and the
+    per-synapse trace sweep processes ``lanes`` columns of a row per cycle, one
+    :class:`SynapseUnit` (and, with stochastic rounding, three random sources) per lane (the
+    ``ebar``, ``eps`` and ``pre`` memories split by columns: lane ``i % lanes``). The other
     phases process one item per cycle (their lanes are future work).
 
     Scope: both trace modes; every ``rounding`` and ``update_rounding`` (zero, floor,
@@ -173,7 +175,8 @@ class Core(wiring.Component):
     ends when its pipeline has drained; no unit is ever back-pressured):
 
     1. ``syn``: for each active source ``s`` (input spikes, then last step's spikes, lowest
-       first), ``I_j += W[j, s]`` for every ``j`` (``active * n_rec`` cycles).
+       first), ``I_j += W[j, s]`` for every ``j``, a row group of ``lanes`` rows per cycle
+       (``active * ceil(n_rec / lanes)`` cycles).
     2. ``neuron``: :class:`NeuronUnit` over every neuron (latency 3).
     3. ``trace`` (learn only): :class:`TraceUnit` over ``pre`` (``alpha``, spikes ``x``,
        ``z_old``) then ``zout`` (``kappa``, spikes ``z``); the old ``pre`` is kept.
