@@ -16,7 +16,8 @@ def test_sim_reports_the_first_mismatch(capsys, monkeypatch):
     # step, the variable and both values named.
     import eligo.tb.core_harness as harness
     original = harness.Core
-    monkeypatch.setattr(harness, "Core", lambda cfg: original(cfg.replace(kappa=cfg.kappa - 1)))
+    monkeypatch.setattr(harness, "Core",
+                        lambda cfg, lanes=1: original(cfg.replace(kappa=cfg.kappa - 1), lanes))
     assert main(["sim", "--simulator", "amaranth", "--steps", "12"]) == 1
     out = capsys.readouterr().out
     assert "MISMATCH at step" in out and "core" in out and "golden" in out
