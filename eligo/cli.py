@@ -189,8 +189,9 @@ def _lanes(text):
 
 def _lanes_option(parser):
     parser.add_argument("--lanes", type=_lanes, default=1,
-                        help="the core's lanes: the per-synapse trace sweep runs one column "
-                             "per lane per cycle (default: 1)")
+                        help="the core's lanes: synaptic integration adds one row and the "
+                             "per-synapse trace sweep one column per lane per cycle "
+                             "(default: 1)")
 
 
 def cmd_bench_sim(args):

@@ -151,19 +151,21 @@ class Core(wiring.Component):
     weight update unit, whose weight word and W random word are delayed alongside.
 
     Memories (:class:`MemoryData`, exposed as properties; synchronous read ports): ``w``
-    (``n_rec * n_pre`` words ``signed(w_bits)``, address ``j * n_pre + i``: ``w_in`` beside
-    ``w_rec`` as the golden ``_W``), ``ebar`` (same addressing, ``signed(e_bits)``), ``eps``
-    (``n_alif * n_pre``, address ``r * n_pre + i``, ``signed(eps_bits)``; None without ALIF
-    neurons; both None with factored traces), ``w_out`` (``n_out * n_rec``, address
+    (``signed(w_bits)``, ``w_in`` beside ``w_rec`` as the golden ``_W``: one memory per lane,
+    ``W[j, i]`` at :meth:`weight_word`), ``ebar`` (``signed(e_bits)``) and ``eps`` (ALIF rows
+    ``r``, ``signed(eps_bits)``; None without ALIF neurons; both None with factored traces):
+    one memory per lane, column ``i`` of row ``j`` at :meth:`synapse_word`; ``w_out``
+    (``n_out * n_rec``, address
     ``k * n_rec + j``), ``b`` (``n_rec * n_out``, address ``j * n_out + k``), ``neuron``
     (``n_rec`` words of :func:`neuron_state_layout`: ``v``, ``a``, ``ref``), ``psi`` (two
     banks of ``n_rec``: ``b * n_rec + j``, the latest in bank ``psi_bank``), ``pre``
-    (``xbar`` then ``zbar``, two banks of ``n_pre``: ``b * n_pre + i``, the latest in bank
-    ``pre_bank``), ``zout``, ``acc`` (``n_rec`` each). The neuron phase writes ``psi`` into
-    the other bank and flips ``psi_bank`` when it ends, the trace phase likewise ``pre``, so
-    the sweep reads last step's values (``psi_old``, ``pre_old``) beside this step's without
-    a copy. Internal memories hold ``I_j`` (zeroed as the neuron phase reads it) and the
-    learning signal ``sig_j``. Register arrays (lists of signals): ``z`` (``n_rec``), ``y``,
+    (``xbar`` then ``zbar``, two banks of ``n_pre`` split among the lanes as ``ebar``, bank
+    ``b`` as row ``b``; the latest in bank ``pre_bank``), ``zout``, ``acc`` (``n_rec``
+    each). The neuron phase writes ``psi`` into the other bank and flips ``psi_bank`` when it
+    ends, the trace phase likewise ``pre``, so the sweep reads last step's values
+    (``psi_old``, ``pre_old``) beside this step's without a copy. Internal memories hold
+    ``I_j`` (by rows, as ``w``; zeroed as the neuron phase reads it) and the learning signal
+    ``sig_j``. Register arrays (lists of signals): ``z`` (``n_rec``), ``y``,
     ``err``, ``acc_out`` (``n_out`` each); ``clear_state`` zeroes them at once and the
     memories in a sweep of one word per cycle (the core stays busy meanwhile).
     ``counters`` maps every name of ``eligo.model.names.COUNTER_NAMES`` to a 32-bit saturating
@@ -239,15 +241,17 @@ class Core(wiring.Component):
         self._lanes = lanes
         c = cfg
         full = c.trace_mode == "full"
-        groups = -(-c.n_pre // lanes)  # column groups of a synapse row
+        # Column groups of a synapse row (the column-banked memories hold rows x groups words
+        # per lane) and row groups (the row-banked ones hold row groups x n_pre).
+        self._groups = groups = -(-c.n_pre // lanes)
+        self._row_groups = -(-c.n_rec // lanes)
 
-        def banked(shape, rows):
-            return [MemoryData(shape=shape, depth=rows * groups, init=[]) for _ in range(lanes)]
-        row_groups = -(-c.n_rec // lanes)  # rows of a lane in the row-banked memories
-        self._w = [MemoryData(shape=signed(c.w_bits), depth=row_groups * c.n_pre, init=[])
-                   for _ in range(lanes)]
-        self._ebar = banked(signed(c.e_bits), c.n_rec) if full else None
-        self._eps = banked(signed(c.eps_bits), c.n_alif) if c.n_alif and full else None
+        def banked(shape, depth):
+            return [MemoryData(shape=shape, depth=depth, init=[]) for _ in range(lanes)]
+        self._w = banked(signed(c.w_bits), self._row_groups * c.n_pre)
+        self._ebar = banked(signed(c.e_bits), c.n_rec * groups) if full else None
+        self._eps = (banked(signed(c.eps_bits), c.n_alif * groups) if c.n_alif and full
+                     else None)
         self._w_out = MemoryData(shape=signed(c.w_bits), depth=c.n_out * c.n_rec, init=[])
         self._b = MemoryData(shape=signed(c.w_bits), depth=c.n_rec * c.n_out, init=[])
 
@@ -257,7 +261,7 @@ class Core(wiring.Component):
         # step's values and last step's, which the sweep reads beside them).
         self._neuron = MemoryData(shape=neuron_state_layout(c), depth=c.n_rec, init=[])
         self._psi = MemoryData(shape=unsigned(c.psi_bits), depth=2 * c.n_rec, init=[])
-        self._pre = banked(unsigned(c.trace_bits), 2)
+        self._pre = banked(unsigned(c.trace_bits), 2 * groups)
         self._zout = MemoryData(shape=unsigned(c.trace_bits), depth=c.n_rec, init=[])
         self._acc = MemoryData(shape=signed(c.acc_bits), depth=c.n_rec, init=[])
         self.psi_bank = Signal(name="psi_bank")
@@ -305,8 +309,7 @@ class Core(wiring.Component):
         """``(lane, address)`` of column ``i`` of ``row`` in the per-lane memories
         (:attr:`ebar`, :attr:`eps`, and :attr:`pre` with ``row`` its bank): lane ``i % lanes``,
         address ``row * ceil(n_pre / lanes) + i // lanes``."""
-        groups = -(-self._cfg.n_pre // self._lanes)
-        return i % self._lanes, row * groups + i // self._lanes
+        return i % self._lanes, row * self._groups + i // self._lanes
 
     @property
     def ebar(self):
@@ -367,13 +370,14 @@ class Core(wiring.Component):
         # Lanes: column i of a synapse row lives in lane i % L at group i // L.
         L = self._lanes
         lane_bits = (L - 1).bit_length()
-        G = -(-n_pre // L)
-        R = -(-n_rec // L)  # row groups: row j is row j // L of lane j % L
+        G = self._groups      # column groups: column i is group i // L of lane i % L
+        R = self._row_groups  # row groups: row j is row j // L of lane j % L
 
-        def rows_present(lane, group):
-            """Lane ``lane`` has a row in row group ``group`` (only the last may be short)."""
-            groups = -(-(n_rec - lane) // L)
-            return group < groups if groups < R else Const(1)
+        def lane_present(lane, group, count):
+            """Lane ``lane`` has an item (a row of ``count`` rows, a column of ``count``
+            columns) in group ``group``: only the last group may be short."""
+            groups = -(-(count - lane) // L)
+            return group < groups if groups < -(-count // L) else Const(1)
 
         def lane_of(i):
             return i[:lane_bits] if lane_bits else Const(0, 1)
@@ -418,15 +422,17 @@ class Core(wiring.Component):
         w_out_rd, w_out_wr = w_out_mem.read_port(), w_out_mem.write_port()
         b_rd, b_wr = b_mem.read_port(), b_mem.write_port()
 
-        def lane_memories(name, datas, reads=1):
-            """One memory per lane: (write ports, read ports per read) of each lane."""
+        def lane_memories(name, datas, reads=1, transparent=False):
+            """One memory per lane: (write ports, read ports per read) of each lane; with
+            ``transparent``, a read of the word being written returns the new value."""
             writes, rds = [], [[] for _ in range(reads)]
             for lane, mem_data in enumerate(datas):
                 mem = Memory(data=mem_data)
                 m.submodules[f"{name}_mem{lane}" if L > 1 else f"{name}_mem"] = mem
                 writes.append(mem.write_port())
                 for ports in rds:
-                    ports.append(mem.read_port())
+                    ports.append(mem.read_port(
+                        transparent_for=(writes[-1],) if transparent else ()))
             return writes, *rds
         # W by rows (lane j % L), so that synaptic integration adds a row group per cycle;
         # ebar, eps and pre by columns, so that the sweep covers a column group per cycle.
@@ -457,12 +463,9 @@ class Core(wiring.Component):
         # The synaptic input I_j, by rows as W (lane j % L, address j // L), accumulated in
         # syn (a source's items visit the row groups in turn, so an item may read the word the
         # item before is writing: transparent) and zeroed as the neuron phase reads it.
-        in_wr, in_rd = [], []
-        for lane in range(L):
-            mem = Memory(shape=signed(synaptic_input_width(c)), depth=R, init=[])
-            m.submodules[f"input_mem{lane}" if L > 1 else "input_mem"] = mem
-            in_wr.append(mem.write_port())
-            in_rd.append(mem.read_port(transparent_for=(in_wr[-1],)))
+        in_wr, in_rd = lane_memories(
+            "input", [MemoryData(shape=signed(synaptic_input_width(c)), depth=R, init=[])
+                      for _ in range(L)], transparent=True)
         # The learning signal sum_k F[j, k] * err_k, written once per row by the signal phase.
         m.submodules.signal_mem = signal_mem = Memory(
             shape=signed(signal_width(c)), depth=n_rec, init=[])
@@ -544,7 +547,7 @@ class Core(wiring.Component):
             rand_phases |= {"write_rec", "write_out"}
         n_rng = 4 if stochastic else (1 if rand_phases else 0)
         # The sweep's other lanes draw their EPS, E and EBAR words from 3 sources each.
-        n_lane_rng = 3 * (L - 1) if stochastic and full else 0
+        n_lane_rng = 3 * (len(lane_syns) - 1) if stochastic else 0
         rngs = []
         for k in range(n_rng + n_lane_rng):
             rng = RandomSource()
@@ -555,7 +558,7 @@ class Core(wiring.Component):
         rand = [rng.o.payload for rng in rngs]
         # Source indices of lane l's EPS, E, EBAR words in the sweep.
         lane_rand = [(1, 2, 3)] + [tuple(range(n_rng + 3 * (lane - 1), n_rng + 3 * lane))
-                                   for lane in range(1, L)]
+                                   for lane in range(1, len(lane_syns))]
         extra = rngs[0].latency - 1 if rngs else 0
         in_rand_phase = Signal()  # the sequencer is in one of rand_phases (set below)
         sr_valid = delayed(s1_valid & in_rand_phase, extra, "sr_valid")
@@ -839,7 +842,7 @@ class Core(wiring.Component):
                         rand_request(0, "ZOUT", 0, ia - n_pre)
                 with m.If(fsm.ongoing("sweep")):
                     rand_request(0, "G", ia, 0)
-                    for lane, (k_eps, k_e, k_ebar) in enumerate(lane_rand if full else []):
+                    for lane, (k_eps, k_e, k_ebar) in enumerate(lane_rand):
                         column = ib * L + lane
                         rand_request(k_eps, "EPS", ia, column)
                         rand_request(k_e, "E", ia, column)
@@ -871,7 +874,7 @@ class Core(wiring.Component):
 
         # syn: I_j += W[j, s]; the neuron phase zeroes each I_j once it has been read
         for lane in range(L):
-            with m.If(s1_valid & ongoing("syn") & rows_present(lane, s1_a)):
+            with m.If(s1_valid & ongoing("syn") & lane_present(lane, s1_a, n_rec)):
                 m.d.comb += [in_wr[lane].addr.eq(s1_a),
                              in_wr[lane].data.eq(in_rd[lane].data + w_rd[lane].data),
                              in_wr[lane].en.eq(1)]
@@ -940,11 +943,8 @@ class Core(wiring.Component):
             sa, _, saddr = tags(syn, "syn", (ua, ub, uaddr))
             for lane, unit in enumerate(lane_syns):
                 req, res = unit.i.payload, unit.o.payload
-                # lane l holds a column of group g when g * L + l < n_pre
-                groups = -(-(n_pre - lane) // L)
-                present = ub < groups if groups < G else Const(1)
                 m.d.comb += [
-                    unit.i.valid.eq(u_valid & ongoing("sweep") & present),
+                    unit.i.valid.eq(u_valid & ongoing("sweep") & lane_present(lane, ub, n_pre)),
                     req.alif.eq(ua >= alif0), req.psi_old.eq(psi_old),
                     req.psi.eq(data_of("sweep", psi_rd.data, "psi_data")), req.g.eq(alf.g),
                     req.pre.eq(data_of("sweep", pre_rd[lane].data, f"pre_data{lane}")),

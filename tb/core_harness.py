@@ -22,29 +22,25 @@ def read_state(ctx, core):
         return np.array([ctx.get(s) for s in sigs], np.int64)
 
     def mem(data, shape):
-        if data is None:
-            return np.zeros(shape, np.int64)
         return np.array([ctx.get(data[k]) for k in range(data.depth)],
                         np.int64).reshape(shape)
 
     def bank(data, bank_bit, size):
         return mem(data, (2, size))[ctx.get(bank_bit)]
 
-    def lanes(datas, rows, rows_read=None):
-        """A lane-banked memory (Core.synapse_word) as rows x n_pre."""
+    def lanes(datas, word, rows):
+        """A memory split among the lanes as rows x n_pre, ``word(row, i)`` giving the lane
+        and address of each word (Core.weight_word, Core.synapse_word)."""
         out = np.zeros((rows, c.n_pre), np.int64)
-        for r in range(rows):
-            for i in range(c.n_pre):
-                lane, address = core.synapse_word(r if rows_read is None else rows_read, i)
-                out[r, i] = ctx.get(datas[lane][address])
+        for (r, i), _ in np.ndenumerate(out):
+            lane, address = word(r, i)
+            out[r, i] = ctx.get(datas[lane][address])
         return out
 
     neuron = [ctx.get(core.neuron[j]) for j in range(c.n_rec)]
-    W = np.zeros((c.n_rec, c.n_pre), np.int64)
-    for (j, i), _ in np.ndenumerate(W):
-        lane, address = core.weight_word(j, i)
-        W[j, i] = ctx.get(core.w[lane][address])
-    pre = lanes(core.pre, 1, ctx.get(core.pre_bank))[0]
+    W = lanes(core.w, core.weight_word, c.n_rec)
+    pre_bank = ctx.get(core.pre_bank)
+    pre = lanes(core.pre, lambda _, i: core.synapse_word(pre_bank, i), 1)[0]
     st = {"v": np.array([s.v for s in neuron], np.int64),
           "a": np.array([s.a for s in neuron], np.int64),
           "ref": np.array([s.ref for s in neuron], np.int64), "z": regs(core.z),
@@ -54,9 +50,8 @@ def read_state(ctx, core):
           "w_in": W[:, :c.n_in], "w_rec": W[:, c.n_in:],
           "w_out": mem(core.w_out, (c.n_out, c.n_rec)), "b": mem(core.b, (c.n_rec, c.n_out))}
     if c.trace_mode == "full":  # the factored core has no eps/ebar, as the golden model
-        st["eps"] = (lanes(core.eps, c.n_alif) if core.eps
-                     else np.zeros((0, c.n_pre), np.int64))
-        st["ebar"] = lanes(core.ebar, c.n_rec)
+        st["eps"] = lanes(core.eps, core.synapse_word, c.n_alif)  # no rows: no memory
+        st["ebar"] = lanes(core.ebar, core.synapse_word, c.n_rec)
     st.update({name: ctx.get(sig) for name, sig in core.counters.items()})
     st["t"] = ctx.get(core.t)
     return st
