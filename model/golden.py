@@ -51,6 +51,9 @@ class GoldenModel:
         The 32-bit saturating counters, one value per batch element (views: read only).
     t : int
         The step index (feeds the random source; ``reset()`` keeps it).
+    rows_written : dict of str to numpy.ndarray
+        Which rows the last step wrote: ``"rec"`` (batch, n_rec) and ``"out"``
+        (batch, n_out), bool (what a hardware schedule spends its row-write cycles on).
 
     The step is computed phase by phase by the compiled kernels of ``eligo.model.kernels``;
     phase 4 (the error trigger and weight writes, which only runs on target steps) is numpy.
@@ -70,6 +73,7 @@ class GoldenModel:
         self._w_range = _signed_range(cfg.w_bits)
         self.t = 0
         B, c = batch, cfg
+        self.rows_written = self._no_rows_written()
         # W is w_in beside w_rec, pre is xbar then zbar: the public names are views of them.
         self._W = np.zeros((B, c.n_rec, c.n_pre), np.int64)
         self._pre = np.zeros((B, c.n_pre), np.int64)
@@ -165,6 +169,7 @@ class GoldenModel:
         x = self._check_events(x)
         ystar, mask = self._check_targets(ystar, mask)
         learn = self.cfg.learn if learn is None else bool(learn)
+        self.rows_written = self._no_rows_written()
         p[K.P_T] = self.t
         z_old, psi_old = st["z"], st["psi"]
         z, psi = np.empty_like(z_old), np.empty_like(psi_old)
@@ -212,9 +217,14 @@ class GoldenModel:
                             np.arange(c.n_out)[None, :], 0)
         q = self._trigger("acc", L, c.trigger, has_target)
         q_out = self._trigger("acc_out", L_out, c.trigger_out, has_target)
+        self.rows_written = {"rec": q != 0, "out": q_out != 0}
         # The recurrent rows read w_out (feedback) above, so writing w_out after is safe.
         self._write_rec_rows(q)
         self._write_out_rows(q_out)
+
+    def _no_rows_written(self):
+        return {"rec": np.zeros((self.batch, self.cfg.n_rec), bool),
+                "out": np.zeros((self.batch, self.cfg.n_out), bool)}
 
     def _trigger(self, name, signal, threshold, has_target):
         c, st = self.cfg, self.state

@@ -119,11 +119,14 @@ def _in_range(value, low, high):
 class Core(wiring.Component):
     """One eligo core: docs/spec.md 3 (phases 1-5) per end-of-step event.
 
-    Lanes: synaptic integration adds ``lanes`` rows of a source's column per cycle (``W`` and
-    the synaptic inputs split by rows among the lanes: lane ``j % lanes``), and the
-    per-synapse trace sweep processes ``lanes`` columns of a row per cycle, one
-    :class:`SynapseUnit` (and, with stochastic rounding, three random sources) per lane (the
-    ``ebar``, ``eps`` and ``pre`` memories split by columns: lane ``i % lanes``). The other
+    Lanes: synaptic integration adds ``lanes`` rows of a source's column per cycle, and the
+    per-synapse trace sweep and the recurrent row writes process ``lanes`` columns of a row
+    per cycle, with one :class:`SynapseUnit` per lane (the sweep's, or the factored row
+    writes' ``e_ji``), one :class:`WeightUpdateUnit` per lane, and one random source per
+    random word a lane needs. ``W`` is skewed among the lanes (``W[j, i]`` in lane
+    ``(i + j) % lanes``), so that a row group of a column and a column group of a row each
+    lie in distinct lanes, met through rotations; the synaptic inputs are split by rows (lane
+    ``j % lanes``), ``ebar``, ``eps`` and ``pre`` by columns (lane ``i % lanes``). The other
     phases process one item per cycle (their lanes are future work).
 
     Scope: both trace modes; every ``rounding`` and ``update_rounding`` (zero, floor,
@@ -133,8 +136,10 @@ class Core(wiring.Component):
     ``cfg``'s values, written through :attr:`host`); ``lr_shift`` and ``lr_out_shift`` are
     elaboration constants.
 
-    Random source (stochastic rounding): up to four :class:`~eligo.rtl.random.RandomSource`
-    (four when ``rounding`` is stochastic, one when only ``update_rounding`` is) receive, in
+    Random source (stochastic rounding): :class:`~eligo.rtl.random.RandomSource` units (at one
+    lane four when ``rounding`` is stochastic, one when only ``update_rounding`` is; with
+    lanes, as many as the widest phase's lanes need: the sweep three per lane beyond the
+    first, the row writes one W word per lane and, factored, one E word per lane) receive, in
     the cycle an item is issued (with its memory read), ``rand64(seed, site, t, row, col)``
     requests for that item's sites at the golden model's ``(row, col)``, ``t`` the step
     counter: neuron V, A, PSI ``(j, 0)``; trace PRE ``(0, i)`` / ZOUT ``(0, j)``; sweep G
@@ -192,8 +197,9 @@ class Core(wiring.Component):
     8. ``trigger``: :class:`TriggerUnit` over recurrent rows then readout rows (``acc``,
        ``acc_out``, ``q``, row and write counts).
     9. ``write_rec``: :class:`WeightUpdateUnit` over every synapse of each row with
-       ``q_j != 0`` (the diagonal is a one-cycle bubble, never written), ``elig = ebar``
-       (factored: ``e_ji`` from the :class:`SynapseUnit` first, 5 cycles more latency).
+       ``q_j != 0``, a column group of ``lanes`` columns per cycle (``ceil(n_pre / lanes)``
+       cycles a row; the diagonal is never written), ``elig = ebar`` (factored: ``e_ji``
+       from the :class:`SynapseUnit` first, 5 cycles more latency).
     10. ``write_out``: the same over each readout row with ``q_k != 0``, ``elig = zout``.
     11. ``output``: one transfer per spiking neuron (ascending), one per readout, the end
         marker; ``t`` has been incremented when it starts.
@@ -297,9 +303,11 @@ class Core(wiring.Component):
         return self._w
 
     def weight_word(self, j, i):
-        """``(lane, address)`` of ``W[j, i]`` in :attr:`w`: lane ``j % lanes``, address
-        ``(j // lanes) * n_pre + i`` (a lane holds whole rows)."""
-        return j % self._lanes, (j // self._lanes) * self._cfg.n_pre + i
+        """``(lane, address)`` of ``W[j, i]`` in :attr:`w`: lane ``(i + j) % lanes``, address
+        ``(j // lanes) * n_pre + i``. The skew puts the ``lanes`` rows of a row group at one
+        address in distinct lanes (for synaptic integration) and ``lanes`` consecutive
+        columns of a row in distinct lanes too (for the row writes)."""
+        return (i + j) % self._lanes, (j // self._lanes) * self._cfg.n_pre + i
 
     @property
     def lanes(self):
@@ -385,6 +393,15 @@ class Core(wiring.Component):
         def group_of(i):
             return i >> lane_bits
 
+        def rotated(values, shift):
+            """``values`` (one per lane) rotated: item ``k`` is ``values[(k + shift) % L]``.
+            W's skewed lanes (:meth:`weight_word`) meet the row-ordered synaptic inputs and
+            the column-ordered traces through rotations."""
+            if L == 1:
+                return list(values)
+            table = Array(values)
+            return [table[lane_of(shift + k)] for k in range(L)]
+
         # -- units, runtime parameters fixed from the configuration ---------------------------
         m.submodules.neuron = neu = NeuronUnit(c)
         m.submodules.trace = tru = TraceUnit(c)
@@ -392,15 +409,23 @@ class Core(wiring.Component):
         full = c.trace_mode == "full"
         # Factored mode computes e_ji in the row writes with the LIF path of the synapse unit
         # (alif = 0, old ebar = 0: its ebar output is e_ji, its sat_e flag e's clamp).
-        m.submodules.synapse = syn = SynapseUnit(c if full else c.replace(trace_mode="full"))
-        # The sweep's other lanes (lane 0 is `syn`; factored traces have no sweep).
+        syn_cfg = c if full else c.replace(trace_mode="full")
+        m.submodules.synapse = syn = SynapseUnit(syn_cfg)
+        # The other lanes' synapse units (lane 0 is `syn`): the sweep's (full traces) or the
+        # row writes' e_ji (factored).
         lane_syns = [syn]
-        for lane in range(1, L if full else 1):
-            m.submodules[f"synapse{lane}"] = unit = SynapseUnit(c)
+        for lane in range(1, L):
+            m.submodules[f"synapse{lane}"] = unit = SynapseUnit(syn_cfg)
             lane_syns.append(unit)
         m.submodules.readout = rou = ReadoutUnit(c)
         m.submodules.trigger = trg = TriggerUnit(c)
         m.submodules.update = upd = WeightUpdateUnit(c)
+        # The row writes update a column group per cycle: one update unit per lane (lane 0's,
+        # `upd`, also serves write_out).
+        upds = [upd]
+        for lane in range(1, L):
+            m.submodules[f"update{lane}"] = unit = WeightUpdateUnit(c)
+            upds.append(unit)
         p = self.params
         m.d.comb += [
             neu.alpha.eq(p["alpha"]), neu.rho.eq(p["rho"]), neu.theta.eq(p["theta"]),
@@ -410,9 +435,9 @@ class Core(wiring.Component):
             *(u.kappa.eq(p["kappa"]) for u in lane_syns),
             rou.kappa.eq(p["kappa"]),
             trg.trigger.eq(p["trigger"]), trg.trigger_out.eq(p["trigger_out"]),
-            upd.eta.eq(p["eta"]), upd.eta_out.eq(p["eta_out"]),
+            *(u.eta.eq(p["eta"]) for u in upds), *(u.eta_out.eq(p["eta_out"]) for u in upds),
         ]
-        units = (neu, tru, *lane_syns, rou, trg, upd)
+        units = (neu, tru, *lane_syns, rou, trg, *upds)
         for unit in units:
             m.d.comb += unit.o.ready.eq(1)
 
@@ -434,8 +459,9 @@ class Core(wiring.Component):
                     ports.append(mem.read_port(
                         transparent_for=(writes[-1],) if transparent else ()))
             return writes, *rds
-        # W by rows (lane j % L), so that synaptic integration adds a row group per cycle;
-        # ebar, eps and pre by columns, so that the sweep covers a column group per cycle.
+        # W skewed (lane (i + j) % L), so that synaptic integration adds a row group and the
+        # row writes update a column group per cycle; ebar, eps and pre by columns (lane
+        # i % L), so that the sweep and the row writes cover a column group per cycle.
         w_wr, w_rd = lane_memories("w", self._w)
         if full:
             ebar_wr, ebar_rd = lane_memories("ebar", self._ebar)
@@ -547,9 +573,13 @@ class Core(wiring.Component):
             rand_phases |= {"write_rec", "write_out"}
         n_rng = 4 if stochastic else (1 if rand_phases else 0)
         # The sweep's other lanes draw their EPS, E and EBAR words from 3 sources each.
-        n_lane_rng = 3 * (len(lane_syns) - 1) if stochastic else 0
+        n_lane_rng = 3 * (L - 1) if stochastic and full else 0
+        # The row writes' lane l draws its W word from source l and (factored, stochastic)
+        # its E word from source L + l.
+        rec_rand_w = list(range(L)) if "write_rec" in rand_phases else []
+        rec_rand_e = [L + lane for lane in range(L)] if stochastic and not full else []
         rngs = []
-        for k in range(n_rng + n_lane_rng):
+        for k in range(max(n_rng + n_lane_rng, len(rec_rand_w) + len(rec_rand_e))):
             rng = RandomSource()
             m.submodules[f"rng{k}"] = rng
             m.d.comb += [rng.i.valid.eq(iss_valid), rng.i.payload.seed.eq(p["seed"]),
@@ -558,7 +588,7 @@ class Core(wiring.Component):
         rand = [rng.o.payload for rng in rngs]
         # Source indices of lane l's EPS, E, EBAR words in the sweep.
         lane_rand = [(1, 2, 3)] + [tuple(range(n_rng + 3 * (lane - 1), n_rng + 3 * lane))
-                                   for lane in range(1, len(lane_syns))]
+                                   for lane in range(1, L if full else 1)]
         extra = rngs[0].latency - 1 if rngs else 0
         in_rand_phase = Signal()  # the sequencer is in one of rand_phases (set below)
         sr_valid = delayed(s1_valid & in_rand_phase, extra, "sr_valid")
@@ -700,7 +730,7 @@ class Core(wiring.Component):
             with m.State("syn"):
                 m.d.sync += cyc["syn"].eq(cyc["syn"] + 1)
                 go = mask_loop(R)  # inner: the row group, rows inner * L + lane
-                m.d.comb += [iss_valid.eq(go & ~issued), iss_a.eq(inner)]
+                m.d.comb += [iss_valid.eq(go & ~issued), iss_a.eq(inner), iss_b.eq(src)]
                 lane_read(w_rd, inner * n_pre + src)
                 lane_read(in_rd, inner)
                 with m.If(done):
@@ -780,16 +810,18 @@ class Core(wiring.Component):
 
             with m.State("write_rec"):
                 m.d.sync += cyc["write_rec"].eq(cyc["write_rec"] + 1)
-                go = mask_loop(n_pre)
-                addr = group_of(src) * n_pre + inner  # in W's lane lane_of(src)
-                m.d.comb += [iss_valid.eq(go & ~issued & (inner != n_in + src)),
-                             iss_a.eq(src), iss_b.eq(inner), iss_addr.eq(addr)]
-                lane_read(w_rd, addr)
+                go = mask_loop(G)  # row src, column group inner: columns inner * L + lane
+                base = group_of(src) * n_pre + inner * L
+                m.d.comb += [iss_valid.eq(go & ~issued), iss_a.eq(src), iss_b.eq(inner),
+                             iss_addr.eq(base)]
+                # Column inner * L + k is in W's lane (k + src) % L (weight_word).
+                for lane, port in enumerate(w_rd):
+                    m.d.comb += port.addr.eq(base + lane_of(lane - src))
                 if full:
-                    lane_read(ebar_rd, src * G + group_of(inner))
+                    lane_read(ebar_rd, src * G + inner)
                 else:
                     m.d.comb += psi_rd.addr.eq(bank(psi_bank, n_rec, src))
-                    lane_read(pre_rd, bank(pre_bank, G, group_of(inner)))
+                    lane_read(pre_rd, bank(pre_bank, G, inner))
                 with m.If(done):
                     start("write_out", Cat(*(q != 0 for q in q_all[n_rec:])))
 
@@ -856,9 +888,10 @@ class Core(wiring.Component):
                         rand_request(0, "LOUT", ia - n_rec, 0)
             if "write_rec" in rand_phases:
                 with m.If(fsm.ongoing("write_rec")):
-                    rand_request(0, "W", ia, ib)
-                    if stochastic and not full:
-                        rand_request(1, "E", ia, ib)
+                    for lane, k in enumerate(rec_rand_w):
+                        rand_request(k, "W", ia, ib * L + lane)
+                    for lane, k in enumerate(rec_rand_e):
+                        rand_request(k, "E", ia, ib * L + lane)
                 with m.If(fsm.ongoing("write_out")):
                     rand_request(0, "WOUT", ia, ib)
 
@@ -872,11 +905,13 @@ class Core(wiring.Component):
                 expr = expr & cond
             count(name, expr)
 
-        # syn: I_j += W[j, s]; the neuron phase zeroes each I_j once it has been read
+        # syn: I_j += W[j, s] (row inner * L + k's weight in W's lane (k + s) % L); the neuron
+        # phase zeroes each I_j once it has been read
+        w_rows = rotated([port.data for port in w_rd], s1_b)
         for lane in range(L):
             with m.If(s1_valid & ongoing("syn") & lane_present(lane, s1_a, n_rec)):
                 m.d.comb += [in_wr[lane].addr.eq(s1_a),
-                             in_wr[lane].data.eq(in_rd[lane].data + w_rd[lane].data),
+                             in_wr[lane].data.eq(in_rd[lane].data + w_rows[lane]),
                              in_wr[lane].en.eq(1)]
         with m.If(s1_valid & ongoing("neuron")):
             lane_write(in_wr, lane_of(s1_a), group_of(s1_a), 0)
@@ -964,17 +999,24 @@ class Core(wiring.Component):
                         with m.If(sa >= alif0):
                             m.d.comb += [eps_wr[lane].addr.eq(saddr - alif0 * G),
                                          eps_wr[lane].data.eq(res.eps), eps_wr[lane].en.eq(1)]
-        else:
+        # The row writes' items: row ua, column group ub; lane k's column ub * L + k is
+        # written unless it is past n_pre or the diagonal.
+        u_valid, ua, ub, uaddr = stage_of("write_rec")
+        rec_columns = [u_valid & lane_present(lane, ub, n_pre)
+                       & (((ub << lane_bits) | lane) != n_in + ua) for lane in range(L)]
+        if not full:
             # LIF path, old ebar 0 (its decay is 0 in every rounding mode): ebar out = e_ji.
-            req = syn.i.payload
-            u_valid, ua, ub, uaddr = stage_of("write_rec")
-            m.d.comb += [
-                syn.i.valid.eq(u_valid & ongoing("write_rec")),
-                req.alif.eq(0), req.psi.eq(data_of("write_rec", psi_rd.data, "psi_data")),
-                req.pre.eq(lane_data("write_rec", pre_rd, lane_of(ub), "pre_data")),
-            ]
-            if stochastic:
-                m.d.comb += req.rand_e.eq(rand[1])
+            for lane, unit in enumerate(lane_syns):
+                req = unit.i.payload
+                m.d.comb += [
+                    unit.i.valid.eq(rec_columns[lane] & ongoing("write_rec")),
+                    req.alif.eq(0), req.psi.eq(data_of("write_rec", psi_rd.data, "psi_data")),
+                    req.pre.eq(data_of("write_rec", pre_rd[lane].data, f"pre_data{lane}")),
+                ]
+                if stochastic:
+                    m.d.comb += req.rand_e.eq(rand[rec_rand_e[lane]])
+                if lane:  # (lane 0's valid is delayed by tags below; it may idle alone)
+                    delayed(unit.i.valid, unit.latency, f"syn{lane}_valid")
             fa, fb, faddr = tags(syn, "syn", (ua, ub, uaddr))
         for unit in lane_syns:
             sat_count("sat_eps", unit.o.valid, unit.o.payload.sat_eps)
@@ -1041,42 +1083,60 @@ class Core(wiring.Component):
         count("row_updates", written)
         count("weight_writes", Mux(written, Mux(ga >= n_rec, n_rec, n_pre - 1), 0))
 
-        # write_rec / write_out: one WeightUpdateUnit
+        # write_rec: one WeightUpdateUnit per lane, lane k on column ub * L + k (its weight
+        # rotated out of W's skewed lanes, its result rotated back); write_out: lane 0's unit.
         rec = ongoing("write_rec")
-        req = upd.i.payload
         u_valid, ua, ub, uaddr = stage_of("write_rec")
-        w_data = lane_data("write_rec", w_rd, lane_of(ua), "w_data")
-        rand_w = rand[0] if "write_rec" in rand_phases else Const(0, 64)
+        w_cols = rotated([data_of("write_rec", port.data, f"w_data{k}")
+                          for k, port in enumerate(w_rd)], ua)
+        rand_w = [rand[k] for k in rec_rand_w] or [Const(0, 64)] * L
         if full:
-            rec_valid, rec_a, rec_b, rec_addr = u_valid, ua, ub, uaddr
-            rec_elig = lane_data("write_rec", ebar_rd, lane_of(ub), "ebar_upd_data")
+            rec_valid, rec_a, rec_b, rec_addr = rec_columns, ua, ub, uaddr
+            rec_elig = [data_of("write_rec", port.data, f"ebar_upd_data{k}")
+                        for k, port in enumerate(ebar_rd)]
         else:
-            # Factored: the recurrent rows reach the update unit from the synapse unit's
-            # output, with their weight and W random word delayed alongside.
-            rec_valid, rec_a, rec_b, rec_addr = syn.o.valid, fa, fb, faddr
-            rec_elig = syn.o.payload.ebar
-            w_data = delayed(w_data, syn.latency, "w_data_f")
-            if "write_rec" in rand_phases:
-                rand_w = delayed(rand_w, syn.latency, "rand_w_f")
-        m.d.comb += [
-            upd.i.valid.eq(Mux(rec, rec_valid, u_valid & ongoing("write_out"))),
-            req.w.eq(Mux(rec, w_data, data_of("write_out", w_out_rd.data, "w_out_data"))),
-            req.q.eq(Mux(rec, Q[rec_a], Q[n_rec + ua])),
-            req.elig.eq(Mux(rec, rec_elig, data_of("write_out", zout_rd.data, "zout_data"))),
-            req.readout.eq(~rec),
-            req.rand.eq(Mux(rec, rand_w, rand[0] if rngs else 0)),
-        ]
+            # Factored: e_ji reaches the update units from the synapse units' outputs, with
+            # the weights and W random words delayed alongside.
+            rec_valid = [unit.o.valid for unit in lane_syns]
+            rec_a, rec_b, rec_addr = fa, fb, faddr
+            rec_elig = [unit.o.payload.ebar for unit in lane_syns]
+            w_cols = [delayed(w, syn.latency, f"w_data_f{k}") for k, w in enumerate(w_cols)]
+            if rec_rand_w:
+                rand_w = [delayed(r, syn.latency, f"rand_w_f{k}") for k, r in enumerate(rand_w)]
+        rec_q = Signal.like(q_all[0], name="rec_q")
+        m.d.comb += rec_q.eq(Q[rec_a])
+        for lane, unit in enumerate(upds):
+            req = unit.i.payload
+            if lane == 0:
+                m.d.comb += [
+                    unit.i.valid.eq(Mux(rec, rec_valid[0], u_valid & ongoing("write_out"))),
+                    req.w.eq(Mux(rec, w_cols[0],
+                                 data_of("write_out", w_out_rd.data, "w_out_data"))),
+                    req.q.eq(Mux(rec, rec_q, Q[n_rec + ua])),
+                    req.elig.eq(Mux(rec, rec_elig[0],
+                                    data_of("write_out", zout_rd.data, "zout_data"))),
+                    req.readout.eq(~rec),
+                    req.rand.eq(Mux(rec, rand_w[0], rand[0] if rngs else 0)),
+                ]
+            else:
+                m.d.comb += [unit.i.valid.eq(rec & rec_valid[lane]), req.w.eq(w_cols[lane]),
+                             req.q.eq(rec_q), req.elig.eq(rec_elig[lane]), req.readout.eq(0),
+                             req.rand.eq(rand_w[lane])]
+                delayed(unit.i.valid, unit.latency, f"upd{lane}_valid")
+            sat_count("sat_w", unit.o.valid & rec, unit.o.payload.clamped)
         wa, _, uaddr = tags(upd, "upd", (Mux(rec, rec_a, ua), Mux(rec, rec_b, ub),
                                          Mux(rec, rec_addr, uaddr)))
-        res = upd.o.payload
-        with m.If(upd.o.valid):
-            with m.If(rec):
-                lane_write(w_wr, lane_of(wa), uaddr, res.w)
-            with m.Else():
-                m.d.comb += [w_out_wr.addr.eq(uaddr), w_out_wr.data.eq(res.w),
-                             w_out_wr.en.eq(1)]
-        sat_count("sat_w", upd.o.valid & rec, res.clamped)
-        sat_count("sat_w_out", upd.o.valid & ~rec, res.clamped)
+        w_results = rotated([unit.o.payload.w for unit in upds], -wa)
+        w_writes = rotated([unit.o.valid for unit in upds], -wa)
+        with m.If(rec):
+            for lane, port in enumerate(w_wr):
+                with m.If(w_writes[lane]):
+                    m.d.comb += [port.addr.eq(uaddr + lane_of(lane - wa)),
+                                 port.data.eq(w_results[lane]), port.en.eq(1)]
+        with m.Elif(upd.o.valid):
+            m.d.comb += [w_out_wr.addr.eq(uaddr), w_out_wr.data.eq(upd.o.payload.w),
+                         w_out_wr.en.eq(1)]
+        sat_count("sat_w_out", upd.o.valid & ~rec, upd.o.payload.clamped)
 
         # -- counters and the drain condition ------------------------------------------------
         for name, terms in incs.items():
@@ -1099,7 +1159,7 @@ class Core(wiring.Component):
 
         def weights(offset):
             return (w_rd, w_wr, lambda row, col: group_of(row) * n_pre + offset + col,
-                    lambda row, col: lane_of(row), None)
+                    lambda row, col: lane_of(row + offset + col), None)
 
         def lanes(ports, column):
             """Lane-banked words: (ports, address, lane) of column ``column(row, col)`` of

@@ -116,15 +116,23 @@ def first_mismatch(got, snap):
     return None
 
 
-def ideal_cycles(cfg, n_inputs, n_spikes_old, n_spikes, learn, has_target, writes, lanes=1):
+def ideal_cycles(cfg, n_inputs, n_spikes_old, n_spikes, learn, has_target, rows_rec,
+                 n_rows_out, lanes=1):
     """The ideal cycle count of each phase of one step: one cycle per item of work the
     activity asks for (active source x neuron, neuron, trace, synapse, spike x readout, ...),
-    no pipeline fill or drain. ``writes`` is the step's weight writes. With ``lanes``, the
-    synaptic integration's item is a group of ``lanes`` rows of a source's column, the sweep's
-    a group of ``lanes`` columns of a row (the phases with lanes so far: the others' ideal
-    stays one item per cycle)."""
+    no pipeline fill or drain. ``rows_rec`` are the recurrent rows the step writes (indices),
+    ``n_rows_out`` the number of readout rows. With ``lanes``, the synaptic integration's
+    item is a group of ``lanes`` rows of a source's column, the sweep's and the recurrent row
+    writes' a group of ``lanes`` columns of a row holding at least one synapse to write (the
+    diagonal is never written); the other phases' ideal stays one item per cycle."""
     c = cfg
     learning, target = bool(learn), bool(learn and has_target)
+    groups = -(-c.n_pre // lanes)
+
+    def diagonal_alone(j):  # the diagonal W[j, n_in + j] is the only column of its group
+        column = c.n_in + j
+        return min(lanes, c.n_pre - column // lanes * lanes) == 1
+    writes = sum(groups - diagonal_alone(int(j)) for j in rows_rec) + n_rows_out * c.n_rec
     return {
         "syn": (n_inputs + n_spikes_old) * -(-c.n_rec // lanes), "neuron": c.n_rec,
         "trace": (c.n_pre + c.n_rec) * learning,
@@ -139,11 +147,11 @@ def golden_step(cfg, golden, x, ystar, mask, learn, lanes=1):
     ``(out, ideal)``."""
     has_target = mask is not None and bool(np.any(mask))
     n_spikes_old = int(golden.state["z"][0].sum())
-    writes_before = int(golden.counters["weight_writes"][0])
     out = golden.step(x, ystar if has_target else None, mask if has_target else None, learn)
+    rows = golden.rows_written
     ideal = ideal_cycles(cfg, int(np.sum(x)), n_spikes_old, int(out.z[0].sum()), learn,
-                         has_target, int(golden.counters["weight_writes"][0]) - writes_before,
-                         lanes)
+                         has_target, np.flatnonzero(rows["rec"][0]),
+                         int(rows["out"][0].sum()), lanes)
     return out, ideal
 
 

@@ -165,7 +165,8 @@ class _QGolden(GoldenModel):
     ("zero", "stochastic", "full", 1), ("stochastic", "stochastic", "full", 1),
     ("floor", "zero", "factored", 1), ("stochastic", "zero", "factored", 1),
     ("zero", "stochastic", "factored", 1), ("zero", "zero", "full", 4),
-    ("stochastic", "zero", "full", 2)])
+    ("stochastic", "zero", "full", 2), ("zero", "stochastic", "full", 4),
+    ("stochastic", "zero", "factored", 4)])
 def test_core_cycles_per_phase(rounding, update_rounding, trace_mode, lanes):
     """One step of the tiny config: every phase's cycle count is its ideal item count plus
     a fixed drain (memory-read stage + unit latency + 1), plus ``RandomSource.latency - 1``
@@ -220,12 +221,14 @@ def test_core_cycles_per_phase(rounding, update_rounding, trace_mode, lanes):
     assert result["readout"] == n_out + 2 + 2 + r
     assert result["signal"] == n_rec * n_out + 2
     assert result["trigger"] == n_rec + n_out + 3 + 2 + r
-    # trigger = 1: every recurrent row with a nonzero signal is written (n_pre cycles each,
-    # the diagonal a bubble, skipped at the end of a row), every readout row too (n_rec
-    # cycles each); the drain is the update unit's latency + 2.
+    # trigger = 1: every recurrent row with a nonzero signal is written (a column group per
+    # cycle; the diagonal a bubble, which ends the phase a cycle early when it is the last
+    # row's last group alone), every readout row too (n_rec cycles each); the drain is the
+    # update unit's latency + 2.
     rows_rec, rows_out = result["rows_rec"], result["rows_out"]
     assert rows_rec > 0 and rows_out > 0
-    assert result["write_rec"] == (rows_rec * n_pre + 2 + 2 + u - result["last_diag"]
+    diag_alone_last = result["last_diag"] and (n_pre - 1) % lanes == 0
+    assert result["write_rec"] == (rows_rec * groups + 2 + 2 + u - diag_alone_last
                                    + (SynapseUnit.STAGES if factored else 0))
     assert result["write_out"] == rows_out * n_rec + 2 + 2 + u
     assert result["output"] == spiking + n_out + 1
