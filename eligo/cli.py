@@ -189,9 +189,9 @@ def _lanes(text):
 
 def _lanes_option(parser):
     parser.add_argument("--lanes", type=_lanes, default=1,
-                        help="the core's lanes: synaptic integration adds one row and the "
-                             "per-synapse trace sweep one column per lane per cycle "
-                             "(default: 1)")
+                        help="the core's lanes: synaptic integration adds one row, the "
+                             "per-synapse trace sweep and the recurrent row writes handle "
+                             "one column per lane per cycle (default: 1)")
 
 
 def cmd_bench_sim(args):

@@ -25,7 +25,7 @@ from eligo.rtl.core import EV_END, EV_SPIKE, EV_TARGET, OUT_END, PHASES, Core
 from eligo.rtl.random import RandomSource
 from eligo.rtl.synapse import SynapseUnit
 from eligo.rtl.stream_util import run_simulation, stream_get
-from eligo.tb.core_harness import load_weights, put_event, read_state, run_step
+from eligo.tb.core_harness import ideal_cycles, load_weights, put_event, read_state, run_step
 
 SEED = 20261122
 
@@ -150,16 +150,6 @@ def test_core_vs_golden(name, lanes):
     run_simulation(core, testbench)
 
 
-class _QGolden(GoldenModel):
-    """A golden model that keeps the ``q`` vectors of its last phase 4."""
-
-    def _trigger(self, name, signal, threshold, has_target):
-        q = super()._trigger(name, signal, threshold, has_target)
-        self.q = getattr(self, "q", {})
-        self.q[name] = q.copy()
-        return q
-
-
 @pytest.mark.parametrize("rounding,update_rounding,trace_mode,lanes", [
     ("zero", "zero", "full", 1), ("stochastic", "zero", "full", 1),
     ("zero", "stochastic", "full", 1), ("stochastic", "stochastic", "full", 1),
@@ -192,15 +182,15 @@ def test_core_cycles_per_phase(rounding, update_rounding, trace_mode, lanes):
         result["q_rows"] = ctx.get(core.counters["row_updates"])
 
     run_simulation(core, testbench)
-    n_in, n_rec, n_pre, n_out = cfg.n_in, cfg.n_rec, cfg.n_pre, cfg.n_out
+    n_rec, n_pre, n_out = cfg.n_rec, cfg.n_pre, cfg.n_out
     # The rows the step writes, from the golden model (which the core equals bit for bit).
-    golden = _QGolden(cfg)
+    golden = GoldenModel(cfg)
     golden.load_weights(*random_weights(cfg, 3, scale=2.0))
     x = np.eye(cfg.n_in, dtype=np.int64)[0] + np.eye(cfg.n_in, dtype=np.int64)[2]
     golden.step(x, learn=True)
     golden.step(x, np.array([3000] + [0] * (n_out - 1)), np.eye(n_out, dtype=bool)[0],
                 learn=True)
-    q, q_out = golden.q["acc"][0], golden.q["acc_out"][0]
+    q, q_out = golden.rows_written["rec"][0], golden.rows_written["out"][0]
     assert result["z"] == golden.state["z"][0].tolist()
     assert result["q_rows"] == np.count_nonzero(q) + np.count_nonzero(q_out)
     result.update(rows_rec=np.count_nonzero(q), rows_out=np.count_nonzero(q_out),
@@ -268,6 +258,23 @@ def test_core_wrong_config():
     with pytest.raises(TypeError, match=r"^Configuration must be an eligo.config.Config, "
                                         r"not 'tiny'$"):
         Core("tiny")
+
+
+@pytest.mark.parametrize("n_in,n_rec,lanes", [(4, 6, 1), (4, 6, 4), (3, 6, 4), (5, 6, 2),
+                                              (4, 6, 8)])
+def test_ideal_write_items(n_in, n_rec, lanes):
+    """The ideal row-write count: at one lane the weight writes (the diagonal skipped), with
+    lanes the column groups of each written row holding a synapse other than the diagonal
+    (n_in 3 and 5 put the last row's diagonal alone in the last group), by enumeration."""
+    cfg = Config(n_in=n_in, n_rec=n_rec)
+    rows_rec, n_rows_out = [0, 2, n_rec - 1], 2
+    ideal = ideal_cycles(cfg, 0, 0, 0, True, True, rows_rec, n_rows_out, lanes)["write"]
+    n_pre = cfg.n_pre
+    groups = [range(g, min(g + lanes, n_pre)) for g in range(0, n_pre, lanes)]
+    items = sum(any(i != n_in + j for i in group) for j in rows_rec for group in groups)
+    assert ideal == items + n_rows_out * n_rec
+    if lanes == 1:
+        assert ideal == len(rows_rec) * (n_pre - 1) + n_rows_out * n_rec
 
 
 @pytest.mark.parametrize("lanes,error,message", [
