@@ -19,7 +19,6 @@ def run_sim(cfg, steps, seed=1, input_rate=0.3, target_every=2, weight_scale=1.0
     """Run ``steps`` steps; returns the lockstep result dict (see
     ``eligo.tb.core_harness.run_lockstep``) with ``seconds`` added."""
     from eligo.model.golden import GoldenModel, random_weights
-    from eligo.rtl.core import PHASES
     from eligo.tb.core_harness import run_lockstep
 
     rng = np.random.default_rng(seed)

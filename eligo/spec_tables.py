@@ -130,13 +130,13 @@ def render_example():
     lines += [
         f"I    = w_in * x = {I}",
         f"v    = sat(R(0 * alpha, 12) + (I << (v_frac - w_frac))) = {I} << {c.syn_shift} = {v0}",
-        f"a    = R(0 * rho, 12) + z_old * 2**a_frac = 0",
+        "a    = R(0 * rho, 12) + z_old * 2**a_frac = 0",
         f"Aq   = theta * 2**a_frac + beta * a = {c.theta} * {1 << c.a_frac} = {A}",
         f"z    = (v * 2**a_frac > Aq) = ({v0 << c.a_frac} > {A}) = {int((v0 << c.a_frac) > A)}",
         f"h    = max(0, 2**(v_frac + a_frac) - |v * 2**a_frac - Aq|) = {h}",
         f"psi  = R(gamma * h, v_frac + a_frac) = ({c.gamma} * {h}) >> {c.psi_shift} = {psi}",
         f"xbar = R(0 * alpha, 12) + x * 2**trace_frac = {xbar}",
-        f"eps  = R(psi_old * pre_old * 2**D + G * 0 * 2**psi_bits, D + psi_bits) = 0",
+        "eps  = R(psi_old * pre_old * 2**D + G * 0 * 2**psi_bits, D + psi_bits) = 0",
         f"e    = R(psi * (xbar * 2**v_frac - beta * eps), e_shift) = "
         f"({psi} * {xbar << c.v_frac}) >> {c.e_shift} = {e}",
         f"ebar = sat(R(0 * kappa, 12) + e) = {e}",

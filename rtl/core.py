@@ -119,15 +119,17 @@ def _in_range(value, low, high):
 class Core(wiring.Component):
     """One eligo core: docs/spec.md 3 (phases 1-5) per end-of-step event.
 
-    Lanes: synaptic integration adds ``lanes`` rows of a source's column per cycle, and the
-    per-synapse trace sweep and the recurrent row writes process ``lanes`` columns of a row
-    per cycle, with one :class:`SynapseUnit` per lane (the sweep's, or the factored row
-    writes' ``e_ji``), one :class:`WeightUpdateUnit` per lane, and one random source per
-    random word a lane needs. ``W`` is skewed among the lanes (``W[j, i]`` in lane
-    ``(i + j) % lanes``), so that a row group of a column and a column group of a row each
-    lie in distinct lanes, met through rotations; the synaptic inputs are split by rows (lane
-    ``j % lanes``), ``ebar``, ``eps`` and ``pre`` by columns (lane ``i % lanes``). The other
-    phases process one item per cycle (their lanes are future work).
+    Lanes: synaptic integration adds ``lanes`` rows of a source's column per cycle, the
+    learning signal sums ``lanes`` rows per cycle, and the per-synapse trace sweep and both
+    row-write phases process ``lanes`` columns of a row per cycle, with one
+    :class:`SynapseUnit` per lane (the sweep's, or the factored row writes' ``e_ji``), one
+    :class:`WeightUpdateUnit` per lane, and one random source per random word a lane needs.
+    ``W`` is skewed among the lanes (``W[j, i]`` in lane ``(i + j) % lanes``), so that a row
+    group of a column and a column group of a row each lie in distinct lanes, met through
+    rotations; ``ebar``, ``eps`` and ``pre`` are split by columns (lane ``i % lanes``); the
+    synaptic inputs, ``w_out``, ``b``, ``zout`` and the learning signal by recurrent neuron
+    (lane ``j % lanes``). The neuron, trace, drive, readout, trigger and output phases process
+    one item per cycle (their lanes are future work).
 
     Scope: both trace modes; every ``rounding`` and ``update_rounding`` (zero, floor,
     stochastic); both feedback modes, LIF and ALIF neurons, refractoriness, both reset modes,
@@ -159,18 +161,17 @@ class Core(wiring.Component):
     (``signed(w_bits)``, ``w_in`` beside ``w_rec`` as the golden ``_W``: one memory per lane,
     ``W[j, i]`` at :meth:`weight_word`), ``ebar`` (``signed(e_bits)``) and ``eps`` (ALIF rows
     ``r``, ``signed(eps_bits)``; None without ALIF neurons; both None with factored traces):
-    one memory per lane, column ``i`` of row ``j`` at :meth:`synapse_word`; ``w_out``
-    (``n_out * n_rec``, address
-    ``k * n_rec + j``), ``b`` (``n_rec * n_out``, address ``j * n_out + k``), ``neuron``
+    one memory per lane, column ``i`` of row ``j`` at :meth:`synapse_word`; ``w_out`` and
+    ``b`` (one memory per lane, at :meth:`readout_word` and :meth:`feedback_word`), ``neuron``
     (``n_rec`` words of :func:`neuron_state_layout`: ``v``, ``a``, ``ref``), ``psi`` (two
     banks of ``n_rec``: ``b * n_rec + j``, the latest in bank ``psi_bank``), ``pre``
     (``xbar`` then ``zbar``, two banks of ``n_pre`` split among the lanes as ``ebar``, bank
-    ``b`` as row ``b``; the latest in bank ``pre_bank``), ``zout``, ``acc`` (``n_rec``
-    each). The neuron phase writes ``psi`` into the other bank and flips ``psi_bank`` when it
+    ``b`` as row ``b``; the latest in bank ``pre_bank``), ``zout`` (one memory per lane, at
+    :meth:`neuron_word`), ``acc`` (``n_rec`` words). The neuron phase writes ``psi`` into the other bank and flips ``psi_bank`` when it
     ends, the trace phase likewise ``pre``, so the sweep reads last step's values
     (``psi_old``, ``pre_old``) beside this step's without a copy. Internal memories hold
-    ``I_j`` (by rows, as ``w``; zeroed as the neuron phase reads it) and the learning signal
-    ``sig_j``. Register arrays (lists of signals): ``z`` (``n_rec``), ``y``,
+    ``I_j`` (lane ``j % lanes``; zeroed as the neuron phase reads it) and the learning signal
+    ``sig_j`` (likewise). Register arrays (lists of signals): ``z`` (``n_rec``), ``y``,
     ``err``, ``acc_out`` (``n_out`` each); ``clear_state`` zeroes them at once and the
     memories in a sweep of one word per cycle (the core stays busy meanwhile).
     ``counters`` maps every name of ``eligo.model.names.COUNTER_NAMES`` to a 32-bit saturating
@@ -193,14 +194,16 @@ class Core(wiring.Component):
     5. ``drive``: ``drive_k += w_out[k, j]`` for each spiking ``j`` and every ``k``.
     6. ``readout``: :class:`ReadoutUnit` over every readout (``y``, ``err``).
     7. ``signal`` (learn and a target): ``sig_j = sum_k F[j, k] * err_k``, reading ``w_out``
-       (symmetric) or ``b`` (random) before any weight of the step is written.
+       (symmetric) or ``b`` (random) before any weight of the step is written, a row group
+       of ``lanes`` rows per cycle (``ceil(n_rec / lanes) * n_out`` cycles).
     8. ``trigger``: :class:`TriggerUnit` over recurrent rows then readout rows (``acc``,
        ``acc_out``, ``q``, row and write counts).
     9. ``write_rec``: :class:`WeightUpdateUnit` over every synapse of each row with
        ``q_j != 0``, a column group of ``lanes`` columns per cycle (``ceil(n_pre / lanes)``
        cycles a row; the diagonal is never written), ``elig = ebar`` (factored: ``e_ji``
        from the :class:`SynapseUnit` first, 5 cycles more latency).
-    10. ``write_out``: the same over each readout row with ``q_k != 0``, ``elig = zout``.
+    10. ``write_out``: the same over each readout row with ``q_k != 0``, ``elig = zout``, a
+        group of ``lanes`` columns per cycle (``ceil(n_rec / lanes)`` cycles a row).
     11. ``output``: one transfer per spiking neuron (ascending), one per readout, the end
         marker; ``t`` has been incremented when it starts.
 
@@ -258,8 +261,10 @@ class Core(wiring.Component):
         self._ebar = banked(signed(c.e_bits), c.n_rec * groups) if full else None
         self._eps = (banked(signed(c.eps_bits), c.n_alif * groups) if c.n_alif and full
                      else None)
-        self._w_out = MemoryData(shape=signed(c.w_bits), depth=c.n_out * c.n_rec, init=[])
-        self._b = MemoryData(shape=signed(c.w_bits), depth=c.n_rec * c.n_out, init=[])
+        # The readout-side memories split by recurrent neuron (lane j % lanes), so that the
+        # learning signal and the readout row writes cover a row group per cycle.
+        self._w_out = banked(signed(c.w_bits), c.n_out * self._row_groups)
+        self._b = banked(signed(c.w_bits), self._row_groups * c.n_out)
 
         def regs(name, n, shape):
             return [Signal(shape, name=f"{name}{k}") for k in range(n)]
@@ -268,7 +273,7 @@ class Core(wiring.Component):
         self._neuron = MemoryData(shape=neuron_state_layout(c), depth=c.n_rec, init=[])
         self._psi = MemoryData(shape=unsigned(c.psi_bits), depth=2 * c.n_rec, init=[])
         self._pre = banked(unsigned(c.trace_bits), 2 * groups)
-        self._zout = MemoryData(shape=unsigned(c.trace_bits), depth=c.n_rec, init=[])
+        self._zout = banked(unsigned(c.trace_bits), self._row_groups)
         self._acc = MemoryData(shape=signed(c.acc_bits), depth=c.n_rec, init=[])
         self.psi_bank = Signal(name="psi_bank")
         self.pre_bank = Signal(name="pre_bank")
@@ -331,15 +336,32 @@ class Core(wiring.Component):
         ``(r, i)``; None if ``n_alif == 0`` or with factored traces."""
         return self._eps
 
+    def neuron_word(self, j):
+        """``(lane, address)`` of neuron ``j``'s word in the memories split by recurrent
+        neuron (:attr:`zout`): lane ``j % lanes``, address ``j // lanes``."""
+        return j % self._lanes, j // self._lanes
+
     @property
     def w_out(self):
-        """``MemoryData`` of ``w_out``, address ``k * n_rec + j``."""
+        """``w_out``: one ``MemoryData`` per lane, ``w_out[k, j]`` at :meth:`readout_word`
+        ``(k, j)``."""
         return self._w_out
+
+    def readout_word(self, k, j):
+        """``(lane, address)`` of ``w_out[k, j]``: lane ``j % lanes``, address
+        ``k * ceil(n_rec / lanes) + j // lanes``."""
+        return j % self._lanes, k * self._row_groups + j // self._lanes
 
     @property
     def b(self):
-        """``MemoryData`` of ``b``, address ``j * n_out + k``."""
+        """``b``: one ``MemoryData`` per lane, ``b[j, k]`` at :meth:`feedback_word`
+        ``(j, k)``."""
         return self._b
+
+    def feedback_word(self, j, k):
+        """``(lane, address)`` of ``b[j, k]``: lane ``j % lanes``, address
+        ``(j // lanes) * n_out + k``."""
+        return j % self._lanes, (j // self._lanes) * self._cfg.n_out + k
 
     @property
     def neuron(self):
@@ -362,7 +384,7 @@ class Core(wiring.Component):
 
     @property
     def zout(self):
-        """``MemoryData`` of ``zout``, address ``j``."""
+        """``zout``: one ``MemoryData`` per lane, ``zout[j]`` at :meth:`neuron_word`."""
         return self._zout
 
     @property
@@ -442,10 +464,6 @@ class Core(wiring.Component):
             m.d.comb += unit.o.ready.eq(1)
 
         # -- memories ------------------------------------------------------------------------
-        m.submodules.w_out_mem = w_out_mem = Memory(data=self._w_out)
-        m.submodules.b_mem = b_mem = Memory(data=self._b)
-        w_out_rd, w_out_wr = w_out_mem.read_port(), w_out_mem.write_port()
-        b_rd, b_wr = b_mem.read_port(), b_mem.write_port()
 
         def lane_memories(name, datas, reads=1, transparent=False):
             """One memory per lane: (write ports, read ports per read) of each lane; with
@@ -463,6 +481,10 @@ class Core(wiring.Component):
         # row writes update a column group per cycle; ebar, eps and pre by columns (lane
         # i % L), so that the sweep and the row writes cover a column group per cycle.
         w_wr, w_rd = lane_memories("w", self._w)
+        # w_out, b, zout and the learning signal by recurrent neuron (lane j % L), so that
+        # the signal and the readout row writes cover a row group per cycle.
+        w_out_wr, w_out_rd = lane_memories("w_out", self._w_out)
+        b_wr, b_rd = lane_memories("b", self._b)
         if full:
             ebar_wr, ebar_rd = lane_memories("ebar", self._ebar)
         if n_alif and full:
@@ -482,8 +504,7 @@ class Core(wiring.Component):
         psi_wr = psi_mem.write_port()
         psi_rd, psi_old_rd = psi_mem.read_port(), psi_mem.read_port()
         pre_wr, pre_rd, pre_old_rd = lane_memories("pre", self._pre, reads=2)
-        m.submodules.zout_mem = zout_mem = Memory(data=self._zout)
-        zout_rd, zout_wr = zout_mem.read_port(), zout_mem.write_port()
+        zout_wr, zout_rd = lane_memories("zout", self._zout)
         m.submodules.acc_mem = acc_mem = Memory(data=self._acc)
         acc_rd, acc_wr = acc_mem.read_port(), acc_mem.write_port()
         # The synaptic input I_j, by rows as W (lane j % L, address j // L), accumulated in
@@ -492,10 +513,11 @@ class Core(wiring.Component):
         in_wr, in_rd = lane_memories(
             "input", [MemoryData(shape=signed(synaptic_input_width(c)), depth=R, init=[])
                       for _ in range(L)], transparent=True)
-        # The learning signal sum_k F[j, k] * err_k, written once per row by the signal phase.
-        m.submodules.signal_mem = signal_mem = Memory(
-            shape=signed(signal_width(c)), depth=n_rec, init=[])
-        sig_rd, sig_wr = signal_mem.read_port(), signal_mem.write_port()
+        # The learning signal sum_k F[j, k] * err_k, written once per row by the signal phase
+        # (by rows, as zout).
+        sig_wr, sig_rd = lane_memories(
+            "signal", [MemoryData(shape=signed(signal_width(c)), depth=R, init=[])
+                       for _ in range(L)])
         psi_bank, pre_bank = self.psi_bank, self.pre_bank
 
         def bank(sel, size, index):
@@ -714,8 +736,8 @@ class Core(wiring.Component):
                                                     self.errors + 1))]
 
             # clear_state: zero every state memory, one word of each per cycle.
-            cleared = [(n_wr, n_rec), (psi_wr, 2 * n_rec), (zout_wr, n_rec), (acc_wr, n_rec)]
-            cleared += [(port, 2 * G) for port in pre_wr]
+            cleared = [(n_wr, n_rec), (psi_wr, 2 * n_rec), (acc_wr, n_rec)]
+            cleared += [(port, 2 * G) for port in pre_wr] + [(port, R) for port in zout_wr]
             if full:
                 cleared += [(port, n_rec * G) for port in ebar_wr]
             if n_alif and full:
@@ -753,7 +775,7 @@ class Core(wiring.Component):
                 m.d.sync += cyc["trace"].eq(cyc["trace"] + 1)
                 counted_loop(n_pre + n_rec)
                 lane_read(pre_rd, bank(pre_bank, G, group_of(iss_a)))
-                m.d.comb += zout_rd.addr.eq(iss_a - n_pre)
+                lane_read(zout_rd, group_of(iss_a - n_pre))
                 with m.If(done):
                     m.d.sync += pre_bank.eq(~pre_bank)
                     if full:
@@ -780,8 +802,8 @@ class Core(wiring.Component):
             with m.State("drive"):
                 m.d.sync += cyc["drive"].eq(cyc["drive"] + 1)
                 go = mask_loop(n_out)
-                m.d.comb += [iss_valid.eq(go & ~issued), iss_a.eq(inner),
-                             w_out_rd.addr.eq(inner * n_rec + src)]
+                m.d.comb += [iss_valid.eq(go & ~issued), iss_a.eq(inner), iss_b.eq(src)]
+                lane_read(w_out_rd, inner * R + group_of(src))
                 with m.If(done):
                     start("readout")
 
@@ -796,15 +818,17 @@ class Core(wiring.Component):
 
             with m.State("signal"):
                 m.d.sync += cyc["signal"].eq(cyc["signal"] + 1)
-                grid_loop(n_rec, n_out)
-                m.d.comb += [w_out_rd.addr.eq(col * n_rec + row), b_rd.addr.eq(n)]
+                grid_loop(R, n_out)  # row group, readout: rows row * L + lane
+                lane_read(w_out_rd, col * R + row)
+                lane_read(b_rd, row * n_out + col)
                 with m.If(done):
                     start("trigger")
 
             with m.State("trigger"):
                 m.d.sync += cyc["trigger"].eq(cyc["trigger"] + 1)
                 counted_loop(n_rec + n_out)
-                m.d.comb += [sig_rd.addr.eq(iss_a), acc_rd.addr.eq(iss_a)]
+                lane_read(sig_rd, group_of(iss_a))
+                m.d.comb += acc_rd.addr.eq(iss_a)
                 with m.If(done):
                     start("write_rec", Cat(*(q != 0 for q in q_all[:n_rec])))
 
@@ -827,11 +851,12 @@ class Core(wiring.Component):
 
             with m.State("write_out"):
                 m.d.sync += cyc["write_out"].eq(cyc["write_out"] + 1)
-                go = mask_loop(n_rec)
-                addr = src * n_rec + inner
+                go = mask_loop(R)  # readout src, row group inner: columns inner * L + lane
+                addr = src * R + inner
                 m.d.comb += [iss_valid.eq(go & ~issued), iss_a.eq(src), iss_b.eq(inner),
-                             iss_addr.eq(addr), w_out_rd.addr.eq(addr),
-                             zout_rd.addr.eq(inner)]
+                             iss_addr.eq(addr)]
+                lane_read(w_out_rd, addr)
+                lane_read(zout_rd, inner)
                 with m.If(done):
                     start("output", z_vec)
 
@@ -893,7 +918,8 @@ class Core(wiring.Component):
                     for lane, k in enumerate(rec_rand_e):
                         rand_request(k, "E", ia, ib * L + lane)
                 with m.If(fsm.ongoing("write_out")):
-                    rand_request(0, "WOUT", ia, ib)
+                    for lane, k in enumerate(rec_rand_w):
+                        rand_request(k, "WOUT", ia, ib * L + lane)
 
         # -- phase datapaths: stage 1 into the units, results back ---------------------------
         def ongoing(name):
@@ -948,7 +974,8 @@ class Core(wiring.Component):
             tru.i.valid.eq(u_valid & ongoing("trace")),
             tru.i.payload.trace.eq(Mux(ua < n_pre,
                                        lane_data("trace", pre_rd, lane_of(ua), "pre_data"),
-                                       data_of("trace", zout_rd.data, "zout_data"))),
+                                       lane_data("trace", zout_rd, lane_of(ua - n_pre),
+                                                 "zout_data"))),
             tru.i.payload.spike.eq(spikes.bit_select(ua, 1)),
             tru.decay.eq(Mux(ua < n_pre, p["alpha"], p["kappa"])),
         ]
@@ -960,8 +987,8 @@ class Core(wiring.Component):
                 lane_write(pre_wr, lane_of(ta), bank(~pre_bank, G, group_of(ta)),
                            tru.o.payload.trace)
             with m.Else():
-                m.d.comb += [zout_wr.addr.eq(ta - n_pre), zout_wr.data.eq(tru.o.payload.trace),
-                             zout_wr.en.eq(1)]
+                lane_write(zout_wr, lane_of(ta - n_pre), group_of(ta - n_pre),
+                           tru.o.payload.trace)
         clamped = tru.o.payload.clamped
         sat_count("sat_xbar", tru.o.valid, clamped, ta < n_in)
         sat_count("sat_zbar", tru.o.valid, clamped, (ta >= n_in) & (ta < n_pre))
@@ -1025,7 +1052,8 @@ class Core(wiring.Component):
 
         # drive: drive_k += w_out[k, j] for each spiking j
         with m.If(s1_valid & ongoing("drive")):
-            m.d.sync += DRV[s1_a].eq(DRV[s1_a] + w_out_rd.data)
+            m.d.sync += DRV[s1_a].eq(DRV[s1_a] + lane_data("drive", w_out_rd, lane_of(s1_b),
+                                                           "w_out_drive"))
 
         # readout
         req = rou.i.payload
@@ -1046,14 +1074,18 @@ class Core(wiring.Component):
 
         # signal: sig_j = sum_k F[j, k] * err_k, summed over a row's items in sig_run and
         # written at its last (all weight reads before any write of the step)
-        feedback = w_out_rd.data if c.feedback == "symmetric" else b_rd.data
-        sig_run = Signal(signed(signal_width(c)))
-        sig_sum = Signal(signed(signal_width(c)))
-        m.d.comb += sig_sum.eq(Mux(s1_b == 0, 0, sig_run) + feedback * ERR[s1_b])
-        with m.If(s1_valid & ongoing("signal")):
-            m.d.sync += sig_run.eq(sig_sum)
-            m.d.comb += [sig_wr.addr.eq(s1_a), sig_wr.data.eq(sig_sum),
-                         sig_wr.en.eq(s1_b == n_out - 1)]
+        # (a row group per cycle: lane l sums row s1_a * L + l)
+        err_k = Signal.like(self.err[0], name="signal_err")
+        m.d.comb += err_k.eq(ERR[s1_b])
+        for lane in range(L):
+            feedback = (w_out_rd if c.feedback == "symmetric" else b_rd)[lane].data
+            sig_run = Signal(signed(signal_width(c)), name=f"sig_run{lane}")
+            sig_sum = Signal(signed(signal_width(c)), name=f"sig_sum{lane}")
+            m.d.comb += sig_sum.eq(Mux(s1_b == 0, 0, sig_run) + feedback * err_k)
+            with m.If(s1_valid & ongoing("signal") & lane_present(lane, s1_a, n_rec)):
+                m.d.sync += sig_run.eq(sig_sum)
+                m.d.comb += [sig_wr[lane].addr.eq(s1_a), sig_wr[lane].data.eq(sig_sum),
+                             sig_wr[lane].en.eq(s1_b == n_out - 1)]
 
         # trigger: recurrent rows, then readout rows
         req = trg.i.payload
@@ -1062,7 +1094,7 @@ class Core(wiring.Component):
         m.d.comb += [
             trg.i.valid.eq(u_valid & ongoing("trigger")),
             req.signal_sum.eq(Mux(is_out, ERR[ua - n_rec],
-                                  data_of("trigger", sig_rd.data, "sig_data"))),
+                                  lane_data("trigger", sig_rd, lane_of(ua), "sig_data"))),
             req.acc.eq(Mux(is_out, ACC_OUT[ua - n_rec],
                            data_of("trigger", acc_rd.data, "acc_data"))),
             req.has_target.eq(1), req.readout.eq(is_out),
@@ -1083,13 +1115,16 @@ class Core(wiring.Component):
         count("row_updates", written)
         count("weight_writes", Mux(written, Mux(ga >= n_rec, n_rec, n_pre - 1), 0))
 
-        # write_rec: one WeightUpdateUnit per lane, lane k on column ub * L + k (its weight
-        # rotated out of W's skewed lanes, its result rotated back); write_out: lane 0's unit.
+        # write_rec / write_out: one WeightUpdateUnit per lane. write_rec: lane k on column
+        # ub * L + k of row ua (its weight rotated out of W's skewed lanes, its result rotated
+        # back); write_out: lane k on column ub * L + k of readout row ua (w_out and zout are
+        # in that lane).
         rec = ongoing("write_rec")
         u_valid, ua, ub, uaddr = stage_of("write_rec")
         w_cols = rotated([data_of("write_rec", port.data, f"w_data{k}")
                           for k, port in enumerate(w_rd)], ua)
         rand_w = [rand[k] for k in rec_rand_w] or [Const(0, 64)] * L
+        rand_out = rand_w  # (write_out draws its WOUT words from the same sources)
         if full:
             rec_valid, rec_a, rec_b, rec_addr = rec_columns, ua, ub, uaddr
             rec_elig = [data_of("write_rec", port.data, f"ebar_upd_data{k}")
@@ -1104,26 +1139,25 @@ class Core(wiring.Component):
             if rec_rand_w:
                 rand_w = [delayed(r, syn.latency, f"rand_w_f{k}") for k, r in enumerate(rand_w)]
         rec_q = Signal.like(q_all[0], name="rec_q")
-        m.d.comb += rec_q.eq(Q[rec_a])
+        out_q = Signal.like(q_all[0], name="out_q")
+        m.d.comb += [rec_q.eq(Q[rec_a]), out_q.eq(Q[n_rec + ua])]
         for lane, unit in enumerate(upds):
             req = unit.i.payload
-            if lane == 0:
-                m.d.comb += [
-                    unit.i.valid.eq(Mux(rec, rec_valid[0], u_valid & ongoing("write_out"))),
-                    req.w.eq(Mux(rec, w_cols[0],
-                                 data_of("write_out", w_out_rd.data, "w_out_data"))),
-                    req.q.eq(Mux(rec, rec_q, Q[n_rec + ua])),
-                    req.elig.eq(Mux(rec, rec_elig[0],
-                                    data_of("write_out", zout_rd.data, "zout_data"))),
-                    req.readout.eq(~rec),
-                    req.rand.eq(Mux(rec, rand_w[0], rand[0] if rngs else 0)),
-                ]
-            else:
-                m.d.comb += [unit.i.valid.eq(rec & rec_valid[lane]), req.w.eq(w_cols[lane]),
-                             req.q.eq(rec_q), req.elig.eq(rec_elig[lane]), req.readout.eq(0),
-                             req.rand.eq(rand_w[lane])]
+            out_valid = u_valid & ongoing("write_out") & lane_present(lane, ub, n_rec)
+            m.d.comb += [
+                unit.i.valid.eq(Mux(rec, rec_valid[lane], out_valid)),
+                req.w.eq(Mux(rec, w_cols[lane],
+                             data_of("write_out", w_out_rd[lane].data, f"w_out_data{lane}"))),
+                req.q.eq(Mux(rec, rec_q, out_q)),
+                req.elig.eq(Mux(rec, rec_elig[lane],
+                                data_of("write_out", zout_rd[lane].data, f"zout_data{lane}"))),
+                req.readout.eq(~rec),
+                req.rand.eq(Mux(rec, rand_w[lane], rand_out[lane])),
+            ]
+            if lane:  # (lane 0's valid is delayed by tags below; it may idle alone)
                 delayed(unit.i.valid, unit.latency, f"upd{lane}_valid")
             sat_count("sat_w", unit.o.valid & rec, unit.o.payload.clamped)
+            sat_count("sat_w_out", unit.o.valid & ~rec, unit.o.payload.clamped)
         wa, _, uaddr = tags(upd, "upd", (Mux(rec, rec_a, ua), Mux(rec, rec_b, ub),
                                          Mux(rec, rec_addr, uaddr)))
         w_results = rotated([unit.o.payload.w for unit in upds], -wa)
@@ -1133,10 +1167,11 @@ class Core(wiring.Component):
                 with m.If(w_writes[lane]):
                     m.d.comb += [port.addr.eq(uaddr + lane_of(lane - wa)),
                                  port.data.eq(w_results[lane]), port.en.eq(1)]
-        with m.Elif(upd.o.valid):
-            m.d.comb += [w_out_wr.addr.eq(uaddr), w_out_wr.data.eq(upd.o.payload.w),
-                         w_out_wr.en.eq(1)]
-        sat_count("sat_w_out", upd.o.valid & ~rec, upd.o.payload.clamped)
+        with m.Else():
+            for unit, port in zip(upds, w_out_wr):
+                with m.If(unit.o.valid):
+                    m.d.comb += [port.addr.eq(uaddr), port.data.eq(unit.o.payload.w),
+                                 port.en.eq(1)]
 
         # -- counters and the drain condition ------------------------------------------------
         for name, terms in incs.items():
@@ -1172,13 +1207,17 @@ class Core(wiring.Component):
             return (ports, None, lambda row, col: address(pre_bank, col), lane, None)
         windows = {
             "w_in": weights(0), "w_rec": weights(n_in),
-            "w_out": one(w_out_rd, at(n_rec), write=w_out_wr),
-            "b": one(b_rd, at(n_out), write=b_wr),
+            "w_out": (w_out_rd, w_out_wr, lambda row, col: row * R + group_of(col),
+                      lambda row, col: lane_of(col), None),
+            "b": (b_rd, b_wr, lambda row, col: group_of(row) * n_out + col,
+                  lambda row, col: lane_of(row), None),
             "v": one(n_rd, at(0), lambda d: d.v), "a": one(n_rd, at(0), lambda d: d.a),
             "ref": one(n_rd, at(0), lambda d: d.ref),
             "psi": one(psi_rd, lambda row, col: bank(psi_bank, n_rec, col)),
             "xbar": pre_window(0), "zbar": pre_window(n_in),
-            "zout": one(zout_rd, at(0)), "acc": one(acc_rd, at(0)),
+            "zout": (zout_rd, None, lambda row, col: group_of(col), lambda row, col: lane_of(col),
+                     None),
+            "acc": one(acc_rd, at(0)),
         }
         if full:
             ports, address, lane = lanes(ebar_rd, lambda row, col: col)

@@ -477,8 +477,8 @@ async def reference_bound(dut):
 def stimulus_for(p, cfg, rng, make_task):
     """``plan(t) -> (x, ystar, mask, learn)``: random, or the samples of a task."""
     if p.get("task") is None:
-        plan = random_stimulus(cfg, min(p["steps"], 4096), rng)
-        return lambda t: plan[t % len(plan)]
+        steps = random_stimulus(cfg, min(p["steps"], 4096), rng)
+        return lambda t: steps[t % len(steps)]
     from eligo.model.train import _golden_targets
 
     def samples(n):

@@ -28,10 +28,10 @@ def read_state(ctx, core):
     def bank(data, bank_bit, size):
         return mem(data, (2, size))[ctx.get(bank_bit)]
 
-    def lanes(datas, word, rows):
-        """A memory split among the lanes as rows x n_pre, ``word(row, i)`` giving the lane
-        and address of each word (Core.weight_word, Core.synapse_word)."""
-        out = np.zeros((rows, c.n_pre), np.int64)
+    def lanes(datas, word, rows, cols=c.n_pre):
+        """A memory split among the lanes as rows x cols, ``word(row, col)`` giving the lane
+        and address of each word (Core.weight_word, Core.synapse_word, ...)."""
+        out = np.zeros((rows, cols), np.int64)
         for (r, i), _ in np.ndenumerate(out):
             lane, address = word(r, i)
             out[r, i] = ctx.get(datas[lane][address])
@@ -45,10 +45,11 @@ def read_state(ctx, core):
           "a": np.array([s.a for s in neuron], np.int64),
           "ref": np.array([s.ref for s in neuron], np.int64), "z": regs(core.z),
           "psi": bank(core.psi, core.psi_bank, c.n_rec), "xbar": pre[:c.n_in],
-          "zbar": pre[c.n_in:], "zout": mem(core.zout, c.n_rec), "y": regs(core.y),
+          "zbar": pre[c.n_in:], "zout": lanes(core.zout, lambda _, j: core.neuron_word(j), 1, c.n_rec)[0], "y": regs(core.y),
           "err": regs(core.err), "acc": mem(core.acc, c.n_rec), "acc_out": regs(core.acc_out),
           "w_in": W[:, :c.n_in], "w_rec": W[:, c.n_in:],
-          "w_out": mem(core.w_out, (c.n_out, c.n_rec)), "b": mem(core.b, (c.n_rec, c.n_out))}
+          "w_out": lanes(core.w_out, core.readout_word, c.n_out, c.n_rec),
+          "b": lanes(core.b, core.feedback_word, c.n_rec, c.n_out)}
     if c.trace_mode == "full":  # the factored core has no eps/ebar, as the golden model
         st["eps"] = lanes(core.eps, core.synapse_word, c.n_alif)  # no rows: no memory
         st["ebar"] = lanes(core.ebar, core.synapse_word, c.n_rec)
@@ -58,16 +59,17 @@ def read_state(ctx, core):
 
 
 def load_weights(ctx, core, weights):
-    c = core.cfg
     w_in, w_rec, w_out, b = weights
     W = np.concatenate([w_in, w_rec], axis=1)
     for (j, i), value in np.ndenumerate(W):
         lane, address = core.weight_word(j, i)
         ctx.set(core.w[lane][address], int(value))
     for (k, j), value in np.ndenumerate(w_out):
-        ctx.set(core.w_out[k * c.n_rec + j], int(value))
+        lane, address = core.readout_word(k, j)
+        ctx.set(core.w_out[lane][address], int(value))
     for (j, k), value in np.ndenumerate(b):
-        ctx.set(core.b[j * c.n_out + k], int(value))
+        lane, address = core.feedback_word(j, k)
+        ctx.set(core.b[lane][address], int(value))
 
 
 def put_event(ctx, core, kind, index, value=0):
@@ -122,9 +124,10 @@ def ideal_cycles(cfg, n_inputs, n_spikes_old, n_spikes, learn, has_target, rows_
     activity asks for (active source x neuron, neuron, trace, synapse, spike x readout, ...),
     no pipeline fill or drain. ``rows_rec`` are the recurrent rows the step writes (indices),
     ``n_rows_out`` the number of readout rows. With ``lanes``, the synaptic integration's
-    item is a group of ``lanes`` rows of a source's column, the sweep's and the recurrent row
-    writes' a group of ``lanes`` columns of a row holding at least one synapse to write (the
-    diagonal is never written); the other phases' ideal stays one item per cycle."""
+    item is a group of ``lanes`` rows of a source's column, the learning signal's a group of
+    ``lanes`` rows of a readout, the sweep's and the row writes' a group of ``lanes`` columns
+    of a row holding at least one synapse to write (the diagonal is never written); the other
+    phases' ideal stays one item per cycle."""
     c = cfg
     learning, target = bool(learn), bool(learn and has_target)
     groups = -(-c.n_pre // lanes)
@@ -132,13 +135,14 @@ def ideal_cycles(cfg, n_inputs, n_spikes_old, n_spikes, learn, has_target, rows_
     def diagonal_alone(j):  # the diagonal W[j, n_in + j] is the only column of its group
         column = c.n_in + j
         return min(lanes, c.n_pre - column // lanes * lanes) == 1
-    writes = sum(groups - diagonal_alone(int(j)) for j in rows_rec) + n_rows_out * c.n_rec
+    row_groups = -(-c.n_rec // lanes)
+    writes = sum(groups - diagonal_alone(int(j)) for j in rows_rec) + n_rows_out * row_groups
     return {
         "syn": (n_inputs + n_spikes_old) * -(-c.n_rec // lanes), "neuron": c.n_rec,
         "trace": (c.n_pre + c.n_rec) * learning,
         "sweep": c.n_rec * -(-c.n_pre // lanes) * (learning and c.trace_mode == "full"),
         "drive": n_spikes * c.n_out, "readout": c.n_out,
-        "signal": c.n_rec * c.n_out * target, "trigger": (c.n_rec + c.n_out) * target,
+        "signal": row_groups * c.n_out * target, "trigger": (c.n_rec + c.n_out) * target,
         "write": writes, "output": n_spikes + c.n_out + 1}
 
 

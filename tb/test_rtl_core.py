@@ -209,18 +209,19 @@ def test_core_cycles_per_phase(rounding, update_rounding, trace_mode, lanes):
     assert result["sweep"] == (0 if factored else n_rec * groups + 5 + 2 + r)
     assert result["drive"] == spiking * n_out + 2
     assert result["readout"] == n_out + 2 + 2 + r
-    assert result["signal"] == n_rec * n_out + 2
+    row_groups = -(-n_rec // lanes)  # one row group per cycle
+    assert result["signal"] == row_groups * n_out + 2
     assert result["trigger"] == n_rec + n_out + 3 + 2 + r
     # trigger = 1: every recurrent row with a nonzero signal is written (a column group per
     # cycle; the diagonal a bubble, which ends the phase a cycle early when it is the last
-    # row's last group alone), every readout row too (n_rec cycles each); the drain is the
-    # update unit's latency + 2.
+    # row's last group alone), every readout row too (a row group of its columns per cycle);
+    # the drain is the update unit's latency + 2.
     rows_rec, rows_out = result["rows_rec"], result["rows_out"]
     assert rows_rec > 0 and rows_out > 0
     diag_alone_last = result["last_diag"] and (n_pre - 1) % lanes == 0
     assert result["write_rec"] == (rows_rec * groups + 2 + 2 + u - diag_alone_last
                                    + (SynapseUnit.STAGES if factored else 0))
-    assert result["write_out"] == rows_out * n_rec + 2 + 2 + u
+    assert result["write_out"] == rows_out * row_groups + 2 + 2 + u
     assert result["output"] == spiking + n_out + 1
 
 
@@ -264,15 +265,16 @@ def test_core_wrong_config():
                                               (4, 6, 8)])
 def test_ideal_write_items(n_in, n_rec, lanes):
     """The ideal row-write count: at one lane the weight writes (the diagonal skipped), with
-    lanes the column groups of each written row holding a synapse other than the diagonal
-    (n_in 3 and 5 put the last row's diagonal alone in the last group), by enumeration."""
+    lanes the column groups of each written recurrent row holding a synapse other than the
+    diagonal (n_in 3 and 5 put the last row's diagonal alone in the last group), by
+    enumeration, and the row groups of each readout row."""
     cfg = Config(n_in=n_in, n_rec=n_rec)
     rows_rec, n_rows_out = [0, 2, n_rec - 1], 2
     ideal = ideal_cycles(cfg, 0, 0, 0, True, True, rows_rec, n_rows_out, lanes)["write"]
     n_pre = cfg.n_pre
     groups = [range(g, min(g + lanes, n_pre)) for g in range(0, n_pre, lanes)]
     items = sum(any(i != n_in + j for i in group) for j in rows_rec for group in groups)
-    assert ideal == items + n_rows_out * n_rec
+    assert ideal == items + n_rows_out * -(-n_rec // lanes)
     if lanes == 1:
         assert ideal == len(rows_rec) * (n_pre - 1) + n_rows_out * n_rec
 

@@ -11,7 +11,6 @@ Random stimuli come from ``random.Random`` seeded from ``SEED``; failure message
 
 import random
 import re
-from collections import deque
 
 import numpy as np
 import pytest

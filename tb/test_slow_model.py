@@ -8,7 +8,6 @@ import importlib
 import importlib.util
 from pathlib import Path
 
-import pytest
 
 from eligo.config import Config
 
