@@ -154,6 +154,11 @@ def cmd_sim(args):
     changes = _assignments(args.set, "--set", _literal)
     if changes:
         cfg = cfg.replace(**changes)
+    if not 0.0 <= args.input_rate <= 1.0:
+        raise CliError(f"--input-rate must lie in [0, 1], not {args.input_rate}")
+    if args.target_every < 0:
+        raise CliError(f"--target-every must be 0 (no targets) or more, not "
+                       f"{args.target_every}")
     if args.simulator != "amaranth":
         from eligo.cosim import CosimError
         from eligo.sim import run_cosim
@@ -162,14 +167,13 @@ def cmd_sim(args):
         try:
             result = run_cosim(cfg, args.steps, args.simulator, args.seed, task=args.task,
                                check_every=args.check_every, weight_scale=args.weight_scale,
-                               waves=args.waves, phases=args.phases, lanes=args.lanes)
+                               waves=args.waves, phases=args.phases, lanes=args.lanes,
+                               input_rate=args.input_rate, target_every=args.target_every)
         except CosimError as exc:
             raise CliError(str(exc)) from None
         return 0 if result["mismatch"] is None and result["passed"] else 1
     if args.task is not None:
         raise CliError("--task needs --simulator verilator or icarus")
-    if not 0.0 <= args.input_rate <= 1.0:
-        raise CliError(f"--input-rate must lie in [0, 1], not {args.input_rate}")
     result = run_sim(cfg, args.steps, args.seed, args.input_rate, args.target_every,
                      args.weight_scale, args.lanes)
     return 0 if result["mismatch"] is None else 1
@@ -435,9 +439,11 @@ def build_parser():
     p.add_argument("--steps", type=_positive, default=100)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--input-rate", type=float, default=0.3,
-                   help="probability of an input spike per channel and step (default: 0.3)")
+                   help="random stimulus: probability of an input spike per channel and "
+                        "step (default: 0.3)")
     p.add_argument("--target-every", type=int, default=2,
-                   help="a target on every k-th step, 0 for none (default: 2)")
+                   help="random stimulus: a target on every readout on every k-th step, 0 "
+                        "for none (default: 2)")
     p.add_argument("--weight-scale", type=float, default=1.0)
     p.add_argument("--simulator", choices=("verilator", "icarus", "amaranth"),
                    default="verilator",

@@ -80,12 +80,13 @@ def phase_table(cycles, ideal, steps, out=print):
 
 def run_cosim(cfg, steps, simulator="verilator", seed=1, task=None, task_params=None,
               samples=None, check_every=0, weight_scale=1.0, waves=False, phases=False,
-              lanes=1, out=print):
+              lanes=1, input_rate=None, target_every=None, out=print):
     """The cocotb long-run bench (tb/cocotb_core.py ``long_run``) on the Verilog of the core
     with its AXI ports: the golden model steps beside it, the streamed outputs of every step
     are compared, the whole state every ``check_every`` steps (0: at the end only). Stimulus:
-    random (learning on, targets on half the readouts of most steps), or the training
-    samples of ``task`` one after another (``samples`` of them, repeated; default: as many as
+    random (``input_rate`` and ``target_every`` as :func:`run_sim`; left None, spikes at
+    0.4, targets on a random half of the readouts, learning on 90 % of the steps), or the
+    training samples of ``task`` one after another (``samples`` of them, repeated; default: as many as
     ``steps`` needs). ``phases``: read the core's cycles per phase after every step and
     print them against the ideal (costs bus reads, so wall time and cycles rise). Returns the
     bench's result dict (``steps``, ``mismatch``, ``wall_s``, ``cycles``, ``cycles_per_s``,
@@ -106,7 +107,7 @@ def run_cosim(cfg, steps, simulator="verilator", seed=1, task=None, task_params=
     out(f"  build ready in {build_s:.1f} s ({directory})")
     params = {"seed": seed, "steps": steps, "check_every": check_every, "scale": weight_scale,
               "task": task, "task_params": task_params or {}, "samples": samples,
-              "phases": phases}
+              "phases": phases, "input_rate": input_rate, "target_every": target_every}
     passed, result = run_bench(cfg, "long_run", params, simulator=simulator, waves=waves,
                                quiet=False, lanes=lanes)
     result = dict(result or {"steps": 0, "mismatch": "the bench wrote no result"})

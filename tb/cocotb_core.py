@@ -257,15 +257,27 @@ def random_params(cfg, rng):
     return out
 
 
-def random_stimulus(cfg, steps, rng):
+def random_stimulus(cfg, steps, rng, input_rate=None, target_every=None):
+    """``steps`` steps ``(x, ystar, mask, learn)`` drawn from ``rng`` (a ``random.Random``):
+    each input spikes with probability ``input_rate`` (default 0.4). With ``target_every``
+    (as ``eligo sim``): every readout has a target on every k-th step (0: never) and every
+    step learns as ``cfg.learn`` says; without it, a random half of the readouts has a target
+    at each step and 90 % of the steps learn."""
     plan = []
     y_max = 1 << (cfg.y_bits - 1)
-    for _ in range(steps):
-        x = np.array([rng.random() < 0.4 for _ in range(cfg.n_in)], np.int64)
-        mask = np.array([rng.random() < 0.5 for _ in range(cfg.n_out)], np.int64)
+    rate = 0.4 if input_rate is None else input_rate
+    for t in range(steps):
+        x = np.array([rng.random() < rate for _ in range(cfg.n_in)], np.int64)
+        if target_every is None:
+            mask = np.array([rng.random() < 0.5 for _ in range(cfg.n_out)], np.int64)
+            learn = None
+        else:
+            on = target_every > 0 and t % target_every == target_every - 1
+            mask = np.full(cfg.n_out, int(on), np.int64)
+            learn = cfg.learn
         ystar = np.array([rng.randrange(-y_max // 4, y_max // 4) for _ in range(cfg.n_out)],
                          np.int64) * mask
-        plan.append((x, ystar, mask, rng.random() < 0.9))
+        plan.append((x, ystar, mask, rng.random() < 0.9 if learn is None else learn))
     return plan
 
 
@@ -477,7 +489,8 @@ async def reference_bound(dut):
 def stimulus_for(p, cfg, rng, make_task):
     """``plan(t) -> (x, ystar, mask, learn)``: random, or the samples of a task."""
     if p.get("task") is None:
-        steps = random_stimulus(cfg, min(p["steps"], 4096), rng)
+        steps = random_stimulus(cfg, min(p["steps"], 4096), rng, p.get("input_rate"),
+                                p.get("target_every"))
         return lambda t: steps[t % len(steps)]
     from eligo.model.train import _golden_targets
 

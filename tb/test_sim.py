@@ -37,3 +37,45 @@ def test_sim_refuses_a_task_the_network_cannot_take(capsys):
         capsys.readouterr().err
     assert main(["sim", "--simulator", "amaranth", "--preset", "cue", "--task", "cue"]) == 1
     assert "--task needs --simulator verilator or icarus" in capsys.readouterr().err
+
+
+def test_sim_bad_input_is_refused_for_every_simulator(capsys):
+    # checked before anything is built, on the cocotb path too
+    assert main(["sim", "--input-rate", "-0.5"]) == 1
+    assert "--input-rate must lie in [0, 1], not -0.5" in capsys.readouterr().err
+    assert main(["sim", "--target-every", "-1"]) == 1
+    assert "--target-every must be 0 (no targets) or more, not -1" in capsys.readouterr().err
+
+
+def test_cocotb_sim_takes_the_random_stimulus_options(capsys, monkeypatch):
+    # eligo sim on Verilator/Icarus hands --input-rate and --target-every to the bench (they
+    # were once dropped there, the bench drawing its own rates)
+    import eligo.cosim as cosim
+    seen = {}
+
+    def fake_run_bench(cfg, test, params, **kwargs):
+        seen.update(params)
+        return True, {"steps": params["steps"], "mismatch": None}
+    monkeypatch.setattr(cosim, "build", lambda *args, **kwargs: ("build", None))
+    monkeypatch.setattr(cosim, "run_bench", fake_run_bench)
+    assert main(["sim", "--steps", "7", "--input-rate", "0.05", "--target-every", "3"]) == 0
+    assert seen["input_rate"] == 0.05 and seen["target_every"] == 3 and seen["steps"] == 7
+
+
+def test_random_stimulus_follows_the_rate_and_target_period():
+    import random
+
+    import numpy as np
+
+    from eligo.config import Config
+    from eligo.tb.cocotb_core import random_stimulus
+    cfg = Config()
+    plan = random_stimulus(cfg, 600, random.Random(1), input_rate=0.05, target_every=3)
+    rate = np.mean([x for x, _, _, _ in plan])
+    assert 0.03 < rate < 0.07, rate
+    for t, (_, ystar, mask, learn) in enumerate(plan):
+        assert list(mask) == [int(t % 3 == 2)] * cfg.n_out and learn == cfg.learn
+        assert not np.any(ystar[mask == 0])
+    assert not any(mask.any() for _, _, mask, _ in
+                   random_stimulus(cfg, 50, random.Random(1), 1.0, target_every=0))
+    assert all(x.all() for x, _, _, _ in random_stimulus(cfg, 5, random.Random(1), 1.0, 0))
