@@ -53,6 +53,7 @@ the full gradient (Adam), the accuracy ceiling for the on-chip rule.
 import torch
 
 from .bridge import real_params
+from .checks import check_rate_reg
 from .names import EVENT_COUNTERS as COUNTER_NAMES
 from .names import STATE_NAMES, WEIGHT_NAMES
 
@@ -67,17 +68,6 @@ def _check_loss(loss):
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {', '.join(map(repr, LOSSES))}, not {loss!r}")
     return loss
-
-
-def _check_rate_reg(rate_reg, rate_target):
-    """Refuse a negative or infinite ``rate_reg`` and a ``rate_target`` outside [0, 1]."""
-    if isinstance(rate_reg, bool) or not isinstance(rate_reg, (int, float)) \
-            or not 0 <= rate_reg < float("inf"):
-        raise ValueError(f"rate_reg must be a non-negative finite number, not {rate_reg!r}")
-    if isinstance(rate_target, bool) or not isinstance(rate_target, (int, float)) \
-            or not 0 <= rate_target <= 1:
-        raise ValueError(f"rate_target must be in [0, 1] (spikes per step), "
-                         f"not {rate_target!r}")
 
 
 def output_error(loss, y, ystar, mask):
@@ -205,7 +195,7 @@ class Reference:
     def __init__(self, cfg, batch=1, dtype=torch.float64, device="cpu", lr=1e-2, lr_out=1e-2,
                  loss="mse", shared_weights=False, rate_reg=0.0, rate_target=0.01):
         self.loss = _check_loss(loss)
-        _check_rate_reg(rate_reg, rate_target)
+        check_rate_reg(rate_reg, rate_target)
         self.rate_reg, self.rate_target = rate_reg, rate_target
         self.shared = bool(shared_weights)
         if isinstance(batch, bool) or not isinstance(batch, int):
@@ -639,7 +629,7 @@ def sequence_loss(cfg, params, x, ystar, mask, eprop_approximations=False, detac
     firing-rate regularizer of each sequence (module docstring).
     """
     _check_loss(loss)
-    _check_rate_reg(rate_reg, rate_target)
+    check_rate_reg(rate_reg, rate_target)
     w_in, w_rec, w_out = params
     rp = real_params(cfg)
     T, B = x.shape[:2]

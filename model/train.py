@@ -21,6 +21,7 @@ import numpy as np
 from eligo.config import preset as get_preset
 
 from .bridge import quantize_targets
+from .checks import check_rate_reg
 from .golden import GoldenModel, random_weights
 from .tasks import chance_level, make_task
 
@@ -87,14 +88,7 @@ class TrainSettings:
             raise ValueError(f"eprop_lr_decay must be in (0, 1], not {self.eprop_lr_decay!r}")
         if self.eprop_lr_decay != 1 and (self.tier != "reference" or self.batch is None):
             raise ValueError("eprop_lr_decay is a setting of the reference tier with batch")
-        if isinstance(self.rate_reg, bool) or not isinstance(self.rate_reg, (int, float)) \
-                or not 0 <= self.rate_reg < float("inf"):
-            raise ValueError(f"rate_reg must be a non-negative finite number, "
-                             f"not {self.rate_reg!r}")
-        if isinstance(self.rate_target, bool) or not isinstance(self.rate_target, (int, float)) \
-                or not 0 <= self.rate_target <= 1:
-            raise ValueError(f"rate_target must be in [0, 1] (spikes per step), "
-                             f"not {self.rate_target!r}")
+        check_rate_reg(self.rate_reg, self.rate_target)
         if self.rate_reg and not (self.tier == "bptt"
                                   or self.tier == "reference" and self.batch is not None):
             raise ValueError("rate_reg is a setting of the bptt tier and of the reference "
