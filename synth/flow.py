@@ -66,6 +66,13 @@ def _yosys_cells(rpt):
     return cells
 
 
+def _check_stopped(tool, rc, log):
+    """A tool killed by a signal (``rc < 0``) says nothing about the design: raise, instead of
+    reading its exit as "does not fit"."""
+    if rc < 0:
+        raise SynthError(f"{tool} was stopped by signal {-rc} before it finished; see {log}")
+
+
 def _nextpnr_log_utilisation(log):
     """``{bel: (used, available)}`` from nextpnr's 'Device utilisation' lines."""
     util = {}
@@ -117,6 +124,7 @@ def synthesize(cfg, preset, board, build_dir, *, clock_hz=None, seed=1, lanes=1,
             "--log", "nextpnr.log"]
     (build_dir / "nextpnr.json").unlink(missing_ok=True)
     rc, times["nextpnr"] = _run(pnr, build_dir, "nextpnr.out", out)
+    _check_stopped("nextpnr", rc, build_dir / "nextpnr.log")
     fits = rc == 0
     util, fmax = {}, {}
     if fits:

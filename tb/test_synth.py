@@ -8,7 +8,7 @@ import pytest
 
 from eligo.config import preset
 from eligo.synth.boards import BoardTop, ecp5_pll_params, ice40_pll_params
-from eligo.synth.flow import check_budget, load_budgets, report_markdown, synthesize
+from eligo.synth.flow import SynthError, check_budget, load_budgets, report_markdown, synthesize
 
 
 def test_pll_settings_reach_the_default_clocks():
@@ -47,6 +47,20 @@ def test_budget_check_flags_each_regression():
     assert "| tiny | ulx3s | 1 | yes | 1000/83640 |" in report_markdown([_report()])
     # another lane count has its own budget entry (none here: not checked)
     assert check_budget(_report(lanes=4, fits=False), budgets) == []
+
+
+def test_a_stopped_place_and_route_is_an_error_not_a_misfit(tmp_path):
+    # nextpnr killed from outside (a signal) once read as "the design does not fit"
+    import sys
+
+    from eligo.synth.flow import _check_stopped, _run
+    suicide = "import os, signal; os.kill(os.getpid(), signal.SIGTERM)"
+    rc, _ = _run([sys.executable, "-c", suicide], tmp_path, "tool.log", lambda line: None)
+    assert rc == -15
+    with pytest.raises(SynthError, match="nextpnr was stopped by signal 15 before it finished"):
+        _check_stopped("nextpnr", rc, tmp_path / "tool.log")
+    _check_stopped("nextpnr", 1, tmp_path / "tool.log")  # a real failure is read from its log
+    _check_stopped("nextpnr", 0, tmp_path / "tool.log")
 
 
 def test_checked_in_budgets_are_well_formed():
