@@ -86,8 +86,8 @@ def run_cosim(cfg, steps, simulator="verilator", seed=1, task=None, task_params=
     are compared, the whole state every ``check_every`` steps (0: at the end only). Stimulus:
     random (``input_rate`` and ``target_every`` as :func:`run_sim`; left None, spikes at
     0.4, targets on a random half of the readouts, learning on 90 % of the steps), or the
-    training samples of ``task`` one after another (``samples`` of them, repeated; default: as many as
-    ``steps`` needs). ``phases``: read the core's cycles per phase after every step and
+    training samples of ``task`` one after another (``samples`` of them, repeated; default:
+    as many as ``steps`` needs). ``phases``: read the core's cycles per phase after every step and
     print them against the ideal (costs bus reads, so wall time and cycles rise). Returns the
     bench's result dict (``steps``, ``mismatch``, ``wall_s``, ``cycles``, ``cycles_per_s``,
     ``counters``, ``ideal``, with ``phases`` ``phase_cycles``) plus ``passed`` and

@@ -167,9 +167,10 @@ class Core(wiring.Component):
     banks of ``n_rec``: ``b * n_rec + j``, the latest in bank ``psi_bank``), ``pre``
     (``xbar`` then ``zbar``, two banks of ``n_pre`` split among the lanes as ``ebar``, bank
     ``b`` as row ``b``; the latest in bank ``pre_bank``), ``zout`` (one memory per lane, at
-    :meth:`neuron_word`), ``acc`` (``n_rec`` words). The neuron phase writes ``psi`` into the other bank and flips ``psi_bank`` when it
-    ends, the trace phase likewise ``pre``, so the sweep reads last step's values
-    (``psi_old``, ``pre_old``) beside this step's without a copy. Internal memories hold
+    :meth:`neuron_word`), ``acc`` (``n_rec`` words). The neuron phase writes ``psi`` into the
+    other bank and flips ``psi_bank`` when it ends, the trace phase likewise ``pre``, so the
+    sweep reads last step's values (``psi_old``, ``pre_old``) beside this step's without a
+    copy. Internal memories hold
     ``I_j`` (lane ``j % lanes``; zeroed as the neuron phase reads it) and the learning signal
     ``sig_j`` (likewise). Register arrays (lists of signals): ``z`` (``n_rec``), ``y``,
     ``err``, ``acc_out`` (``n_out`` each); ``clear_state`` zeroes them at once and the
@@ -397,7 +398,8 @@ class Core(wiring.Component):
         c = self._cfg
         n_in, n_rec, n_out, n_pre, n_alif = c.n_in, c.n_rec, c.n_out, c.n_pre, c.n_alif
         alif0 = n_rec - n_alif
-        # Lanes: column i of a synapse row lives in lane i % L at group i // L.
+        # Lanes (L of them): items are split among the lanes by index i % L, group i // L
+        # (W skewed: weight_word).
         L = self._lanes
         lane_bits = (L - 1).bit_length()
         G = self._groups      # column groups: column i is group i // L of lane i % L
