@@ -119,7 +119,7 @@ def clock_wrapper(core_verilog, period_ns=PERIOD_NS):
               "    wait (clk_free);",
               f"    #{period_ns // 2} clk_int = ~clk_int;",
               "  end",
-              "  wire clk /*verilator public_flat_rd*/ = clk_free ? clk_int : clk_ext;",
+              "  wire clk = clk_free ? clk_int : clk_ext;",
               f"  {CORE_MODULE} core ("]
     lines.append(",\n".join(f"    .{name}({name})" for name in ["clk"] + [p[2] for p in passed]))
     lines += ["  );", "endmodule", ""]
@@ -143,11 +143,34 @@ def _check_simulator(simulator):
         raise CosimError(f"{exe} not found on PATH: {hint}")
 
 
+def _public_ports(toplevel):
+    """A Verilator control file: the toplevel's ports (and the wrapper's clock) visible to
+    cocotb, nothing inside it."""
+    return f'`verilator_config\npublic_flat_rw -module "{toplevel}" -var "*"\n'
+
+
+def _runner(simulator):
+    """cocotb's runner for ``simulator``; for Verilator, one that leaves out the
+    ``--public-flat-rw`` cocotb's runner always passes. That flag makes every signal of the
+    design public, which keeps Verilator from folding or inlining any of them: the 8-lane
+    cue core simulated several times slower with it. :func:`_public_ports` exposes what the
+    benches touch instead."""
+    from cocotb_tools.runner import Verilator, get_runner
+    if simulator != "verilator":
+        return get_runner(simulator)
+
+    class PortsOnlyVerilator(Verilator):
+        def _build_command(self):
+            commands = super()._build_command()
+            commands[0] = [arg for arg in commands[0] if arg != "--public-flat-rw"]
+            return commands
+    return PortsOnlyVerilator()
+
+
 def build(cfg, simulator="verilator", waves=False, root=None, quiet=True, design=None,
           lanes=1):
     """Build (or reuse) the simulation of ``AxiCore(cfg, lanes)`` (or of ``design``);
     returns ``(build directory, runner)`` (a runner tests what it built)."""
-    from cocotb_tools.runner import get_runner
     ensure_config(cfg)
     _check_simulator(simulator)
     directory = build_dir(cfg, simulator, waves, root, design, lanes)
@@ -157,7 +180,9 @@ def build(cfg, simulator="verilator", waves=False, root=None, quiet=True, design
     if toplevel == TOPLEVEL:
         sources.append(_write_if_changed(directory / f"{TOPLEVEL}.v",
                                          clock_wrapper(core.read_text())))
-    runner = get_runner(simulator)
+    if simulator == "verilator":  # first: the runner takes the language from the last source
+        sources.insert(0, _write_if_changed(directory / "public.vlt", _public_ports(toplevel)))
+    runner = _runner(simulator)
     # Icarus: Verilog-2005 semantics, where a declaration's initial value is an event at
     # time 0; under -g2012 (the runner's default) it is not, and Yosys's `always @*` blocks,
     # which rely on that event to run once, stay X until an input changes.
@@ -167,7 +192,8 @@ def build(cfg, simulator="verilator", waves=False, root=None, quiet=True, design
     # The runner skips a build whose sources are older than its output; a change of the build
     # recipe (toplevel, arguments) must rebuild too, so the recipe is stamped beside it.
     stamp = directory / "recipe.json"
-    recipe = json.dumps({"toplevel": toplevel, "args": args, "waves": bool(waves)})
+    recipe = json.dumps({"toplevel": toplevel, "args": args, "waves": bool(waves),
+                         "public": "ports" if simulator == "verilator" else "all"})
     fresh = stamp.exists() and stamp.read_text() == recipe
     kwargs = dict(sources=sources, hdl_toplevel=toplevel, build_dir=directory,
                   build_args=args, timescale=("1ns", "1ps"), waves=waves, always=not fresh)

@@ -87,11 +87,11 @@ def run_cosim(cfg, steps, simulator="verilator", seed=1, task=None, task_params=
     random (``input_rate`` and ``target_every`` as :func:`run_sim`; left None, spikes at
     0.4, targets on a random half of the readouts, learning on 90 % of the steps), or the
     training samples of ``task`` one after another (``samples`` of them, repeated; default:
-    as many as ``steps`` needs). ``phases``: read the core's cycles per phase after every step and
-    print them against the ideal (costs bus reads, so wall time and cycles rise). Returns the
-    bench's result dict (``steps``, ``mismatch``, ``wall_s``, ``cycles``, ``cycles_per_s``,
-    ``counters``, ``ideal``, with ``phases`` ``phase_cycles``) plus ``passed`` and
-    ``build_s``."""
+    as many as ``steps`` needs). ``phases``: read the core's cycles per phase after every step
+    and print them against the ideal (costs bus reads, so wall time and cycles rise). Returns
+    the bench's result dict (``steps``, ``mismatch``, ``wall_s``, ``cycles``, ``cycles_per_s``,
+    ``counters``, ``ideal``, ``check_s``: the wall seconds of the whole-state checks, with
+    ``phases`` ``phase_cycles``) plus ``passed`` and ``build_s``."""
     from eligo.cosim import CosimError, build, run_bench
     if task is not None:
         from eligo.model.tasks import make_task
@@ -120,7 +120,8 @@ def run_cosim(cfg, steps, simulator="verilator", seed=1, task=None, task_params=
     if result.get("wall_s"):
         out(f"  wall {result['wall_s']:.1f} s ({result['wall_s'] / done * 1e3:.2f} ms/step), "
             f"{result['cycles']} cycles ({result['cycles'] / done:.0f} per step, including "
-            f"event and output transfers), {result['cycles_per_s']:.0f} simulated cycles/s")
+            f"event and output transfers), {result['cycles_per_s']:.0f} simulated cycles/s; "
+            f"{result['check_s']:.1f} s of the wall reading the whole state back")
     if result.get("phase_cycles") and result["steps"]:
         phase_table(result["phase_cycles"], result["ideal"], result["steps"], out)
     if waves:

@@ -407,7 +407,7 @@ async def long_run(dut):
     await tb.driver.write_weights(*weights)
     plan = stimulus_for(p, cfg, rng, make_task)
     steps, check_every = p["steps"], p.get("check_every", 0)
-    result = {"steps": 0, "mismatch": None, "cycles": 0, "ideal": {}}
+    result = {"steps": 0, "mismatch": None, "cycles": 0, "ideal": {}, "check_s": 0.0}
     if p.get("phases"):  # the core's cycles_* registers after every step (costs bus reads)
         result["phase_cycles"] = dict.fromkeys(PHASES, 0)
     start = time.perf_counter()
@@ -427,8 +427,10 @@ async def long_run(dut):
                 for phase, n in (await tb.driver.read_cycles()).items():
                     result["phase_cycles"][phase] += n
             if check_every and (t + 1) % check_every == 0 or t == steps - 1:
+                check_start = time.perf_counter()
                 await check_state(f"step {t}", tb.driver, golden,
                                   weights=(t == steps - 1 or p.get("check_weights", False)))
+                result["check_s"] += time.perf_counter() - check_start
             result["steps"] = t + 1
             now = time.perf_counter()
             if now - last_report >= 10:

@@ -7,7 +7,7 @@ The benches themselves are in tb/cocotb_core.py; eligo.cosim builds and runs the
 import pytest
 
 from eligo.config import Config
-from eligo.cosim import CosimError, clock_wrapper, run_bench
+from eligo.cosim import CosimError, build, clock_wrapper, run_bench
 from eligo.sim import merge_write_phases
 from eligo.golden import vectors
 
@@ -32,6 +32,18 @@ def test_random_learning_matrix_equals_golden(simulator, tmp_path_factory):
                                simulator=simulator, quiet=True)
     assert passed, f"cocotb bench failed on {simulator}: see build/cosim/*/random_learning.log"
     assert result["counters"]["row_updates"] > 0
+
+
+def test_verilator_builds_with_only_the_ports_public():
+    # --public-flat-rw (cocotb's runner default) keeps Verilator from optimizing any signal
+    # away; the build leaves it out and makes only the wrapper's signals public (the benches
+    # touch nothing else). Verilator records the command line it ran in Vtop__verFiles.dat.
+    directory, _ = build(MATRIX_CFG, "verilator")
+    command = next(line for line in (directory / "Vtop__verFiles.dat").read_text().splitlines()
+                   if line.startswith("C "))
+    assert "--vpi" in command and "public.vlt" in command
+    assert "--public-flat-rw" not in command and "--public " not in command
+    assert 'public_flat_rw -module "eligo_tb" -var "*"' in (directory / "public.vlt").read_text()
 
 
 @pytest.mark.parametrize("simulator,lanes", [(s, 1) for s in SIMULATORS] + [("icarus", 4)])
