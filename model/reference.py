@@ -710,9 +710,14 @@ class Adam:
 
 def train_bptt(cfg, weights, batches, lr=1e-2, epochs=10, eprop_approximations=False,
                detach_reset=True, dtype=torch.float64, device="cpu", loss="mse",
-               rate_reg=0.0, rate_target=0.01):
+               rate_reg=0.0, rate_target=0.01, adam=None):
     """Adam on the loss of :func:`sequence_loss` (full BPTT by default, with the firing-rate
     regularizer when ``rate_reg``): the accuracy ceiling.
+
+    ``adam``: an :class:`Adam` over tensors shaped like ``w_in``, ``w_rec``, ``w_out`` to go
+    on with (its moments and step count carry over into this call and are updated by it), so
+    that training split over several calls, as ``eligo train`` does epoch by epoch, equals one
+    call; ``lr`` is then unused. Default: a fresh Adam of rate ``lr``.
 
     ``batches``: a list of ``(x, ystar, mask)`` with x (T, B, n_in) (or (T, n_in)), visited in
     order every epoch, one Adam step each. Returns ``(weights, losses)``: the trained weights
@@ -722,7 +727,12 @@ def train_bptt(cfg, weights, batches, lr=1e-2, epochs=10, eprop_approximations=F
     w_in, w_rec, w_out, _ = _weights(weights, dtype, device)
     params = [w.detach().clone().requires_grad_(True) for w in (w_in, w_rec, w_out)]
     data = [_sequence(cfg, x, ystar, mask, dtype, device) for x, ystar, mask in batches]
-    opt = Adam(params, lr)
+    if adam is None:
+        opt = Adam(params, lr)
+    else:
+        if [a.shape for a in adam.m] != [p.shape for p in params]:
+            raise ValueError("adam's moments are not shaped like w_in, w_rec, w_out")
+        opt, opt.params = adam, params
     losses = []
     with torch.enable_grad():
         for _ in range(epochs):

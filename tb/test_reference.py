@@ -17,7 +17,7 @@ import torch
 
 from eligo.config import Config
 from eligo.model.bridge import learning_rates
-from eligo.model.reference import (COUNTER_NAMES, Reference, autograd_gradients,
+from eligo.model.reference import (COUNTER_NAMES, Adam, Reference, autograd_gradients,
                                    eprop_gradients, output_error, train_bptt)
 
 torch.set_num_threads(1)
@@ -421,6 +421,25 @@ def test_eprop_training_reduces_the_loss():
     trig_losses, trig_counters = train_eprop(trigger=True)
     assert max(trig_losses[-3:]) < 0.6 * trig_losses[0], trig_losses
     assert 0 < trig_counters["weight_writes"].item() < 0.3 * every_row
+
+
+def test_bptt_split_over_calls_with_one_adam_equals_one_call():
+    # eligo train's bptt tier calls train_bptt once per epoch with the same Adam
+    cfg, weights, x, ystar, mask = toy_problem()
+    whole, whole_losses = train_bptt(cfg, weights, [(x, ystar, mask)], lr=0.02, epochs=3)
+    adam = Adam([torch.zeros_like(weights[name]) for name in ("w_in", "w_rec", "w_out")], 0.02)
+    split, split_losses = weights, []
+    for _ in range(3):
+        split, losses = train_bptt(cfg, split, [(x, ystar, mask)], epochs=1, adam=adam)
+        split_losses += losses
+    assert adam.k == 3 and split_losses == whole_losses
+    assert all(torch.equal(whole[name], split[name]) for name in whole)
+    fresh, _ = train_bptt(cfg, split, [(x, ystar, mask)], lr=0.02, epochs=1)
+    assert not torch.equal(fresh["w_in"], train_bptt(cfg, split, [(x, ystar, mask)],
+                                                     epochs=1, adam=adam)[0]["w_in"])
+    with pytest.raises(ValueError, match="adam's moments are not shaped like"):
+        train_bptt(cfg, weights, [(x, ystar, mask)], epochs=1,
+                   adam=Adam([torch.zeros(2, 2)] * 3, 0.02))
 
 
 def test_bptt_training_reduces_the_loss():
