@@ -305,8 +305,8 @@ class BpttTier(ReferenceTier):
         self.weights = self._weights()
         self.bptt_lr = settings.bptt_lr
         self.batch_size = settings.batch or self.batch_size
-        # Kept across epochs: a fresh Adam every epoch took near sign-sized steps at each
-        # epoch's start, and 10-class randman lost up to 30 points at some epoch boundaries.
+        # Kept across epochs, as one would train with torch.optim (a fresh Adam every epoch
+        # takes near sign-sized steps at each epoch's start, a schedule nobody asked for).
         self.adam = self.Adam([self.torch.zeros(np.shape(self.weights[name]))
                                for name in ("w_in", "w_rec", "w_out")], self.bptt_lr)
 
