@@ -710,14 +710,15 @@ class Adam:
 
 def train_bptt(cfg, weights, batches, lr=1e-2, epochs=10, eprop_approximations=False,
                detach_reset=True, dtype=torch.float64, device="cpu", loss="mse",
-               rate_reg=0.0, rate_target=0.01, adam=None):
+               rate_reg=0.0, rate_target=0.01, adam=None, stats=None):
     """Adam on the loss of :func:`sequence_loss` (full BPTT by default, with the firing-rate
     regularizer when ``rate_reg``): the accuracy ceiling.
 
     ``adam``: an :class:`Adam` over tensors shaped like ``w_in``, ``w_rec``, ``w_out`` to go
     on with (its moments and step count carry over into this call and are updated by it), so
     that training split over several calls, as ``eligo train`` does epoch by epoch, equals one
-    call; ``lr`` is then unused. Default: a fresh Adam of rate ``lr``.
+    call; ``lr`` is then unused. Default: a fresh Adam of rate ``lr``. ``stats``: a dict
+    whose ``"spikes"`` entry (created at 0) gains the spikes of every batch as trained.
 
     ``batches``: a list of ``(x, ystar, mask)`` with x (T, B, n_in) (or (T, n_in)), visited in
     order every epoch, one Adam step each. Returns ``(weights, losses)``: the trained weights
@@ -739,9 +740,11 @@ def train_bptt(cfg, weights, batches, lr=1e-2, epochs=10, eprop_approximations=F
             total = 0.0
             for x, ystar, mask in data:
                 opt.zero_grad()
-                value, _, _ = sequence_loss(cfg, params, x, ystar, mask,
+                value, _, z = sequence_loss(cfg, params, x, ystar, mask,
                                             eprop_approximations, detach_reset, loss,
                                             rate_reg, rate_target)
+                if stats is not None:
+                    stats["spikes"] = stats.get("spikes", 0) + int(z.detach().sum().item())
                 value.backward()
                 opt.step()
                 total += value.item()

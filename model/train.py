@@ -312,11 +312,12 @@ class BpttTier(ReferenceTier):
 
     def train_epoch(self, split, order, bar):
         batches = [b[1:] for b in self._batches(split, order, self.batch_size)]
+        stats = {"spikes": 0}
         self.weights, _ = self.train_bptt(self.cfg, self.weights, batches, epochs=1,
                                           dtype=self.torch.float32, loss=self.loss,
-                                          adam=self.adam, **self.rate)
+                                          adam=self.adam, stats=stats, **self.rate)
         bar.update(len(order))
-        return None  # BPTT has no row writes or on-chip activity to count
+        return stats  # spikes while training; BPTT has no row writes to count
 
     def _weights(self):
         return getattr(self, "weights", None) or super()._weights()

@@ -18,7 +18,8 @@ import torch
 from eligo.config import Config
 from eligo.model.bridge import learning_rates
 from eligo.model.reference import (COUNTER_NAMES, Adam, Reference, autograd_gradients,
-                                   eprop_gradients, output_error, train_bptt)
+                                   eprop_gradients, output_error, sequence_loss,
+                                   train_bptt)
 
 torch.set_num_threads(1)
 
@@ -437,6 +438,12 @@ def test_bptt_split_over_calls_with_one_adam_equals_one_call():
     fresh, _ = train_bptt(cfg, split, [(x, ystar, mask)], lr=0.02, epochs=1)
     assert not torch.equal(fresh["w_in"], train_bptt(cfg, split, [(x, ystar, mask)],
                                                      epochs=1, adam=adam)[0]["w_in"])
+    # stats counts the spikes of each batch as trained: here one batch, before its step
+    stats = {}
+    train_bptt(cfg, weights, [(x, ystar, mask)], lr=0.02, epochs=1, stats=stats)
+    params = [weights[name] for name in ("w_in", "w_rec", "w_out")]
+    z = sequence_loss(cfg, params, x, ystar, mask, detach_reset=True)[2]
+    assert stats == {"spikes": int(z.sum().item())} and stats["spikes"] > 0
     with pytest.raises(ValueError, match="adam's moments are not shaped like"):
         train_bptt(cfg, weights, [(x, ystar, mask)], epochs=1,
                    adam=Adam([torch.zeros(2, 2)] * 3, 0.02))

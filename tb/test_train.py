@@ -60,6 +60,7 @@ def test_float_tier_learns_randman(tier):
         assert final["writes_saved_factor"] > 10  # the trigger skipped most row writes
     else:
         assert final["weight_writes_per_sample"] is None  # BPTT has no on-chip writes
+    assert final["spikes_per_step"] > 0
 
 
 @pytest.mark.parametrize("tier", ["golden", "reference", "bptt"])
