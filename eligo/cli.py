@@ -349,8 +349,9 @@ def build_parser():
         "sim", formatter_class=fmt, help="seconds per training sample of the cocotb bench",
         description="Run the cocotb bench of the whole core (AXI ports, transactions and "
                     "handshakes only) on cue training samples with learning on, the golden "
-                    "model checking every step's outputs; print seconds per sample (2250 "
-                    "steps) and simulated cycles per second.")
+                    "model checking every step's outputs and the whole state at the end; "
+                    "print seconds per sample (2250 steps), the final whole-state check's "
+                    "seconds apart, and simulated cycles per second.")
     p.add_argument("--preset", default="cue")
     p.add_argument("--samples", type=_positive, default=1)
     p.add_argument("--seed", type=int, default=1)
@@ -458,7 +459,8 @@ def build_parser():
                    help="cocotb: compare the whole state every N steps, 0 for the end only "
                         "(default: 100)")
     p.add_argument("--waves", action="store_true",
-                   help="write an FST waveform (verilator only; path printed)")
+                   help="write an FST waveform (verilator only, which needs the lz4 "
+                        "headers: liblz4-dev; path printed)")
     p.add_argument("--task", choices=("cue", "randman", "pattern"),
                    help="cocotb: the task's training samples one after another as stimulus "
                         "(default: random stimulus)")
