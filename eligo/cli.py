@@ -138,7 +138,8 @@ def cmd_train(args):
     settings = TrainSettings(
         task=args.task, tier=args.tier, preset=args.preset, epochs=args.epochs,
         n_train=args.n_train, n_test=args.n_test, seed=args.seed,
-        weight_scale=args.weight_scale, bptt_lr=args.bptt_lr, batch=args.batch,
+        weight_scale=args.weight_scale, bptt_lr=args.bptt_lr,
+        bptt_lr_decay=args.bptt_lr_decay, batch=args.batch,
         eprop_lr=args.eprop_lr, eprop_lr_decay=args.eprop_lr_decay, loss=args.loss,
         rate_reg=args.rate_reg, rate_target=args.rate_target,
         task_params=_assignments(args.task_param, "--task-param", _literal),
@@ -408,6 +409,9 @@ def build_parser():
                    help="initial weight scale of W_in, W_rec, W_out and B (default: 1.0)")
     p.add_argument("--bptt-lr", type=float, default=1e-3,
                    help="Adam learning rate of the bptt tier (default: 1e-3)")
+    p.add_argument("--bptt-lr-decay", type=float, default=1.0, metavar="FACTOR",
+                   help="multiply --bptt-lr by FACTOR after every epoch (default: 1, "
+                        "constant)")
     p.add_argument("--eprop-lr", type=float, default=1e-3,
                    help="Adam learning rate of the reference tier with --batch (default: 1e-3)")
     p.add_argument("--eprop-lr-decay", type=float, default=1.0, metavar="FACTOR",

@@ -49,6 +49,7 @@ class TrainSettings:
     batch: int | None = None
     eprop_lr: float = 1e-3
     eprop_lr_decay: float = 1.0  # factor on eprop_lr after every epoch (1: constant)
+    bptt_lr_decay: float = 1.0  # factor on bptt_lr after every epoch (1: constant)
     loss: str = "mse"  # float tiers: "mse" or "ce" (softmax cross-entropy, classification)
     # reference with batch, bptt: the firing-rate regularizer rate_reg/2 sum_j (f_j - f*)**2
     # of every sample (f_j: neuron j's spikes per step, f* = rate_target); 0: off
@@ -82,12 +83,16 @@ class TrainSettings:
             if isinstance(value, bool) or not isinstance(value, (int, float)) \
                     or not 0 < value < float("inf"):
                 raise ValueError(f"{name} must be a positive number, not {value!r}")
-        if isinstance(self.eprop_lr_decay, bool) \
-                or not isinstance(self.eprop_lr_decay, (int, float)) \
-                or not 0 < self.eprop_lr_decay <= 1:
-            raise ValueError(f"eprop_lr_decay must be in (0, 1], not {self.eprop_lr_decay!r}")
+        for name in ("eprop_lr_decay", "bptt_lr_decay"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not 0 < value <= 1:
+                raise ValueError(f"{name} must be in (0, 1], not {value!r}")
         if self.eprop_lr_decay != 1 and (self.tier != "reference" or self.batch is None):
             raise ValueError("eprop_lr_decay is a setting of the reference tier with batch")
+        if self.bptt_lr_decay != 1 and self.tier != "bptt":
+            raise ValueError(f"bptt_lr_decay is a setting of the bptt tier, not of "
+                             f"{self.tier!r}")
         check_rate_reg(self.rate_reg, self.rate_target)
         if self.rate_reg and not (self.tier == "bptt"
                                   or self.tier == "reference" and self.batch is not None):
@@ -294,7 +299,7 @@ class ReferenceTier:
 class BpttTier(ReferenceTier):
     """The accuracy ceiling: the float network trained by backpropagation through time
     (surrogate gradient psi, Adam, mini-batches of ``batch``, 16 by default; one Adam kept
-    across epochs)."""
+    across epochs, its rate times ``bptt_lr_decay`` after every epoch)."""
 
     batch_size = 16
 
@@ -309,8 +314,13 @@ class BpttTier(ReferenceTier):
         # takes near sign-sized steps at each epoch's start, a schedule nobody asked for).
         self.adam = self.Adam([self.torch.zeros(np.shape(self.weights[name]))
                                for name in ("w_in", "w_rec", "w_out")], self.bptt_lr)
+        self.lr_decay = settings.bptt_lr_decay
+        self.epochs_trained = 0
 
     def train_epoch(self, split, order, bar):
+        if self.epochs_trained:
+            self.adam.lr *= self.lr_decay
+        self.epochs_trained += 1
         batches = [b[1:] for b in self._batches(split, order, self.batch_size)]
         stats = {"spikes": 0}
         self.weights, _ = self.train_bptt(self.cfg, self.weights, batches, epochs=1,
@@ -350,7 +360,10 @@ def train(settings, out=print, progress_stream=None, out_dir=None):
             mode += f" x {settings.eprop_lr_decay:g} per epoch"
         mode += ")"
     elif settings.tier == "bptt":
-        mode = f" (mini-batches of {tier.batch_size}, Adam {settings.bptt_lr:g})"
+        mode = f" (mini-batches of {tier.batch_size}, Adam {settings.bptt_lr:g}"
+        if settings.bptt_lr_decay != 1:
+            mode += f" x {settings.bptt_lr_decay:g} per epoch"
+        mode += ")"
     if settings.loss != "mse":
         mode += f", loss {settings.loss}"
     if settings.rate_reg:

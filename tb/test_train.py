@@ -116,6 +116,18 @@ def test_rate_regularizer_reaches_both_float_tiers(monkeypatch):
     assert seen and seen[0]["rate_reg"] == 3.0 and seen[0]["rate_target"] == 0.02
 
 
+def test_bptt_rate_decays_after_every_epoch(monkeypatch):
+    from eligo.model import reference
+    rates = []
+    real = reference.train_bptt
+    monkeypatch.setattr(reference, "train_bptt",
+                        lambda *a, **kw: rates.append(kw["adam"].lr) or real(*a, **kw))
+    small = dict(FLOAT_TIERS["bptt"], n_train=4, n_test=2, epochs=3, bptt_lr=8e-3)
+    train(TrainSettings(tier="bptt", bptt_lr_decay=0.5, **small),
+          progress_stream=io.StringIO(), **QUIET)
+    assert rates == [8e-3, 4e-3, 2e-3]
+
+
 @pytest.mark.parametrize("changes,message", [
     ({"batch": 0}, "batch must be a positive integer, not 0"),
     ({"batch": 2.5}, "batch must be a positive integer, not 2.5"),
@@ -129,6 +141,8 @@ def test_rate_regularizer_reaches_both_float_tiers(monkeypatch):
     ({"batch": 4, "eprop_lr_decay": 0}, "eprop_lr_decay must be in (0, 1], not 0"),
     ({"batch": 4, "eprop_lr_decay": 1.5}, "eprop_lr_decay must be in (0, 1], not 1.5"),
     ({"eprop_lr_decay": 0.5}, "eprop_lr_decay is a setting of the reference tier with batch"),
+    ({"tier": "bptt", "bptt_lr_decay": 0.0}, "bptt_lr_decay must be in (0, 1], not 0.0"),
+    ({"bptt_lr_decay": 0.9}, "bptt_lr_decay is a setting of the bptt tier, not of 'reference'"),
     ({"batch": 4, "rate_reg": -1.0}, "rate_reg must be a non-negative finite number, not -1.0"),
     ({"batch": 4, "rate_reg": float("inf")},
      "rate_reg must be a non-negative finite number, not inf"),
@@ -158,6 +172,7 @@ def test_bad_float_settings_refused(changes, message):
     (["--tier", "reference", "--batch", "8", "--eprop-lr", "-1"],
      "eprop_lr must be a positive number, not -1.0"),
     (["--tier", "bptt", "--loss", "hinge"], "loss must be one of 'mse', 'ce', not 'hinge'"),
+    (["--tier", "bptt", "--bptt-lr-decay", "2"], "bptt_lr_decay must be in (0, 1], not 2.0"),
     (["--tier", "bptt", "--rate-reg", "-2"],
      "rate_reg must be a non-negative finite number, not -2.0"),
     (["--tier", "bptt", "--rate-reg", "1", "--rate-target", "-0.1"],
