@@ -258,7 +258,8 @@ def run_bench(cfg, testcase, params, simulator="verilator", waves=False, root=No
 
     ``params`` (JSON-able) reach the bench with the configuration. Returns ``(passed,
     result)``: whether every test passed (from the runner's JUnit file) and the JSON the
-    bench wrote (None if it wrote nothing)."""
+    bench wrote (None if it wrote nothing). A simulator that exits with an error or
+    leaves no JUnit file raises :class:`CosimError` naming the log."""
     from cocotb_tools.runner import get_results
     directory, runner = build(cfg, simulator, waves, root, design=design, lanes=lanes)
     module = TEST_MODULE if design is None else design.test_module
@@ -269,11 +270,22 @@ def run_bench(cfg, testcase, params, simulator="verilator", waves=False, root=No
         kwargs = dict(hdl_toplevel=_toplevel(design), test_module=module, test_filter=rf"\.{testcase}(/|$)",
                       build_dir=directory, test_dir=directory, extra_env=env, waves=waves,
                       seed=seed, results_xml=str(directory / f"results-{testcase}.xml"))
-        if quiet:
-            with open(directory / f"{testcase}.log", "w") as log:
-                xml = _redirected(log, runner.test, **kwargs)
-        else:
-            xml = runner.test(**kwargs)
-        tests, failed = get_results(xml)
+        where = directory / f"{testcase}.log" if quiet else "its output above"
+        try:
+            if quiet:
+                with open(directory / f"{testcase}.log", "w") as log:
+                    _redirected(log, runner.test, **kwargs)
+            else:
+                runner.test(**kwargs)
+        except SystemExit:
+            pass  # under pytest the runner exits when a test failed; the JUnit file says which
+        except RuntimeError as exc:  # cocotb 2: the simulator process exited nonzero
+            raise CosimError(f"the {simulator} simulation of {testcase} failed ({exc}); "
+                             f"see {where}") from None
+        try:
+            tests, failed = get_results(Path(kwargs["results_xml"]))
+        except RuntimeError:  # no JUnit file: the simulator stopped before cocotb wrote it
+            raise CosimError(f"the {simulator} simulation of {testcase} wrote no results; "
+                             f"see {where}") from None
         result = json.loads(result_path.read_text()) if result_path.exists() else None
     return tests > 0 and failed == 0, result

@@ -4,6 +4,8 @@ golden model after every step, under the stream matrix; and the golden vectors r
 The benches themselves are in tb/cocotb_core.py; eligo.cosim builds and runs them.
 """
 
+from pathlib import Path
+
 import pytest
 
 from eligo.config import Config
@@ -63,6 +65,29 @@ def test_a_failed_build_is_a_cosim_error_naming_its_log(monkeypatch, tmp_path):
     assert message.startswith("verilator build failed (Command failed with return code: 2)")
     assert str(tmp_path) in message and "build.log" in message
     assert message.endswith("need the lz4 headers (apt-get install liblz4-dev)")
+
+
+def test_a_crashed_simulation_is_a_cosim_error_naming_its_log(monkeypatch, tmp_path):
+    # cocotb 2's runner raises RuntimeError when the simulator process exits nonzero (a
+    # crash, a kill); the bench reports it with its log instead of a traceback
+    from eligo import cosim
+    real_build = cosim.build
+
+    def build_with_crashing_simulator(*args, **kwargs):
+        directory, runner = real_build(*args, **kwargs)
+        crash = ["sh", "-c", "echo 'Segmentation fault (simulated)'; exit 139"]
+        monkeypatch.setattr(runner, "_test_command", lambda: [crash])
+        return directory, runner
+    monkeypatch.setattr(cosim, "build", build_with_crashing_simulator)
+    with pytest.raises(CosimError) as failure:
+        run_bench(MATRIX_CFG, "long_run", {"seed": 1, "steps": 2}, simulator="icarus",
+                  quiet=True)
+    message = str(failure.value)
+    assert message.startswith("the icarus simulation of long_run failed (Command failed "
+                              "with return code: 139); see ")
+    log = Path(message.rsplit("see ", 1)[1])
+    assert log.name == "long_run.log"
+    assert "Segmentation fault (simulated)" in log.read_text()
 
 
 @pytest.mark.parametrize("simulator,lanes", [(s, 1) for s in SIMULATORS] + [("icarus", 4)])
