@@ -7,11 +7,36 @@ core alone in the Amaranth simulator; :func:`run_cosim` runs the core with its A
 under cocotb (Verilator or Icarus, ``eligo.cosim``).
 """
 
+import random
 import time
 
 import numpy as np
 
-__all__ = ["run_sim", "run_cosim", "phase_table", "merge_write_phases"]
+__all__ = ["run_sim", "run_cosim", "random_stimulus", "phase_table", "merge_write_phases"]
+
+
+def random_stimulus(cfg, steps, rng, input_rate=None, target_every=None):
+    """``steps`` steps ``(x, ystar, mask, learn)`` drawn from ``rng`` (a ``random.Random``):
+    each input spikes with probability ``input_rate`` (default 0.4). With ``target_every``
+    (as ``eligo sim``): every readout has a target on every k-th step (0: never) and every
+    step learns as ``cfg.learn`` says; without it, a random half of the readouts has a target
+    at each step and 90 % of the steps learn."""
+    plan = []
+    y_max = 1 << (cfg.y_bits - 1)
+    rate = 0.4 if input_rate is None else input_rate
+    for t in range(steps):
+        x = np.array([rng.random() < rate for _ in range(cfg.n_in)], np.int64)
+        if target_every is None:
+            mask = np.array([rng.random() < 0.5 for _ in range(cfg.n_out)], np.int64)
+            learn = None
+        else:
+            on = target_every > 0 and t % target_every == target_every - 1
+            mask = np.full(cfg.n_out, int(on), np.int64)
+            learn = cfg.learn
+        ystar = np.array([rng.randrange(-y_max // 4, y_max // 4) for _ in range(cfg.n_out)],
+                         np.int64) * mask
+        plan.append((x, ystar, mask, rng.random() < 0.9 if learn is None else learn))
+    return plan
 
 
 def run_sim(cfg, steps, seed=1, input_rate=0.3, target_every=2, weight_scale=1.0, lanes=1,
@@ -21,17 +46,10 @@ def run_sim(cfg, steps, seed=1, input_rate=0.3, target_every=2, weight_scale=1.0
     from eligo.model.golden import GoldenModel, random_weights
     from eligo.tb.core_harness import run_lockstep
 
-    rng = np.random.default_rng(seed)
     weights = random_weights(cfg, seed, scale=weight_scale)
     golden = GoldenModel(cfg)
     golden.load_weights(*weights)
-    limit = (1 << (cfg.y_bits - 1)) - 1
-    stimulus = []
-    for t in range(steps):
-        x = (rng.random(cfg.n_in) < input_rate).astype(np.int64)
-        mask = np.full(cfg.n_out, target_every > 0 and t % target_every == target_every - 1)
-        ystar = rng.integers(-limit // 4, limit // 4 + 1, cfg.n_out)
-        stimulus.append((x, ystar, mask, cfg.learn))
+    stimulus = random_stimulus(cfg, steps, random.Random(seed), input_rate, target_every)
     out(f"eligo sim: RTL core (Amaranth simulator) beside the golden model, n_in={cfg.n_in}, "
         f"n_rec={cfg.n_rec} ({cfg.n_alif} ALIF), n_out={cfg.n_out}, {steps} steps, input "
         f"rate {input_rate}, targets every {target_every} steps, learning "

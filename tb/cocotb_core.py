@@ -34,6 +34,7 @@ from eligo.config import Config
 from eligo.cosim import PERIOD_NS
 from eligo.driver import AsyncDriver, BusError
 from eligo.model.golden import GoldenModel, random_weights
+from eligo.sim import random_stimulus
 from eligo.rtl.core import EV_END, OUT_END, OUT_READOUT, OUT_SPIKE
 from eligo.rtl.regmap import PHASES, RUNTIME_PARAMS, pack_event, register_map, unpack_output
 from eligo.tb.core_harness import first_mismatch, golden_step, step_events
@@ -255,30 +256,6 @@ def random_params(cfg, rng):
             value = int(getattr(cfg, name) * rng.uniform(0.5, 1.5)) + rng.randint(-2, 2)
             out[name] = min(max(value, reg.low), reg.high)
     return out
-
-
-def random_stimulus(cfg, steps, rng, input_rate=None, target_every=None):
-    """``steps`` steps ``(x, ystar, mask, learn)`` drawn from ``rng`` (a ``random.Random``):
-    each input spikes with probability ``input_rate`` (default 0.4). With ``target_every``
-    (as ``eligo sim``): every readout has a target on every k-th step (0: never) and every
-    step learns as ``cfg.learn`` says; without it, a random half of the readouts has a target
-    at each step and 90 % of the steps learn."""
-    plan = []
-    y_max = 1 << (cfg.y_bits - 1)
-    rate = 0.4 if input_rate is None else input_rate
-    for t in range(steps):
-        x = np.array([rng.random() < rate for _ in range(cfg.n_in)], np.int64)
-        if target_every is None:
-            mask = np.array([rng.random() < 0.5 for _ in range(cfg.n_out)], np.int64)
-            learn = None
-        else:
-            on = target_every > 0 and t % target_every == target_every - 1
-            mask = np.full(cfg.n_out, int(on), np.int64)
-            learn = cfg.learn
-        ystar = np.array([rng.randrange(-y_max // 4, y_max // 4) for _ in range(cfg.n_out)],
-                         np.int64) * mask
-        plan.append((x, ystar, mask, rng.random() < 0.9 if learn is None else learn))
-    return plan
 
 
 def directed_start(cfg, params, weights, plan):

@@ -68,7 +68,7 @@ def test_random_stimulus_follows_the_rate_and_target_period():
     import numpy as np
 
     from eligo.config import Config
-    from eligo.tb.cocotb_core import random_stimulus
+    from eligo.sim import random_stimulus
     cfg = Config()
     plan = random_stimulus(cfg, 600, random.Random(1), input_rate=0.05, target_every=3)
     rate = np.mean([x for x, _, _, _ in plan])
