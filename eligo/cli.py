@@ -125,6 +125,21 @@ def _assignments(items, what, convert):
     return result
 
 
+def _epoch_assignments(items):
+    """--at-epoch E:NAME=VALUE items as {E: {NAME: VALUE}}."""
+    result = {}
+    for item in items:
+        epoch, sep, assignment = item.partition(":")
+        try:
+            epoch = int(epoch)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise CliError(f"--at-epoch must look like EPOCH:NAME=VALUE, not {item!r}")
+        result.setdefault(epoch, {}).update(_assignments([assignment], "--at-epoch", _literal))
+    return result
+
+
 def _literal(text):
     import ast
     try:
@@ -143,7 +158,8 @@ def cmd_train(args):
         eprop_lr=args.eprop_lr, eprop_lr_decay=args.eprop_lr_decay, loss=args.loss,
         rate_reg=args.rate_reg, rate_target=args.rate_target,
         task_params=_assignments(args.task_param, "--task-param", _literal),
-        config_changes=_assignments(args.set, "--set", _literal))
+        config_changes=_assignments(args.set, "--set", _literal),
+        epoch_params=_epoch_assignments(args.at_epoch))
     train(settings, out_dir=args.out)
     return 0
 
@@ -399,6 +415,9 @@ def build_parser():
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="change a configuration field (repeatable), e.g. --set lr_shift=12 "
                         "or --set rounding=stochastic")
+    p.add_argument("--at-epoch", action="append", default=[], metavar="EPOCH:NAME=VALUE",
+                   help="golden: write a runtime parameter before epoch EPOCH (repeatable), "
+                        "as the host writes the core's registers, e.g. --at-epoch 2:eta=2")
     p.add_argument("--task-param", action="append", default=[], metavar="NAME=VALUE",
                    help="a task parameter (repeatable), e.g. --task-param n_classes=2")
     p.add_argument("--epochs", type=_positive, default=1)

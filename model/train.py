@@ -57,6 +57,9 @@ class TrainSettings:
     rate_target: float = 0.01
     task_params: dict = dataclasses.field(default_factory=dict)
     config_changes: dict = dataclasses.field(default_factory=dict)
+    # golden: {epoch: {runtime field: value}}, written before that epoch (2 or later) as a
+    # host writes the core's parameter registers between samples, e.g. a smaller eta
+    epoch_params: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
         if self.tier not in TIERS:
@@ -100,9 +103,43 @@ class TrainSettings:
                              "tier with batch")
         if self.loss not in ("mse", "ce"):
             raise ValueError(f"loss must be one of 'mse', 'ce', not {self.loss!r}")
+        self._check_epoch_params()
         if self.loss != "mse" and self.tier == "golden":
             raise ValueError(f"loss {self.loss!r} is a setting of the float tiers, not of "
                              f"'golden' (the core's error is y - y*)")
+
+
+    def _check_epoch_params(self):
+        if not self.epoch_params:
+            return
+        # the registers the core's host may write (lr_shift is an elaboration constant there)
+        from eligo.rtl.regmap import RUNTIME_PARAMS
+        if self.tier != "golden":
+            raise ValueError(f"epoch_params is a setting of the golden tier, not of "
+                             f"{self.tier!r}")
+        for epoch, changes in self.epoch_params.items():
+            if isinstance(epoch, bool) or not isinstance(epoch, int) \
+                    or not 2 <= epoch <= self.epochs:
+                raise ValueError(f"epoch_params: epoch must be an integer from 2 to epochs "
+                                 f"({self.epochs}), not {epoch!r}")
+            for name in changes:
+                if name not in RUNTIME_PARAMS:
+                    raise ValueError(f"epoch_params: {name!r} is not a runtime register of the "
+                                     f"core; one of {', '.join(RUNTIME_PARAMS)}")
+
+    def configs_by_epoch(self):
+        """The configuration of every epoch (1 to ``epochs``), ``epoch_params`` applied in
+        order; raises ValueError for a value the configuration refuses."""
+        cfg = get_preset(self.preset, **self.config_changes)
+        configs = []
+        for epoch in range(1, self.epochs + 1):
+            changes = self.epoch_params.get(epoch, {})
+            try:
+                cfg = cfg.replace(**changes) if changes else cfg
+            except ValueError as exc:
+                raise ValueError(f"epoch_params at epoch {epoch}: {exc}") from None
+            configs.append(cfg)
+        return configs
 
 
 class Progress:
@@ -160,6 +197,11 @@ class GoldenTier:
         self.cfg = cfg
         self.model = GoldenModel(cfg)
         self.model.load_weights(*random_weights(cfg, settings.seed, scale=settings.weight_scale))
+
+    def set_params(self, **changes):
+        """Write runtime parameters between samples (as the host does on chip)."""
+        self.model.set_params(**changes)
+        self.cfg = self.model.cfg
 
     def train_epoch(self, split, order, bar):
         before = {k: int(v[0]) for k, v in self.model.counters.items()}
@@ -345,7 +387,8 @@ TIERS = {"golden": GoldenTier, "reference": ReferenceTier, "bptt": BpttTier}
 def train(settings, out=print, progress_stream=None, out_dir=None):
     """Train and evaluate; returns the report dict (also written as JSON and a PNG plot to
     ``out_dir`` when given)."""
-    cfg = get_preset(settings.preset, **settings.config_changes)
+    configs = settings.configs_by_epoch()  # refuses a bad epoch_params value before training
+    cfg = configs[0]
     data = make_task(settings.task, settings.n_train, settings.n_test, settings.seed,
                      **settings.task_params)
     data.check_network(cfg, f"preset {settings.preset!r}")
@@ -375,6 +418,11 @@ def train(settings, out=print, progress_stream=None, out_dir=None):
     history = []
     start = time.perf_counter()
     for epoch in range(1, settings.epochs + 1):
+        changes = settings.epoch_params.get(epoch)
+        if changes:
+            tier.set_params(**changes)
+            written = ", ".join(f"{name}={value}" for name, value in changes.items())
+            out(f"epoch {epoch}: the host writes {written}")
         bar = Progress(len(data.train), f"epoch {epoch}/{settings.epochs}", progress_stream)
         order = rng.permutation(len(data.train))
         epoch_start = time.perf_counter()

@@ -63,6 +63,23 @@ def test_float_tier_learns_randman(tier):
     assert final["spikes_per_step"] > 0
 
 
+def test_golden_runtime_parameters_written_between_epochs():
+    # eta = eta_out = 0 from epoch 2 on: the rows still trigger, but no weight moves, so
+    # epoch 2 scores exactly as epoch 1; without the write, epoch 2 learns on
+    small = dict(RANDMAN2, n_train=40, n_test=20, epochs=2)
+    lines = []
+    frozen = train(TrainSettings(tier="golden", epoch_params={2: {"eta": 0, "eta_out": 0}},
+                                 **small), progress_stream=io.StringIO(), out=lines.append)
+    learning = train(TrainSettings(tier="golden", **small), progress_stream=io.StringIO(),
+                     **QUIET)
+    score = lambda r: (r["train_accuracy"], r["test_accuracy"])
+    first, second = frozen["history"]
+    assert first == dict(learning["history"][0], epoch_seconds=first["epoch_seconds"])
+    assert score(second) == score(first) and second["weight_writes_per_sample"] > 0
+    assert [score(r) for r in learning["history"]] != [score(first)] * 2
+    assert "epoch 2: the host writes eta=0, eta_out=0" in lines
+
+
 @pytest.mark.parametrize("tier", ["golden", "reference", "bptt"])
 def test_same_seed_same_result(tier):
     settings = RANDMAN2 if tier == "golden" else FLOAT_TIERS[tier]
@@ -152,6 +169,15 @@ def test_bptt_rate_decays_after_every_epoch(monkeypatch):
                         "with batch"),
     ({"tier": "golden", "rate_reg": 1.0}, "rate_reg is a setting of the bptt tier and of the "
                                           "reference tier with batch"),
+    ({"epoch_params": {2: {"eta": 2}}, "epochs": 2},
+     "epoch_params is a setting of the golden tier, not of 'reference'"),
+    ({"tier": "golden", "epoch_params": {1: {"eta": 2}}, "epochs": 2},
+     "epoch_params: epoch must be an integer from 2 to epochs (2), not 1"),
+    ({"tier": "golden", "epoch_params": {3: {"eta": 2}}, "epochs": 2},
+     "epoch_params: epoch must be an integer from 2 to epochs (2), not 3"),
+    ({"tier": "golden", "epoch_params": {2: {"lr_shift": 2}}, "epochs": 2},
+     "epoch_params: 'lr_shift' is not a runtime register of the core; one of alpha, rho, "
+     "kappa, theta, beta, gamma, eta, eta_out, trigger, trigger_out, seed"),
     ({"loss": "l1"}, "loss must be one of 'mse', 'ce', not 'l1'"),
     ({"loss": "ce", "tier": "golden"}, "loss 'ce' is a setting of the float tiers, not of "
                                        "'golden' (the core's error is y - y*)"),
@@ -173,6 +199,9 @@ def test_bad_float_settings_refused(changes, message):
      "eprop_lr must be a positive number, not -1.0"),
     (["--tier", "bptt", "--loss", "hinge"], "loss must be one of 'mse', 'ce', not 'hinge'"),
     (["--tier", "bptt", "--bptt-lr-decay", "2"], "bptt_lr_decay must be in (0, 1], not 2.0"),
+    (["--at-epoch", "eta=2"], "--at-epoch must look like EPOCH:NAME=VALUE, not 'eta=2'"),
+    (["--at-epoch", "2:eta"], "--at-epoch must look like NAME=VALUE, not 'eta'"),
+    (["--epochs", "2", "--at-epoch", "2:eta=-1"], "epoch_params at epoch 2: eta must be"),
     (["--tier", "bptt", "--rate-reg", "-2"],
      "rate_reg must be a non-negative finite number, not -2.0"),
     (["--tier", "bptt", "--rate-reg", "1", "--rate-target", "-0.1"],
