@@ -130,13 +130,10 @@ def _epoch_assignments(items):
     result = {}
     for item in items:
         epoch, sep, assignment = item.partition(":")
-        try:
-            epoch = int(epoch)
-        except ValueError:
-            sep = ""
-        if not sep:
+        if not sep or not epoch.isdigit():
             raise CliError(f"--at-epoch must look like EPOCH:NAME=VALUE, not {item!r}")
-        result.setdefault(epoch, {}).update(_assignments([assignment], "--at-epoch", _literal))
+        result.setdefault(int(epoch), {}).update(
+            _assignments([assignment], "--at-epoch", _literal))
     return result
 
 

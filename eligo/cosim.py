@@ -267,13 +267,15 @@ def run_bench(cfg, testcase, params, simulator="verilator", waves=False, root=No
         result_path = Path(tmp) / "result.json"
         env = {"ELIGO_BENCH": json.dumps({"config": cfg.to_dict(), "lanes": lanes, **params}),
                "ELIGO_BENCH_RESULT": str(result_path)}
+        xml = directory / f"results-{testcase}.xml"
         kwargs = dict(hdl_toplevel=_toplevel(design), test_module=module, test_filter=rf"\.{testcase}(/|$)",
                       build_dir=directory, test_dir=directory, extra_env=env, waves=waves,
-                      seed=seed, results_xml=str(directory / f"results-{testcase}.xml"))
-        where = directory / f"{testcase}.log" if quiet else "its output above"
+                      seed=seed, results_xml=str(xml))
+        log_path = directory / f"{testcase}.log"
+        where = log_path if quiet else "its output above"
         try:
             if quiet:
-                with open(directory / f"{testcase}.log", "w") as log:
+                with open(log_path, "w") as log:
                     _redirected(log, runner.test, **kwargs)
             else:
                 runner.test(**kwargs)
@@ -283,7 +285,7 @@ def run_bench(cfg, testcase, params, simulator="verilator", waves=False, root=No
             raise CosimError(f"the {simulator} simulation of {testcase} failed ({exc}); "
                              f"see {where}") from None
         try:
-            tests, failed = get_results(Path(kwargs["results_xml"]))
+            tests, failed = get_results(xml)
         except RuntimeError:  # no JUnit file: the simulator stopped before cocotb wrote it
             raise CosimError(f"the {simulator} simulation of {testcase} wrote no results; "
                              f"see {where}") from None

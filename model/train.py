@@ -108,7 +108,6 @@ class TrainSettings:
             raise ValueError(f"loss {self.loss!r} is a setting of the float tiers, not of "
                              f"'golden' (the core's error is y - y*)")
 
-
     def _check_epoch_params(self):
         if not self.epoch_params:
             return
@@ -127,19 +126,14 @@ class TrainSettings:
                     raise ValueError(f"epoch_params: {name!r} is not a runtime register of the "
                                      f"core; one of {', '.join(RUNTIME_PARAMS)}")
 
-    def configs_by_epoch(self):
-        """The configuration of every epoch (1 to ``epochs``), ``epoch_params`` applied in
-        order; raises ValueError for a value the configuration refuses."""
-        cfg = get_preset(self.preset, **self.config_changes)
-        configs = []
-        for epoch in range(1, self.epochs + 1):
-            changes = self.epoch_params.get(epoch, {})
+    def check_epoch_values(self, cfg):
+        """Refuse, before training, an ``epoch_params`` value the configuration refuses:
+        each epoch's writes applied in order onto ``cfg``, the run's first configuration."""
+        for epoch in sorted(self.epoch_params):
             try:
-                cfg = cfg.replace(**changes) if changes else cfg
+                cfg = cfg.replace(**self.epoch_params[epoch])
             except ValueError as exc:
                 raise ValueError(f"epoch_params at epoch {epoch}: {exc}") from None
-            configs.append(cfg)
-        return configs
 
 
 class Progress:
@@ -387,8 +381,8 @@ TIERS = {"golden": GoldenTier, "reference": ReferenceTier, "bptt": BpttTier}
 def train(settings, out=print, progress_stream=None, out_dir=None):
     """Train and evaluate; returns the report dict (also written as JSON and a PNG plot to
     ``out_dir`` when given)."""
-    configs = settings.configs_by_epoch()  # refuses a bad epoch_params value before training
-    cfg = configs[0]
+    cfg = get_preset(settings.preset, **settings.config_changes)
+    settings.check_epoch_values(cfg)
     data = make_task(settings.task, settings.n_train, settings.n_test, settings.seed,
                      **settings.task_params)
     data.check_network(cfg, f"preset {settings.preset!r}")

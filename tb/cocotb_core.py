@@ -34,9 +34,9 @@ from eligo.config import Config
 from eligo.cosim import PERIOD_NS
 from eligo.driver import AsyncDriver, BusError
 from eligo.model.golden import GoldenModel, random_weights
-from eligo.sim import random_stimulus
 from eligo.rtl.core import EV_END, OUT_END, OUT_READOUT, OUT_SPIKE
 from eligo.rtl.regmap import PHASES, RUNTIME_PARAMS, pack_event, register_map, unpack_output
+from eligo.sim import random_stimulus
 from eligo.tb.core_harness import first_mismatch, golden_step, step_events
 
 
