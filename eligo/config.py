@@ -76,6 +76,8 @@ _FIELDS = [
     ("lr_out_shift", "runtime", "int", 0, 48),
     ("trigger", "runtime", "int", 1, "acc_max"),
     ("trigger_out", "runtime", "int", 1, "acc_max"),
+    ("homeo_gain", "runtime", "int", 0, 65535),
+    ("homeo_target", "runtime", "int", 0, "trace_max"),
     ("learn", "runtime", "bool", None, None),
     ("seed", "runtime", "int", 0, 2**32 - 1),
 ]
@@ -148,6 +150,10 @@ class Config:
         Readout weight update: ``round(eta_out * q * zout / 2**lr_out_shift)``.
     trigger, trigger_out : int
         Trigger thresholds ``Theta`` of recurrent and readout rows, in accumulator integers.
+    homeo_gain, homeo_target : int
+        Homeostatic term of the learning signal: ``homeo_gain * (zout_j - homeo_target)`` is
+        added to neuron ``j``'s ``sum_k F[j, k] * err_k`` (0: off); ``homeo_target`` in
+        ``zout`` integers.
     learn : bool
         Learning on (eligibility, trigger, weight writes) or off (inference only).
     seed : int
@@ -206,6 +212,8 @@ class Config:
     lr_out_shift: int = 6
     trigger: int = 2048      # 0.5
     trigger_out: int = 2048  # 0.5
+    homeo_gain: int = 0
+    homeo_target: int = 0
     learn: bool = True
     seed: int = 1
 
@@ -255,13 +263,14 @@ class Config:
             "v_max": lambda: 2**(self.v_bits - 1) - 1,
             "psi_max": lambda: 2**self.psi_bits - 1,
             "acc_max": lambda: 2**(self.acc_bits - 1) - 1,
+            "trace_max": lambda: 2**self.trace_bits - 1,
         }[bound]()
 
     @staticmethod
     def _bound_note(low, high):
         notes = {"n_rec": "n_rec", "decay_max": "2**decay_bits - 1",
                  "v_max": "2**(v_bits - 1) - 1", "psi_max": "2**psi_bits - 1",
-                 "acc_max": "2**(acc_bits - 1) - 1"}
+                 "acc_max": "2**(acc_bits - 1) - 1", "trace_max": "2**trace_bits - 1"}
         named = [notes[b] for b in (low, high) if isinstance(b, str)]
         return f" (upper bound {named[0]})" if named else ""
 
@@ -314,7 +323,8 @@ class Config:
             "eligibility trace decay ebar*kappa": b(e * dec),
             "readout decay y*kappa": b(2**(self.y_bits - 1) * dec),
             "readout input": b(self.n_rec * w << self.out_shift),
-            "learning signal sum B*err": b(self.n_out * w * err) + left(self.l_shift),
+            "learning signal sum B*err + homeostatic term":
+                b(self.n_out * w * err + self.homeo_gain * tr) + left(self.l_shift),
             "readout error to accumulator": b(err) + left(self.err_to_acc_shift),
             "weight update eta*q*ebar": b(self.eta * self.q_max * e),
             "readout update eta_out*q*zout": b(self.eta_out * self.q_max * tr),

@@ -57,7 +57,7 @@ __all__ = ["FORMAT", "MODEL_VERSION", "VECTOR_DIR", "SCENARIOS", "Scenario", "Ve
 FORMAT = "eligo-golden-vectors 1"
 # Bump whenever docs/spec.md (and with it the golden model) changes what is computed, then run
 # `eligo golden regen`: files of another version are refused by parse().
-MODEL_VERSION = 1
+MODEL_VERSION = 2
 VECTOR_DIR = Path(__file__).resolve().parent / "vectors"
 
 HEADER_KEYS = ("format", "scenario", "description", "model_version", "seed", "steps", "batch",
@@ -159,6 +159,13 @@ _SCENARIO_LIST = [
              beta=2048, lr_shift=3, seed=2024),
         seed=606, steps=60, weight_scale=1.0, p_in=0.35, target_amp=2.0,
         learn_off=((50, 60),)),
+    Scenario(
+        "homeostasis",
+        "mixed ALIF, full traces, the homeostatic term in the learning signal (each neuron's "
+        "zout held towards one spike's worth), floor-rounded datapath",
+        dict(_SMALL, n_alif=2, rounding="floor", trigger=1024, trigger_out=1024,
+             homeo_gain=200, homeo_target=128, seed=31),
+        seed=909, steps=60, weight_scale=1.0, p_in=0.35),
     Scenario(
         "saturate_full",
         "narrow widths and large weights, full traces: every saturation counter counts",

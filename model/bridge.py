@@ -27,7 +27,9 @@ class RealParams:
 
     Decay factors are per step; ``theta`` and ``beta`` are in membrane units (``beta`` per
     spike); ``gamma`` is the pseudo-derivative's peak; ``trigger``/``trigger_out`` are in
-    learning-signal units; ``lr``/``lr_out`` follow the float rule of the module docstring.
+    learning-signal units; ``lr``/``lr_out`` follow the float rule of the module docstring;
+    the homeostatic term adds ``homeo_gain * (zout_j - homeo_target)`` to the learning signal,
+    ``zout_j`` and ``homeo_target`` in spikes.
     """
     alpha: float
     rho: float
@@ -39,6 +41,8 @@ class RealParams:
     trigger_out: float
     lr: float
     lr_out: float
+    homeo_gain: float
+    homeo_target: float
 
 
 def _round(x):
@@ -74,7 +78,15 @@ def real_params(cfg):
         alpha=cfg.alpha / 2**D, rho=cfg.rho / 2**D, kappa=cfg.kappa / 2**D,
         theta=cfg.theta / 2**cfg.v_frac, beta=cfg.beta / 2**cfg.v_frac,
         gamma=cfg.gamma / 2**cfg.psi_bits, trigger=cfg.trigger / 2**cfg.acc_frac,
-        trigger_out=cfg.trigger_out / 2**cfg.acc_frac, lr=lr, lr_out=lr_out)
+        trigger_out=cfg.trigger_out / 2**cfg.acc_frac, lr=lr, lr_out=lr_out,
+        homeo_gain=cfg.homeo_gain / _homeo_gain_scale(cfg),
+        homeo_target=cfg.homeo_target / 2**cfg.trace_frac)
+
+
+def _homeo_gain_scale(cfg):
+    """Integers per real unit of ``homeo_gain``: its term joins a sum with ``w_frac + y_frac``
+    fraction bits, and its ``zout`` has ``trace_frac``."""
+    return 2.0**(cfg.w_frac + cfg.y_frac - cfg.trace_frac)
 
 
 def _eta(rate, shift, scale):
@@ -95,7 +107,8 @@ def with_real_params(cfg, **real):
     D = cfg.decay_bits
     scales = {"alpha": 2**D, "rho": 2**D, "kappa": 2**D, "theta": 2**cfg.v_frac,
               "beta": 2**cfg.v_frac, "gamma": 2**cfg.psi_bits, "trigger": 2**cfg.acc_frac,
-              "trigger_out": 2**cfg.acc_frac}
+              "trigger_out": 2**cfg.acc_frac, "homeo_gain": _homeo_gain_scale(cfg),
+              "homeo_target": 2**cfg.trace_frac}
     changes = {name: int(_round(value * scales[name]))
                for name, value in real.items() if name in scales}
     for name in ("alpha", "rho", "kappa"):

@@ -211,8 +211,11 @@ class GoldenModel:
         c, st = self.cfg, self.state
         err = st["err"]
         feedback = np.swapaxes(st["w_out"], 1, 2) if c.feedback == "symmetric" else st["b"]
-        L = self._round(np.matmul(feedback, err[:, :, None])[:, :, 0], c.l_shift, c.rounding,
-                        "L", np.arange(c.n_rec)[None, :], 0)
+        signal = np.matmul(feedback, err[:, :, None])[:, :, 0]
+        if c.homeo_gain:  # (only where a target is: a core without one keeps its state)
+            homeo = c.homeo_gain * (st["zout"] - c.homeo_target)
+            signal += np.where(has_target[:, None], homeo, 0)
+        L = self._round(signal, c.l_shift, c.rounding, "L", np.arange(c.n_rec)[None, :], 0)
         L_out = self._round(err, c.err_to_acc_shift, c.rounding, "LOUT",
                             np.arange(c.n_out)[None, :], 0)
         q = self._trigger("acc", L, c.trigger, has_target)

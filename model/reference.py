@@ -25,10 +25,12 @@ One step ``t`` (``z_old``, ``psi_old``, ``pre_old`` are the values of step ``t-1
     y     = kappa y + W_out z
     err   = (y - ystar) mask                                    loss "mse"
     err   = (softmax(y) sum(ystar) - ystar) mask                loss "ce"
-    L     = F err,   F = W_out^T ("symmetric") or B ("random")
+    L     = F err + homeo_gain (zout - homeo_target),   F = W_out^T ("symmetric") or B ("random")
 
 and the weights move along ``-L_j ebar_ji`` (input/recurrent) and ``-err_k zout_j``
-(readout), through the error trigger or directly (:meth:`Reference.step`).
+(readout), through the error trigger or directly (:meth:`Reference.step`). The homeostatic
+term (the core's, off when ``homeo_gain`` is 0) is not a gradient of the loss: it holds each
+neuron's filtered rate near a target on steps with a target (docs/spec.md, phase 4).
 
 Two losses: ``"mse"``, ``0.5 sum_t sum_k mask (y - ystar)**2`` (the on-chip rule's), and
 ``"ce"``, the softmax cross-entropy ``-sum_t sum_k mask ystar log softmax(y)`` taken over the
@@ -444,6 +446,8 @@ class Reference:
         err = st["err"]
         feedback = st["w_out"].transpose(1, 2) if c.feedback == "symmetric" else st["b"]
         L = self._matvec(feedback, err)
+        if rp.homeo_gain:  # the homeostatic term (docs/spec.md, phase 4)
+            L = L + rp.homeo_gain * (st["zout"] - rp.homeo_target)
         ebar = st["ebar"] if self.full else self._eligibility(st["psi"])
         zout = st["zout"][:, None, :]
         if trigger:

@@ -14,7 +14,7 @@ from amaranth.lib.wiring import In, Out
 from ..config import ensure_config
 from ..model.names import COUNTER_NAMES
 from .host import bus_signature
-from .learn import (TriggerUnit, WeightUpdateUnit, q_width, signal_width)
+from .learn import TriggerUnit, WeightUpdateUnit, q_width, signal_width, trigger_sum_width
 from .neuron import NeuronUnit, ref_width, synaptic_input_width
 from .random import RandomSource
 from .regmap import COMMAND_BITS, PHASES, STATUS_BITS, register_map
@@ -198,7 +198,9 @@ class Core(wiring.Component):
        (symmetric) or ``b`` (random) before any weight of the step is written, a row group
        of ``lanes`` rows per cycle (``ceil(n_rec / lanes) * n_out`` cycles).
     8. ``trigger``: :class:`TriggerUnit` over recurrent rows then readout rows (``acc``,
-       ``acc_out``, ``q``, row and write counts).
+       ``acc_out``, ``q``, row and write counts); a recurrent row's request adds the
+       homeostatic term ``homeo_gain * (zout_j - homeo_target)`` to ``sig_j`` (``zout`` read
+       beside ``sig``).
     9. ``write_rec``: :class:`WeightUpdateUnit` over every synapse of each row with
        ``q_j != 0``, a column group of ``lanes`` columns per cycle (``ceil(n_pre / lanes)``
        cycles a row; the diagonal is never written), ``elig = ebar`` (factored: ``e_ji``
@@ -830,6 +832,7 @@ class Core(wiring.Component):
                 m.d.sync += cyc["trigger"].eq(cyc["trigger"] + 1)
                 counted_loop(n_rec + n_out)
                 lane_read(sig_rd, group_of(iss_a))
+                lane_read(zout_rd, group_of(iss_a))
                 m.d.comb += acc_rd.addr.eq(iss_a)
                 with m.If(done):
                     start("write_rec", Cat(*(q != 0 for q in q_all[:n_rec])))
@@ -1089,14 +1092,18 @@ class Core(wiring.Component):
                 m.d.comb += [sig_wr[lane].addr.eq(s1_a), sig_wr[lane].data.eq(sig_sum),
                              sig_wr[lane].en.eq(s1_b == n_out - 1)]
 
-        # trigger: recurrent rows, then readout rows
+        # trigger: recurrent rows (sig_j plus the homeostatic term), then readout rows
         req = trg.i.payload
         u_valid, ua, ub, uaddr = stage_of("trigger")
         is_out = ua >= n_rec
+        homeo = Signal(signed(trigger_sum_width(c)), name="homeo")
+        m.d.comb += homeo.eq(p["homeo_gain"] * (lane_data("trigger", zout_rd, lane_of(ua),
+                                                          "zout_trigger")
+                                                - p["homeo_target"]))
         m.d.comb += [
             trg.i.valid.eq(u_valid & ongoing("trigger")),
             req.signal_sum.eq(Mux(is_out, ERR[ua - n_rec],
-                                  lane_data("trigger", sig_rd, lane_of(ua), "sig_data"))),
+                                  lane_data("trigger", sig_rd, lane_of(ua), "sig_data") + homeo)),
             req.acc.eq(Mux(is_out, ACC_OUT[ua - n_rec],
                            data_of("trigger", acc_rd.data, "acc_data"))),
             req.has_target.eq(1), req.readout.eq(is_out),

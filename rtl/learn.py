@@ -17,12 +17,14 @@ from ..config import ensure_config
 from .arith import MAX_WIDTH, RoundShift, Saturate
 from .synapse import signed_bits
 
-__all__ = ["signal_width", "q_width", "elig_width", "eta_bits", "trigger_in_layout",
-           "trigger_out_layout", "weight_in_layout", "weight_out_layout", "trigger_ranges",
+__all__ = ["signal_width", "homeo_range", "trigger_sum_width", "q_width", "elig_width",
+           "eta_bits", "trigger_in_layout", "trigger_out_layout", "weight_in_layout", "weight_out_layout", "trigger_ranges",
            "weight_ranges", "TriggerUnit", "WeightUpdateUnit"]
 
 #: Bits of the unsigned runtime ports ``eta`` and ``eta_out`` (eligo.config: 0..65535).
 ETA_BITS = 16
+#: Bits of the unsigned runtime parameter ``homeo_gain`` (eligo.config: 0..65535).
+HOMEO_GAIN_BITS = 16
 
 
 # -- value ranges (interval arithmetic; every operation below is monotonic per argument) ----
@@ -92,6 +94,22 @@ def signal_width(cfg):
     return (cfg.n_out << (cfg.w_bits - 1 + cfg.err_bits - 1)).bit_length() + 1
 
 
+def homeo_range(cfg):
+    """The range of the homeostatic term ``homeo_gain * (zout_j - homeo_target)`` over every
+    runtime value (both ``zout_j`` and ``homeo_target`` in ``unsigned(trace_bits)``)."""
+    ensure_config(cfg)
+    top = (1 << cfg.trace_bits) - 1
+    return _mul(_unsigned_range(HOMEO_GAIN_BITS), (-top, top))
+
+
+def trigger_sum_width(cfg):
+    """Bits of the signed ``signal_sum`` of a :class:`TriggerUnit` request: a recurrent row's
+    ``sum_k F[j, k] * err_k`` (``signal_width(cfg)``) plus its homeostatic term
+    (:func:`homeo_range`)."""
+    ensure_config(cfg)
+    return _bits(_add(_signed_range(signal_width(cfg)), homeo_range(cfg)))
+
+
 def q_width(cfg):
     """Bits of the signed update multiple ``q``: it holds ``[-q_max, q_max]``."""
     ensure_config(cfg)
@@ -113,17 +131,17 @@ def eta_bits():
 def trigger_in_layout(cfg):
     """Layout of one row request (the payload of :attr:`TriggerUnit.i`).
 
-    Fields: ``signal_sum`` (``signed(signal_width(cfg))``: for a recurrent row
-    ``sum_k F[j, k] * err_k``, exact; for a readout row ``err_k``, of which only the low
-    ``err_bits`` bits are read, as a signed value), ``acc`` (``signed(acc_bits)``: the row's
-    old accumulator), ``has_target`` (1: the step carries a target on this core),
+    Fields: ``signal_sum`` (``signed(trigger_sum_width(cfg))``: for a recurrent row
+    ``sum_k F[j, k] * err_k + homeo_gain * (zout_j - homeo_target)``, exact; for a readout
+    row ``err_k``, of which only the low ``err_bits`` bits are read, as a signed value),
+    ``acc`` (``signed(acc_bits)``: the row's old accumulator), ``has_target`` (1: the step carries a target on this core),
     ``readout`` (1: readout row ``k``; 0: recurrent row ``j``), ``rand`` (64 bits: ``rand64``
     of site L at ``(j, 0)`` or site LOUT at ``(k, 0)`` at this step; read only when
     ``cfg.rounding == "stochastic"``).
     """
     ensure_config(cfg)
     return data.StructLayout({
-        "signal_sum": signed(signal_width(cfg)),
+        "signal_sum": signed(trigger_sum_width(cfg)),
         "acc": signed(cfg.acc_bits),
         "has_target": 1,
         "readout": 1,
@@ -186,7 +204,7 @@ def trigger_ranges(cfg):
     ensure_config(cfg)
     r = {}
     acc = _signed_range(cfg.acc_bits)
-    r["l_rec"] = _round_range(_signed_range(signal_width(cfg)), cfg.l_shift, cfg.rounding)
+    r["l_rec"] = _round_range(_signed_range(trigger_sum_width(cfg)), cfg.l_shift, cfg.rounding)
     r["l_out"] = _round_range(_signed_range(cfg.err_bits), cfg.err_to_acc_shift, cfg.rounding)
     r["l"] = _hull(r["l_rec"], r["l_out"])
     r["acc_sum"] = _add(_hull(acc, (0, 0)), r["l"])
@@ -228,6 +246,7 @@ class TriggerUnit(wiring.Component):
     (an exact left shift when ``s <= 0``; random word from the request)::
 
         L    = R(signal_sum, s)                 recurrent: signal_sum = sum_k F[j, k] * err_k
+                                                  + homeo_gain * (zout_j - homeo_target)
                                                 readout:   signal_sum = err_k (low err_bits)
         acc' = sat_s((acc if accumulate_error else 0) + L, acc_bits)
         q    = sign(acc') * min(q_max, |acc'| // T)
@@ -263,9 +282,9 @@ class TriggerUnit(wiring.Component):
     Internal widths (exact ranges over every port value in :func:`trigger_ranges`; each is
     the narrowest signed width of its range, at least 2 bits; nothing wraps):
 
-    - ``l_rec``: ``R`` of ``signed(signal_width(cfg))`` by ``l_shift`` (a :class:`RoundShift`,
-      at most 56 bits in, or a left shift); ``l_out``: ``R`` of ``signed(err_bits)`` by
-      ``err_to_acc_shift``; ``l``: their hull.
+    - ``l_rec``: ``R`` of ``signed(trigger_sum_width(cfg))`` by ``l_shift`` (a
+      :class:`RoundShift`, at most 57 bits in, or a left shift); ``l_out``: ``R`` of
+      ``signed(err_bits)`` by ``err_to_acc_shift``; ``l``: their hull.
     - ``acc_sum``: ``acc`` (or 0) plus ``l``; saturated to ``signed(acc_bits)``.
     - ``mag = |acc'|``: ``unsigned(acc_bits)`` (up to ``2**(acc_bits-1)``).
     - ``m * T``: ``unsigned(acc_bits - 1 + bits(m))``; ``q * T``: ``signed(acc_bits + 3)``
@@ -345,7 +364,7 @@ class TriggerUnit(wiring.Component):
         m.d.comb += [
             err.eq(req.signal_sum[:cfg.err_bits]),  # reinterpreted as signed(err_bits)
             l_rec.eq(_round(m, "round_l", req.signal_sum,
-                            _signed_range(signal_width(cfg)), cfg.l_shift, cfg.rounding,
+                            _signed_range(trigger_sum_width(cfg)), cfg.l_shift, cfg.rounding,
                             req.rand)),
             l_out.eq(_round(m, "round_lout", err, _signed_range(cfg.err_bits),
                             cfg.err_to_acc_shift, cfg.rounding, req.rand)),

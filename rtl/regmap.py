@@ -34,7 +34,7 @@ __all__ = ["MAP_VERSION", "ID_MAGIC", "RUNTIME_PARAMS", "CONSTANTS", "COMMAND_BI
            "EVENT_BITS", "pack_event", "unpack_event", "pack_output", "unpack_output",
            "PHASES"]
 
-MAP_VERSION = 1
+MAP_VERSION = 2
 ID_MAGIC = 0x454C474F  # "ELGO"
 
 # Sequencer phases in step order (one cycles register each); defined here because the map
@@ -46,7 +46,7 @@ PHASES = ("syn", "neuron", "trace", "sweep", "drive", "readout", "signal", "trig
 # lr_shift and lr_out_shift are elaboration constants of the RTL (a fixed shift, not a
 # barrel shifter), readable as constants; learn travels with each end-of-step event.
 RUNTIME_PARAMS = ("alpha", "rho", "kappa", "theta", "beta", "gamma", "eta", "eta_out",
-                  "trigger", "trigger_out", "seed")
+                  "trigger", "trigger_out", "homeo_gain", "homeo_target", "seed")
 CONSTANTS = ("n_in", "n_rec", "n_out", "n_alif", "lr_shift", "lr_out_shift", "config_crc")
 COMMAND_BITS = {"clear_state": 0, "clear_counters": 1, "clear_error": 2}
 STATUS_BITS = {"busy": 0, "error": 1}

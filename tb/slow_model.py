@@ -417,6 +417,7 @@ class SlowModel:
                 for k in range(n_out):
                     F = w_out0[k][j] if c.feedback == "symmetric" else b0[j][k]
                     total += F * self.err[k]
+                total += c.homeo_gain * (self.zout[j] - c.homeo_target)
                 L = self._R(total, c.w_frac + c.y_frac - c.acc_frac, "L", j, 0)
                 self.acc[j] = self._sat_s(
                     (self.acc[j] if c.accumulate_error else 0) + L, c.acc_bits, "acc")

@@ -32,6 +32,18 @@ def test_real_params_round_trip_exact_on_integers(name):
     assert bridge.with_real_params(cfg, **vars(bridge.real_params(cfg))) == cfg
 
 
+def test_homeostatic_term_in_real_units():
+    # tiny: w_frac 6, y_frac 12, trace_frac 7; the term joins a sum with 18 fraction bits.
+    cfg = Config(homeo_gain=96, homeo_target=256)
+    rp = bridge.real_params(cfg)
+    assert (rp.homeo_gain, rp.homeo_target) == (96 / 2**11, 2.0)
+    zout = 300  # integers: the term's real value is the real gain times the real distance
+    term = cfg.homeo_gain * (zout - cfg.homeo_target) / 2**(cfg.w_frac + cfg.y_frac)
+    assert term == rp.homeo_gain * (zout / 2**cfg.trace_frac - rp.homeo_target)
+    assert bridge.with_real_params(Config(), homeo_gain=rp.homeo_gain,
+                                   homeo_target=rp.homeo_target) == cfg
+
+
 def test_with_real_params_sets_nearest_integers():
     cfg = bridge.with_real_params(Config(), alpha=np.exp(-1 / 20), theta=1.0, beta=0.07,
                                   gamma=0.3, trigger=0.25)

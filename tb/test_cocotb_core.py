@@ -14,15 +14,15 @@ from eligo.sim import merge_write_phases
 from eligo.golden import vectors
 
 # One build per simulator: ALIF and LIF neurons, refractoriness, random feedback, full traces,
-# floor updates, and narrow formats so that weights and accumulators clamp (the matrix varies
-# runtime parameters and seeds, not the build). A directed start puts a LIF membrane exactly
+# floor updates, the homeostatic term, and narrow formats so that weights and accumulators
+# clamp (the matrix varies runtime parameters and seeds, not the build). A directed start puts a LIF membrane exactly
 # on theta and saturates another; the bench asserts that coverage (MATRIX_BENCH).
 MATRIX_CFG = Config(n_in=4, n_rec=6, n_alif=3, n_out=2, refractory=1, feedback="random",
                     update_rounding="floor", w_bits=6, w_frac=3, v_bits=10, v_frac=4,
                     theta=16, beta=4, a_bits=10, a_frac=4, trace_bits=8, trace_frac=4,
                     e_bits=8, e_frac=4, eps_bits=10, y_bits=10, y_frac=4, err_bits=10,
                     acc_bits=10, acc_frac=4, trigger=12, trigger_out=16, eta=40, eta_out=30,
-                    lr_shift=4, lr_out_shift=4)
+                    lr_shift=4, lr_out_shift=4, homeo_gain=4, homeo_target=30)
 MATRIX_BENCH = {"seed": 11, "steps": 40, "scale": 3.0, "directed": True,
                 "cover_threshold": True, "cover": ["spikes", "row_updates", "sat_v"]}
 SIMULATORS = ["verilator", "icarus"]

@@ -69,6 +69,8 @@ EXPECTED_FIELDS = [
     ("lr_out_shift", "runtime", "int", 0, 48),
     ("trigger", "runtime", "int", 1, "acc_max"),
     ("trigger_out", "runtime", "int", 1, "acc_max"),
+    ("homeo_gain", "runtime", "int", 0, 65535),
+    ("homeo_target", "runtime", "int", 0, "trace_max"),
     ("learn", "runtime", "bool", None, None),
     ("seed", "runtime", "int", 0, 2**32 - 1),
 ]
@@ -85,6 +87,7 @@ DEPENDENT = {
     "v_max": (lambda c: 2**(c.v_bits - 1) - 1, "2**(v_bits - 1) - 1"),
     "psi_max": (lambda c: 2**c.psi_bits - 1, "2**psi_bits - 1"),
     "acc_max": (lambda c: 2**(c.acc_bits - 1) - 1, "2**(acc_bits - 1) - 1"),
+    "trace_max": (lambda c: 2**c.trace_bits - 1, "2**trace_bits - 1"),
 }
 
 # Other fields changed so that both bounds of the field are accepted (a width at its lowest
@@ -117,6 +120,7 @@ DEPENDENT_CONTEXT = {
     "gamma": {"psi_bits": 6, "gamma": 20},
     "trigger": {"acc_bits": 13, "trigger": 1000, "trigger_out": 1000},
     "trigger_out": {"acc_bits": 13, "trigger": 1000, "trigger_out": 1000},
+    "homeo_target": {"trace_bits": 9, "trace_frac": 5, "homeo_target": 300},
 }
 
 INT_CASES = [pytest.param(n, CONTEXT.get(n, {}), id=n) for n in INT_FIELDS] + [
@@ -629,9 +633,10 @@ def test_negative_shift_counts_as_left_shift_in_headroom():
     # acc_frac above w_frac + y_frac makes the learning signal a left shift.
     cfg = Config(acc_bits=32, acc_frac=30, w_frac=0, y_frac=0)
     assert cfg.l_shift == -30
-    assert cfg.intermediate_bits()["learning signal sum B*err"] == \
+    assert cfg.intermediate_bits()["learning signal sum B*err + homeostatic term"] == \
         (2 * 2**7 * 2**15).bit_length() + 30
     with pytest.raises(ValueError, match=exact(
-            "the learning signal sum B*err of this configuration needs 64 bits; at most 62 "
+            "the learning signal sum B*err + homeostatic term of this configuration needs 64 bits; "
+            "at most 62 "
             "are supported: reduce the widths it depends on")):
         Config(acc_bits=32, acc_frac=40, w_frac=0, y_frac=0)

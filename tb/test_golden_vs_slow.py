@@ -71,6 +71,9 @@ def random_config(seed):
             trigger=pick(1, max(1, amax // 4)), trigger_out=pick(1, max(1, amax // 4)),
             seed=pick(0, 2**32 - 1),
         )
+        if rng.random() < 0.5:  # the homeostatic term of the learning signal
+            fields.update(homeo_gain=pick(1, 300),
+                          homeo_target=pick(0, 2**fields["trace_bits"] - 1))
         try:
             return Config(**fields)
         except ValueError:

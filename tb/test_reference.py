@@ -162,6 +162,29 @@ def test_rate_regularizer_in_per_sample_updates_only():
             ref.step(x[0], **kw)
 
 
+def test_homeostatic_term_joins_the_learning_signal():
+    """docs/spec.md phase 4: L_j = sum_k F[j, k] err_k + homeo_gain (zout_j - homeo_target),
+    accumulated by the cores with a target only (the trigger threshold is not reached)."""
+    big = (1 << 23) - 1  # a threshold of 2048 in real units
+    base = small_cfg(3, n_alif=True).replace(acc_bits=24, trigger=big, trigger_out=big)
+    weights, x, ystar, _ = random_case(base, 3, T=30)
+    mask = torch.zeros(2, base.n_out, dtype=torch.bool)
+    mask[0, 0] = True  # core 0 has a target, core 1 none
+    refs = {}
+    for name, cfg in (("off", base), ("on", base.replace(homeo_gain=1000, homeo_target=40))):
+        ref = Reference(cfg, batch=2)
+        ref.load_weights(**weights)
+        ref.run(x.expand(-1, 2, -1))  # no targets: the same state in both
+        ref.step(x[0].expand(2, -1), ystar[0].expand(2, -1), mask)
+        refs[name] = ref
+    rp, zout = refs["on"].rp, refs["on"].state["zout"]
+    assert zout[0].abs().max() > 0 and rp.homeo_gain == 1000 / 2**11
+    acc_on, acc_off = refs["on"].state["acc"], refs["off"].state["acc"]
+    assert refs["on"].counters["row_updates"].sum() == 0
+    assert rel(acc_on[0] - acc_off[0], rp.homeo_gain * (zout[0] - rp.homeo_target)) <= 1e-12
+    assert torch.equal(acc_on[1], torch.zeros_like(acc_on[1]))
+
+
 @pytest.mark.parametrize("value", [-1.0, float("inf"), float("nan"), True])
 def test_init_wrong_rate_reg(value):
     cfg = Config(n_in=2, n_rec=3, n_out=1)

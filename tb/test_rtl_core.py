@@ -61,6 +61,12 @@ CONFIGS["stoch_both"] = Config(**{**BASE, "n_alif": 2, "refractory": 1, "feedbac
                                   "seed": 12345})
 CONFIGS["stoch_narrow"] = CONFIGS["narrow"].replace(rounding="stochastic",
                                                     update_rounding="stochastic")
+# The homeostatic term of the learning signal (named to sort last, as the stimulus seeds
+# follow the sorted names); in the narrow config with a stochastic
+# datapath it drives the accumulators into saturation.
+CONFIGS["zhomeo"] = Config(**{**BASE, "n_alif": 3, "homeo_gain": 300, "homeo_target": 100})
+CONFIGS["zhomeo_narrow"] = CONFIGS["narrow"].replace(rounding="stochastic", homeo_gain=40000,
+                                                    homeo_target=50)
 # Factored traces (e_ji computed in the row writes): floor, stochastic datapath and updates
 # with random feedback, and the narrow config (e clamps).
 CONFIGS["zfactored"] = Config(**{**BASE, "n_alif": 2, "trace_mode": "factored",
@@ -74,7 +80,7 @@ CONFIGS["zfactored_narrow"] = CONFIGS["narrow"].replace(trace_mode="factored",
 # (steps, input spike probability, weight scale) per configuration.
 PLAN = {name: (40, 0.5, 2.0) for name in CONFIGS}
 PLAN["narrow"] = PLAN["narrow_a"] = PLAN["stoch_narrow"] = (40, 0.6, 3.0)
-PLAN["zfactored_narrow"] = (40, 0.6, 3.0)
+PLAN["zfactored_narrow"] = PLAN["zhomeo_narrow"] = (40, 0.6, 3.0)
 # Counters that must be nonzero at the end of a configuration's run.
 COVER = {name: ("spikes", "row_updates") for name in CONFIGS}
 COVER["narrow_a"] = ("spikes", "row_updates", "sat_a", "sat_zbar", "sat_zout")
@@ -84,6 +90,7 @@ COVER["narrow"] = ("spikes", "row_updates", "sat_v", "sat_xbar", "sat_eps",
 COVER["stoch_narrow"] = ("spikes", "row_updates", "sat_v", "sat_xbar", "sat_ebar", "sat_zout",
                          "sat_y", "sat_err", "sat_acc", "sat_w", "sat_w_out")
 COVER["zfactored_narrow"] = ("spikes", "row_updates", "sat_e", "sat_w")
+COVER["zhomeo_narrow"] = ("spikes", "row_updates", "sat_acc", "sat_w")
 
 
 def make_plan(cfg, name):
@@ -116,7 +123,17 @@ def make_plan(cfg, name):
 # and not (partial last column group), stochastic (each lane's own random words), a lane
 # count beyond half of n_pre (lanes empty in the last group), factored (no sweep).
 LANE_RUNS = [("mixed_alif", 2), ("stoch_both", 4), ("narrow", 8), ("stoch_narrow", 2),
-             ("zfactored_stoch", 4)]
+             ("zfactored_stoch", 4), ("zhomeo", 4), ("zhomeo_narrow", 2)]
+
+
+@pytest.mark.parametrize("name", ["zhomeo", "zhomeo_narrow"])
+def test_homeostatic_configs_exercise_the_term(name):
+    """Without its homeostatic term the run writes other weights: the term is exercised."""
+    cfg = CONFIGS[name]
+    _, with_term = make_plan(cfg, name)
+    _, without = make_plan(cfg.replace(homeo_gain=0), name)
+    assert any(not np.array_equal(with_term[-1]["snap"][w], without[-1]["snap"][w])
+               for w in ("w_in", "w_rec", "w_out"))
 
 
 @pytest.mark.parametrize("name,lanes", [(name, 1) for name in CONFIGS] + LANE_RUNS)

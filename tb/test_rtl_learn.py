@@ -29,7 +29,7 @@ from eligo.config import Config, preset
 from eligo.model import kernels
 from eligo.model.golden import GoldenModel, random_weights
 from eligo.rtl.learn import (TriggerUnit, WeightUpdateUnit, elig_width, q_width, signal_width,
-                             trigger_in_layout, trigger_out_layout, weight_in_layout,
+                             trigger_sum_width, trigger_in_layout, trigger_out_layout, weight_in_layout,
                              weight_out_layout)
 from eligo.rtl.stream_util import hold_monitor, run_simulation, stream_get, stream_put
 
@@ -362,7 +362,9 @@ def test_trigger_directed(name):
     base = CONFIGS[name]
     rng = random.Random(f"{SEED}-directed-{name}")
     acc_lo, acc_hi = -(1 << (base.acc_bits - 1)), (1 << (base.acc_bits - 1)) - 1
-    s_max = base.n_out << (base.w_bits - 1 + base.err_bits - 1)
+    # sum_k F[j, k] * err_k plus the homeostatic term, both at their extremes
+    s_max = (base.n_out << (base.w_bits - 1 + base.err_bits - 1)) \
+        + 65535 * ((1 << base.trace_bits) - 1)
     e_lo, e_hi = -(1 << (base.err_bits - 1)), (1 << (base.err_bits - 1)) - 1
     t = 12345
     reached_q_max = False
@@ -553,6 +555,8 @@ def test_layouts_and_widths():
     wide = Config(n_out=256, w_bits=16, w_frac=6, err_bits=32, e_bits=24, trace_bits=24,
                   q_max=7, acc_bits=32)
     assert signal_width(wide) == 56
+    assert trigger_sum_width(wide) == 57  # plus 65535 * (2**24 - 1) < 2**40
+    assert trigger_sum_width(cfg) == 30  # 2**23 + 65535 * (2**12 - 1) < 2**29
     assert max(TriggerUnit(wide).widths.values()) <= 64
     assert WeightUpdateUnit(wide).widths["prod"] <= 45
 
@@ -572,7 +576,7 @@ def raises(exc, message):
 
 @pytest.mark.parametrize("unit", [TriggerUnit, WeightUpdateUnit, trigger_in_layout,
                                   trigger_out_layout, weight_in_layout, weight_out_layout,
-                                  signal_width, q_width, elig_width])
+                                  signal_width, trigger_sum_width, q_width, elig_width])
 def test_init_wrong_cfg(unit):
     for value in (None, "tiny", {"n_in": 4}):
         with raises(TypeError, f"Configuration must be an eligo.config.Config, not {value!r}"):

@@ -177,7 +177,8 @@ def test_bptt_rate_decays_after_every_epoch(monkeypatch):
      "epoch_params: epoch must be an integer from 2 to epochs (2), not 3"),
     ({"tier": "golden", "epoch_params": {2: {"lr_shift": 2}}, "epochs": 2},
      "epoch_params: 'lr_shift' is not a runtime register of the core; one of alpha, rho, "
-     "kappa, theta, beta, gamma, eta, eta_out, trigger, trigger_out, seed"),
+     "kappa, theta, beta, gamma, eta, eta_out, trigger, trigger_out, homeo_gain, "
+     "homeo_target, seed"),
     ({"loss": "l1"}, "loss must be one of 'mse', 'ce', not 'l1'"),
     ({"loss": "ce", "tier": "golden"}, "loss 'ce' is a setting of the float tiers, not of "
                                        "'golden' (the core's error is y - y*)"),

@@ -254,7 +254,7 @@ MALFORMED = {
     "not a header line": (_set(2, "scenario: x"), 2, "bad header line"),
     "unknown key": (_sub(5, "# seed:", "# sead:"), 5, "unknown header key 'sead'"),
     "key out of order": (_sub(5, "# seed:", "# steps:"), 5, "out of place"),
-    "old model version": (_sub(4, ": 1", ": 0"), 4, "model_version 0"),
+    "old model version": (_sub(4, f": {V.MODEL_VERSION}", ": 0"), 4, "model_version 0"),
     "wrong scenario": (_sub(2, SMALL, "defaults"), 2, "does not match the file name"),
     "non-integer steps": (_sub(6, ": 60", ": 6x"), 6, "steps must be an integer"),
     "batch 2": (_sub(7, ": 1", ": 2"), 7, "batch must be 1"),
