@@ -466,6 +466,7 @@ def _save(report, out_dir, out):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
     metric = report["metric"]
     epochs = [r["epoch"] for r in report["history"]]
     fig, ax = plt.subplots(figsize=(5, 3.2))
@@ -473,6 +474,7 @@ def _save(report, out_dir, out):
         ax.plot(epochs, [r[f"{split}_{metric}"] for r in report["history"]], "o-", label=split)
     ax.axhline(report["chance"], color="grey", ls=":", label="chance")
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(metric)
     ax.set_title(f"{s['task']}, {s['tier']} tier")
     ax.legend()
