@@ -198,14 +198,18 @@ class GoldenTier:
         self.cfg = self.model.cfg
 
     def train_epoch(self, split, order, bar):
-        before = {k: int(v[0]) for k, v in self.model.counters.items()}
+        # The core's counters are 32-bit and saturate (a long run passes 2**32 writes): read
+        # and clear them after every sample, as a host does, and sum in Python integers.
+        totals = dict.fromkeys(("row_updates", "weight_writes", "spikes"), 0)
         for index in order:
             ystar, mask = _golden_targets(self.cfg, split, index)
             self.model.reset()
+            self.model.clear_counters()
             self.model.run(split.x[index][:, None], ystar[:, None], mask[:, None], learn=True)
+            for name in totals:
+                totals[name] += int(self.model.counters[name][0])
             bar.update()
-        after = {k: int(v[0]) for k, v in self.model.counters.items()}
-        return {k: after[k] - before[k] for k in ("row_updates", "weight_writes", "spikes")}
+        return totals
 
     def evaluate(self, split, indices=None, chunk=64):
         """Readouts (N, T, n_out) of the samples ``indices`` (all by default), learning off,

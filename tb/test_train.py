@@ -80,6 +80,23 @@ def test_golden_runtime_parameters_written_between_epochs():
     assert "epoch 2: the host writes eta=0, eta_out=0" in lines
 
 
+def test_golden_counts_survive_counter_saturation(monkeypatch):
+    # The core's counters saturate (32 bits; a long run passes 2**32 writes). With the
+    # saturation bound lowered below an epoch's total but above any one sample's, the
+    # per-epoch figures must stay those of the unbounded run.
+    from eligo.model import golden
+    small = dict(RANDMAN2, n_train=30, n_test=10, epochs=2)
+    truth = train(TrainSettings(tier="golden", **small), progress_stream=io.StringIO(),
+                  **QUIET)["history"]
+    per_sample_max = 1_000_000  # above one sample's writes here (about 165k)
+    assert truth[0]["weight_writes_per_sample"] * 30 > 2 * per_sample_max
+    monkeypatch.setattr(golden, "COUNTER_MAX", per_sample_max)
+    bounded = train(TrainSettings(tier="golden", **small), progress_stream=io.StringIO(),
+                    **QUIET)["history"]
+    strip = lambda h: [{k: v for k, v in r.items() if k != "epoch_seconds"} for r in h]
+    assert strip(bounded) == strip(truth)
+
+
 @pytest.mark.parametrize("tier", ["golden", "reference", "bptt"])
 def test_same_seed_same_result(tier):
     settings = RANDMAN2 if tier == "golden" else FLOAT_TIERS[tier]
