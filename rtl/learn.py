@@ -87,9 +87,10 @@ def _round(m, name, x, rng, shift, mode, rand):
 # -- widths and layouts ----------------------------------------------------------------------
 
 def signal_width(cfg):
-    """Bits of the signed ``signal_sum`` of :class:`TriggerUnit`: it holds
-    ``[-n_out * 2**(w_bits-1) * 2**(err_bits-1), n_out * 2**(w_bits-1) * 2**(err_bits-1)]``,
-    every sum ``sum_k F[j, k] * err_k`` (at most 56 bits within the configuration's limits)."""
+    """Bits of the signed error part of the learning signal, ``sum_k F[j, k] * err_k`` (the
+    core's ``sig`` memory): it holds ``[-n_out * 2**(w_bits-1) * 2**(err_bits-1),
+    n_out * 2**(w_bits-1) * 2**(err_bits-1)]`` (at most 56 bits within the configuration's
+    limits). The trigger's request adds the homeostatic term: :func:`trigger_sum_width`."""
     ensure_config(cfg)
     return (cfg.n_out << (cfg.w_bits - 1 + cfg.err_bits - 1)).bit_length() + 1
 
