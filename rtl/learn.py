@@ -18,13 +18,12 @@ from .arith import MAX_WIDTH, RoundShift, Saturate
 from .synapse import signed_bits
 
 __all__ = ["signal_width", "homeo_range", "trigger_sum_width", "q_width", "elig_width",
-           "eta_bits", "trigger_in_layout", "trigger_out_layout", "weight_in_layout", "weight_out_layout", "trigger_ranges",
-           "weight_ranges", "TriggerUnit", "WeightUpdateUnit"]
+           "eta_bits", "trigger_in_layout", "trigger_out_layout", "weight_in_layout",
+           "weight_out_layout", "trigger_ranges", "weight_ranges", "TriggerUnit",
+           "WeightUpdateUnit"]
 
 #: Bits of the unsigned runtime ports ``eta`` and ``eta_out`` (eligo.config: 0..65535).
 ETA_BITS = 16
-#: Bits of the unsigned runtime parameter ``homeo_gain`` (eligo.config: 0..65535).
-HOMEO_GAIN_BITS = 16
 
 
 # -- value ranges (interval arithmetic; every operation below is monotonic per argument) ----
@@ -97,10 +96,10 @@ def signal_width(cfg):
 
 def homeo_range(cfg):
     """The range of the homeostatic term ``homeo_gain * (zout_j - homeo_target)`` over every
-    runtime value (both ``zout_j`` and ``homeo_target`` in ``unsigned(trace_bits)``)."""
+    runtime value the configuration allows (``zout_j`` in ``unsigned(trace_bits)``)."""
     ensure_config(cfg)
-    top = (1 << cfg.trace_bits) - 1
-    return _mul(_unsigned_range(HOMEO_GAIN_BITS), (-top, top))
+    zout_minus_target = _sub(_unsigned_range(cfg.trace_bits), cfg.field_range("homeo_target"))
+    return _mul(cfg.field_range("homeo_gain"), zout_minus_target)
 
 
 def trigger_sum_width(cfg):
@@ -135,8 +134,8 @@ def trigger_in_layout(cfg):
     Fields: ``signal_sum`` (``signed(trigger_sum_width(cfg))``: for a recurrent row
     ``sum_k F[j, k] * err_k + homeo_gain * (zout_j - homeo_target)``, exact; for a readout
     row ``err_k``, of which only the low ``err_bits`` bits are read, as a signed value),
-    ``acc`` (``signed(acc_bits)``: the row's old accumulator), ``has_target`` (1: the step carries a target on this core),
-    ``readout`` (1: readout row ``k``; 0: recurrent row ``j``), ``rand`` (64 bits: ``rand64``
+    ``acc`` (``signed(acc_bits)``: the row's old accumulator), ``has_target`` (1: the step
+    carries a target on this core), ``readout`` (1: readout row ``k``; 0: recurrent row ``j``), ``rand`` (64 bits: ``rand64``
     of site L at ``(j, 0)`` or site LOUT at ``(k, 0)`` at this step; read only when
     ``cfg.rounding == "stochastic"``).
     """

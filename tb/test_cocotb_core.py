@@ -15,8 +15,9 @@ from eligo.golden import vectors
 
 # One build per simulator: ALIF and LIF neurons, refractoriness, random feedback, full traces,
 # floor updates, the homeostatic term, and narrow formats so that weights and accumulators
-# clamp (the matrix varies runtime parameters and seeds, not the build). A directed start puts a LIF membrane exactly
-# on theta and saturates another; the bench asserts that coverage (MATRIX_BENCH).
+# clamp (the matrix varies runtime parameters and seeds, not the build). A directed start puts
+# a LIF membrane exactly on theta and saturates another; the bench asserts that coverage
+# (MATRIX_BENCH).
 MATRIX_CFG = Config(n_in=4, n_rec=6, n_alif=3, n_out=2, refractory=1, feedback="random",
                     update_rounding="floor", w_bits=6, w_frac=3, v_bits=10, v_frac=4,
                     theta=16, beta=4, a_bits=10, a_frac=4, trace_bits=8, trace_frac=4,

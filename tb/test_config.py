@@ -636,7 +636,6 @@ def test_negative_shift_counts_as_left_shift_in_headroom():
     assert cfg.intermediate_bits()["learning signal sum B*err + homeostatic term"] == \
         (2 * 2**7 * 2**15).bit_length() + 30
     with pytest.raises(ValueError, match=exact(
-            "the learning signal sum B*err + homeostatic term of this configuration needs 64 bits; "
-            "at most 62 "
-            "are supported: reduce the widths it depends on")):
+            "the learning signal sum B*err + homeostatic term of this configuration needs 64 "
+            "bits; at most 62 are supported: reduce the widths it depends on")):
         Config(acc_bits=32, acc_frac=40, w_frac=0, y_frac=0)

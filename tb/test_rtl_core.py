@@ -62,8 +62,8 @@ CONFIGS["stoch_both"] = Config(**{**BASE, "n_alif": 2, "refractory": 1, "feedbac
 CONFIGS["stoch_narrow"] = CONFIGS["narrow"].replace(rounding="stochastic",
                                                     update_rounding="stochastic")
 # The homeostatic term of the learning signal (named to sort last, as the stimulus seeds
-# follow the sorted names); in the narrow config with a stochastic
-# datapath it drives the accumulators into saturation.
+# follow the sorted names); in the narrow config with a stochastic datapath it drives the
+# accumulators into saturation.
 CONFIGS["zhomeo"] = Config(**{**BASE, "n_alif": 3, "homeo_gain": 300, "homeo_target": 100})
 CONFIGS["zhomeo_narrow"] = CONFIGS["narrow"].replace(rounding="stochastic", homeo_gain=40000,
                                                     homeo_target=50)

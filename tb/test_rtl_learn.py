@@ -29,8 +29,8 @@ from eligo.config import Config, preset
 from eligo.model import kernels
 from eligo.model.golden import GoldenModel, random_weights
 from eligo.rtl.learn import (TriggerUnit, WeightUpdateUnit, elig_width, q_width, signal_width,
-                             trigger_sum_width, trigger_in_layout, trigger_out_layout, weight_in_layout,
-                             weight_out_layout)
+                             trigger_in_layout, trigger_out_layout, trigger_sum_width,
+                             weight_in_layout, weight_out_layout)
 from eligo.rtl.stream_util import hold_monitor, run_simulation, stream_get, stream_put
 
 SEED = 20240613
