@@ -161,13 +161,17 @@ def cmd_train(args):
     return 0
 
 
-def cmd_sim(args):
+def _config(args):
+    """The configuration of ``--preset`` with the ``--set`` changes."""
     from eligo.config import load
-    from eligo.sim import run_sim
     cfg = load(args.preset)
     changes = _assignments(args.set, "--set", _literal)
-    if changes:
-        cfg = cfg.replace(**changes)
+    return cfg.replace(**changes) if changes else cfg
+
+
+def cmd_sim(args):
+    from eligo.sim import run_sim
+    cfg = _config(args)
     if not 0.0 <= args.input_rate <= 1.0:
         raise CliError(f"--input-rate must lie in [0, 1], not {args.input_rate}")
     if args.target_every < 0:
@@ -213,10 +217,9 @@ def _lanes_option(parser):
 
 
 def cmd_bench_sim(args):
-    from eligo.config import load
     from eligo.cosim import CosimError
     from eligo.sim import run_cosim
-    cfg = load(args.preset)
+    cfg = _config(args)
     try:
         result = run_cosim(cfg, args.samples * 2250, args.simulator, args.seed, task="cue",
                            samples=args.samples, weight_scale=args.weight_scale,
@@ -226,7 +229,8 @@ def cmd_bench_sim(args):
     if result.get("wall_s"):
         # the whole-state readback at the end is the bench's, not the samples': reported apart
         stepping = result["wall_s"] - result["check_s"]
-        print(f"bench sim ({args.simulator}, preset {args.preset}, {args.lanes} lane"
+        changed = "".join(f", {item}" for item in args.set)
+        print(f"bench sim ({args.simulator}, preset {args.preset}{changed}, {args.lanes} lane"
               f"{'s' * (args.lanes > 1)}, cue task, learning on): "
               f"{stepping / args.samples:.2f} s per training sample of 2250 steps (outputs "
               f"checked every step), then {result['check_s']:.2f} s for the final whole-state "
@@ -370,6 +374,9 @@ def build_parser():
     p.add_argument("--samples", type=_positive, default=1)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--weight-scale", type=float, default=1.5)
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="change a configuration field (repeatable), e.g. --set "
+                        "trace_mode=factored")
     p.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator")
     _lanes_option(p)
     p.set_defaults(func=cmd_bench_sim)

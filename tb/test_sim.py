@@ -79,3 +79,25 @@ def test_random_stimulus_follows_the_rate_and_target_period():
     assert not any(mask.any() for _, _, mask, _ in
                    random_stimulus(cfg, 50, random.Random(1), 1.0, target_every=0))
     assert all(x.all() for x, _, _, _ in random_stimulus(cfg, 5, random.Random(1), 1.0, 0))
+
+
+def test_bench_sim_takes_configuration_changes(capsys, monkeypatch):
+    # eligo bench sim --set builds and runs the changed configuration (e.g. factored traces,
+    # ReckOn's kind of per-neuron learning state) and refuses a bad field before building
+    import eligo.cosim as cosim
+    built = []
+
+    def fake_build(cfg, *args, **kwargs):
+        built.append(cfg)
+        return "build", None
+
+    def fake_run_bench(cfg, test, params, **kwargs):
+        return True, {"steps": params["steps"], "mismatch": None}
+    monkeypatch.setattr(cosim, "build", fake_build)
+    monkeypatch.setattr(cosim, "run_bench", fake_run_bench)
+    assert main(["bench", "sim", "--set", "trace_mode=factored"]) == 0
+    assert [cfg.trace_mode for cfg in built] == ["factored"]
+    assert main(["bench", "sim", "--set", "trace_mode=per-neuron"]) == 1
+    assert "trace_mode must be one of 'full', 'factored', not 'per-neuron'" in \
+        capsys.readouterr().err
+    assert len(built) == 1
