@@ -15,12 +15,20 @@ Sweep file::
     seeds = [1, 2]             # each sets the task, the initial weights and Config.seed
     hold_lr = true             # keep the real learning rates when fraction bits change
 
-    [train]                    # epochs, n_train, n_test, weight_scale, bptt_lr
+    [train]                    # training settings (TRAIN_FIELDS), of every point
     n_train = 200
     weight_scale = 1.5
+    epoch_params = { 2 = { eta = 2 } }   # golden: registers the host writes before epoch 2
+
+    [baseline_train]           # changes to [train] for the baseline points only
+    batch = 32                 # e.g. float e-prop over mini-batches with Adam
+    epoch_params = {}
 
     [config]                   # fixed changes to the preset (any Config field)
     trigger = 8192
+
+    [baseline_config]          # changes for the baseline points only (after a task's own)
+    homeo_gain = 0
 
     [[task]]                   # one or more; [task] for a single one
     name = "cue"
@@ -34,11 +42,13 @@ Sweep file::
     w_frac = [2, 3, 4, 6]
 
 An axis field is a configuration field, ``task.NAME`` (a task parameter) or ``train.NAME``
-(a training setting). ``hold_lr`` sets ``lr_shift`` and ``lr_out_shift`` of each point so that
-the real learning rates (:func:`eligo.model.bridge.learning_rates`) equal the base
-configuration's when ``w_frac``, ``e_frac`` or ``trace_frac`` change (unless an axis sets the
-shift itself). Every point's Config is built, and every task generated once, before anything
-runs: a bad file is refused with one message naming the file, the place and the value.
+(a training setting; it sets the baseline points' value too). ``hold_lr`` sets ``lr_shift``
+and ``lr_out_shift`` of each point so that the real learning rates
+(:func:`eligo.model.bridge.learning_rates`) equal the base configuration's when ``w_frac``,
+``e_frac`` or ``trace_frac`` change, and likewise ``homeo_gain`` and ``homeo_target``, the
+homeostatic term's real gain and target (unless an axis sets the field itself). Every point's
+Config is built, and every task generated once, before anything runs: a bad file is refused
+with one message naming the file, the place and the value.
 
 Results store: one JSON file per point, ``<store>/<hash>.json``, where ``hash`` is the SHA-256
 of the canonical JSON of the point's *key*: the full resolved configuration
@@ -76,9 +86,12 @@ __all__ = ["SweepError", "Sweep", "Point", "load_sweep", "parse_sweep", "memory_
            "loopback_ray_cluster"]
 
 BACKENDS = ("local", "ray")
-TRAIN_FIELDS = ("epochs", "n_train", "n_test", "weight_scale", "bptt_lr")
-_TOP_KEYS = ("name", "preset", "tier", "baseline", "seeds", "hold_lr", "train", "config",
-             "task", "axes")
+# The TrainSettings fields a sweep may set; a point's key holds every one of them.
+TRAIN_FIELDS = ("epochs", "n_train", "n_test", "weight_scale", "bptt_lr", "bptt_lr_decay",
+                "batch", "eprop_lr", "eprop_lr_decay", "loss", "rate_reg", "rate_target",
+                "epoch_params")
+_TOP_KEYS = ("name", "preset", "tier", "baseline", "seeds", "hold_lr", "train",
+             "baseline_train", "config", "baseline_config", "task", "axes")
 _TASK_KEYS = ("name", "params", "config")
 
 
@@ -172,6 +185,64 @@ def _is_int(v):
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+def _scaled(field, value, shift):
+    """``value * 2**shift`` for hold_lr, refused where it is not an integer."""
+    if shift >= 0:
+        return value << shift
+    if value % (1 << -shift):
+        raise ValueError(f"hold_lr: {field} {value} would be {value} / 2**{-shift} at these "
+                         f"fraction bits, not an integer; set {field} on this axis")
+    return value >> -shift
+
+
+def _config_table(data, name, fail):
+    """The configuration changes of the ``[name]`` table (``config`` or ``baseline_config``)."""
+    table = data.get(name, {})
+    if not isinstance(table, dict):
+        fail(f"[{name}] must be a table, not {table!r}")
+    for key in table:
+        if key not in FIELD_GROUPS:
+            fail(f"unknown configuration field {key!r} in [{name}]")
+        if key == "seed":
+            fail(f"[{name}] cannot set seed: the sweep's seeds set it")
+    return table
+
+
+def _train_table(data, name, fail):
+    """The settings of the ``[name]`` table (``train`` or ``baseline_train``), its keys
+    checked against TRAIN_FIELDS and ``epoch_params`` read as ``{epoch: {register: value}}``
+    (TOML keys are strings); the values are checked by TrainSettings with each point."""
+    table = data.get(name, {})
+    if not isinstance(table, dict):
+        fail(f"[{name}] must be a table, not {table!r}")
+    for key in table:
+        if key not in TRAIN_FIELDS:
+            fail(f"unknown key {key!r} in [{name}]; known keys: {', '.join(TRAIN_FIELDS)}")
+    table = dict(table)
+    if "epoch_params" in table:
+        epochs = table["epoch_params"]
+        if not isinstance(epochs, dict) or not all(
+                isinstance(e, str) and e.isdigit() and isinstance(v, dict)
+                for e, v in epochs.items()):
+            fail(f"[{name}] epoch_params must be a table of epoch = {{ register = value }} "
+                 f"(e.g. {{ 2 = {{ eta = 2 }} }}), not {epochs!r}")
+        table["epoch_params"] = {int(e): dict(v) for e, v in epochs.items()}
+    return table
+
+
+def _key_train(settings):
+    """A point key's training settings: every TRAIN_FIELDS value of ``settings``, with the
+    ``epoch_params`` epochs as strings (what a JSON round trip makes of them)."""
+    train = {f: getattr(settings, f) for f in TRAIN_FIELDS}
+    train["epoch_params"] = {str(e): v for e, v in sorted(train["epoch_params"].items())}
+    return train
+
+
+def _settings_train(train):
+    """The TrainSettings keywords of a key's training settings (:func:`_key_train`)."""
+    return dict(train, epoch_params={int(e): v for e, v in train["epoch_params"].items()})
+
+
 def load_sweep(path):
     """Read and validate a sweep file (see the module docstring)."""
     path = Path(path)
@@ -220,27 +291,16 @@ def parse_sweep(text, source="sweep", default_name="sweep"):
     if not isinstance(hold_lr, bool):
         fail(f"hold_lr must be true or false, not {hold_lr!r}")
 
-    # training settings
-    train = data.get("train", {})
-    if not isinstance(train, dict):
-        fail(f"[train] must be a table, not {train!r}")
+    # training settings: [train] for every point, [baseline_train] on top for the baselines
     from .train import TrainSettings
     defaults = TrainSettings()
     train_base = {f: getattr(defaults, f) for f in TRAIN_FIELDS}
-    for key, value in train.items():
-        if key not in TRAIN_FIELDS:
-            fail(f"unknown key {key!r} in [train]; known keys: {', '.join(TRAIN_FIELDS)}")
-        train_base[key] = value
+    train_base.update(_train_table(data, "train", fail))
+    baseline_train_base = dict(train_base, **_train_table(data, "baseline_train", fail))
 
     # fixed configuration changes
-    fixed = data.get("config", {})
-    if not isinstance(fixed, dict):
-        fail(f"[config] must be a table, not {fixed!r}")
-    for key in fixed:
-        if key not in FIELD_GROUPS:
-            fail(f"unknown configuration field {key!r} in [config]")
-        if key == "seed":
-            fail("[config] cannot set seed: the sweep's seeds set it")
+    fixed = _config_table(data, "config", fail)
+    baseline_fixed = _config_table(data, "baseline_config", fail)
 
     # tasks
     tasks = data.get("task")
@@ -319,10 +379,11 @@ def parse_sweep(text, source="sweep", default_name="sweep"):
     points, baselines, baseline_hashes = [], [], set()
     task_cache = {}
 
-    def resolve(task_name, task_params, tconfig, assignment, seed, point_tier, where):
-        config_changes = dict(tconfig)
+    def resolve(task_name, task_params, tconfig, assignment, seed, point_tier, where,
+                train_settings, extra_config=None):
+        config_changes = dict(tconfig, **(extra_config or {}))
         params = dict(task_params)
-        settings = dict(train_base)
+        settings = dict(train_settings)
         for field, value in assignment.items():
             kind = _kind(field)
             if kind == "config":
@@ -343,6 +404,14 @@ def parse_sweep(text, source="sweep", default_name="sweep"):
                     shifts["lr_out_shift"] = (task_base.lr_out_shift + cfg.trace_frac
                                               - task_base.trace_frac - cfg.w_frac
                                               + task_base.w_frac)
+                # the homeostatic term: its gain counts in w_frac + y_frac fraction bits per
+                # zout integer (trace_frac), its target in zout integers
+                for field, bits in (("homeo_gain",
+                                     lambda c: c.w_frac + c.y_frac - c.trace_frac),
+                                    ("homeo_target", lambda c: c.trace_frac)):
+                    if field not in config_changes:
+                        shifts[field] = _scaled(field, getattr(task_base, field),
+                                                bits(cfg) - bits(task_base))
                 cfg = cfg.replace(**shifts)
             settings_obj = TrainSettings(task=task_name, tier=point_tier, preset=preset_name,
                                          seed=seed, task_params=params, **settings)
@@ -371,7 +440,7 @@ def parse_sweep(text, source="sweep", default_name="sweep"):
             "task": task_name,
             "task_params": data_.params,
             "seed": seed,
-            "train": {f: getattr(settings_obj, f) for f in TRAIN_FIELDS},
+            "train": _key_train(settings_obj),
             "preset": preset_name,
             "config": cfg.to_dict(),
         }
@@ -390,12 +459,14 @@ def parse_sweep(text, source="sweep", default_name="sweep"):
                 n = len(points) + 1
                 desc = ", ".join(f"{k}={v!r}" for k, v in labels.items())
                 where = f"point {n} ({task_name}, seed {seed}{', ' if desc else ''}{desc})"
-                key = resolve(task_name, task_params, tconfig, assignment, seed, tier, where)
+                key = resolve(task_name, task_params, tconfig, assignment, seed, tier, where,
+                              train_base)
                 points.append(Point(key, labels))
                 if baseline != "none":
                     rest = {f: v for f, v in assignment.items() if _kind(f) != "config"}
                     bkey = resolve(task_name, task_params, tconfig, rest, seed, baseline,
-                                   f"baseline of {where}")
+                                   f"baseline of {where}", baseline_train_base,
+                                   baseline_fixed)
                     bpoint = Point(bkey, rest, baseline=True)
                     if bpoint.hash not in baseline_hashes:
                         baseline_hashes.add(bpoint.hash)
@@ -487,7 +558,7 @@ def run_point(key):
                    getattr(base, f)}
         settings = TrainSettings(task=key["task"], tier=key["tier"], preset=key["preset"],
                                  seed=key["seed"], task_params=key["task_params"],
-                                 config_changes=changes, **key["train"])
+                                 config_changes=changes, **_settings_train(key["train"]))
         with open(os.devnull, "w") as devnull:
             rep = train(settings, out=lambda *a: None, progress_stream=devnull)
         if rep["config"] != key["config"]:

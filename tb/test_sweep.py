@@ -91,7 +91,7 @@ w_bits = [6, 8]
 
 @pytest.mark.parametrize("change,message", [
     ('bogus = 1', r"unknown key 'bogus'; known keys: name, preset, tier, baseline, seeds, "
-                  r"hold_lr, train, config, task, axes"),
+                  r"hold_lr, train, baseline_train, config, baseline_config, task, axes"),
     ('preset = "big"', r"preset must be one of 'tiny', 'cue', 'ice40', 'reckon', not 'big'"),
     ('tier = "rtl"', r"tier must be one of 'golden', 'reference', 'bptt', not 'rtl'"),
     ('baseline = "float"', r"baseline must be 'none' or one of 'golden', 'reference', 'bptt', "
@@ -122,7 +122,9 @@ def _with(axes="w_bits = [6, 8]", task='name = "cue"', train="n_train = 2", conf
 @pytest.mark.parametrize("kw,message", [
     (dict(axes="w_bitz = [6, 8]"),
      r"axis 'w_bitz': unknown field 'w_bitz' \(a configuration field, task\.NAME or "
-     r"train\.NAME with NAME one of epochs, n_train, n_test, weight_scale, bptt_lr\)"),
+     r"train\.NAME with NAME one of epochs, n_train, n_test, weight_scale, bptt_lr, "
+     r"bptt_lr_decay, batch, eprop_lr, eprop_lr_decay, loss, rate_reg, rate_target, "
+     r"epoch_params\)"),
     (dict(axes="'train.lr' = [1, 2]"), r"axis 'train\.lr': unknown field 'train\.lr'"),
     (dict(axes="w_bits = []"), r"axis 'w_bits' has no values$"),
     (dict(axes="w_bits = 8"), r"axis 'w_bits' must be a list of values or a table of lists, "
@@ -156,8 +158,21 @@ def _with(axes="w_bits = [6, 8]", task='name = "cue"', train="n_train = 2", conf
      r"point 1 \(randman, seed 1, w_bits=6\): task 'randman' has n_in=20, n_out=10; the "
      r"configuration has n_in=40, n_out=2$"),
     (dict(task='params = {}'), r"task 1: no name$"),
-    (dict(train="batch = 3"), r"unknown key 'batch' in \[train\]; known keys: epochs, "
-                              r"n_train, n_test, weight_scale, bptt_lr$"),
+    (dict(train="batchsize = 3"), r"unknown key 'batchsize' in \[train\]; known keys: "
+                                  r"epochs, n_train, n_test, weight_scale, bptt_lr, .*, "
+                                  r"epoch_params$"),
+    # settings TrainSettings refuses for the points' tier, or for the baselines' (which take
+    # [train] too, under [baseline_train])
+    (dict(train="batch = 3"), r"point 1 \(cue, seed 1, w_bits=6\): batch is a setting of the "
+                              r"float tiers \(reference, bptt\), not of 'golden'"),
+    (dict(train="epochs = 2\nepoch_params = { 2 = { eta = 2 } }"),
+     r"baseline of point 1 \(cue, seed 1, w_bits=6\): epoch_params is a setting of the "
+     r"golden tier, not of 'reference'$"),
+    (dict(train="epochs = 2\nepoch_params = { 2 = { lr_shift = 3 } }"),
+     r"point 1 .*: epoch_params: 'lr_shift' is not a runtime register of the core"),
+    (dict(train="epoch_params = { two = { eta = 2 } }"),
+     r"\[train\] epoch_params must be a table of epoch = \{ register = value \} "),
+    (dict(train="epoch_params = { 2 = 3 }"), r"\[train\] epoch_params must be a table"),
     (dict(train="n_train = 0"), r"point 1 .*: n_train must be a positive integer, not 0$"),
 ])
 def test_sweep_file_errors_name_the_place(kw, message):
@@ -366,3 +381,96 @@ def test_failed_points_are_kept_and_retried_on_request(tmp_path, monkeypatch):
     assert sw.run_sweep(sweep, tmp_path, **quiet)["skipped"] == 2 and calls == [6, 8]
     assert sw.run_sweep(sweep, tmp_path, retry_failed=True, **quiet)["ran"] == 2
     assert calls == [6, 8, 6, 8]
+
+
+SCHEDULED = """
+seeds = [1]
+[train]
+epochs = 2
+n_train = 2
+epoch_params = { 2 = { eta = 2, eta_out = 3 } }
+[baseline_train]
+batch = 2
+eprop_lr = 5e-3
+loss = "ce"
+epoch_params = {}
+[config]
+homeo_gain = 16
+homeo_target = 40
+[baseline_config]
+homeo_gain = 0
+[task]
+name = "cue"
+[axes]
+w_bits = [6, 8]
+"""
+
+
+def test_training_schedules_and_baseline_settings_reach_the_keys():
+    # the full cue task needs a register schedule on the golden core (--at-epoch) and float
+    # e-prop over mini-batches for its baseline: [train] and [baseline_train] carry them
+    sweep = sw.parse_sweep(SCHEDULED)
+    for point in sweep.points:
+        assert point.key["train"]["epoch_params"] == {"2": {"eta": 2, "eta_out": 3}}
+        assert point.key["train"]["batch"] is None and point.key["train"]["loss"] == "mse"
+    (base,) = sweep.baselines
+    assert base.key["train"]["epoch_params"] == {}
+    assert (base.key["train"]["batch"], base.key["train"]["eprop_lr"],
+            base.key["train"]["loss"]) == (2, 5e-3, "ce")
+    assert base.key["train"]["epochs"] == 2 and base.key["train"]["n_train"] == 2
+    # [baseline_config] changes the baselines' configuration only
+    assert [p.config.homeo_gain for p in sweep.points] == [16, 16]
+    assert base.config.homeo_gain == 0 and base.config.homeo_target == 40
+    # the key is what the store keeps (JSON); run_point turns it back into the settings
+    key = json.loads(json.dumps(sweep.points[0].key))
+    from eligo.model.train import TrainSettings
+    settings = TrainSettings(**sw._settings_train(key["train"]))
+    assert settings.epoch_params == {2: {"eta": 2, "eta_out": 3}}
+    # a different schedule is a different point
+    other = sw.parse_sweep(SCHEDULED.replace("eta_out = 3", "eta_out = 2"))
+    assert other.points[0].hash != sweep.points[0].hash
+    assert other.baselines[0].hash == sweep.baselines[0].hash
+
+
+def test_a_scheduled_point_trains_with_its_schedule(monkeypatch):
+    # run_point hands the schedule to train() as integers (a JSON key has string epochs)
+    import eligo.model.train as train_module
+    seen = {}
+
+    def fake_train(settings, **kwargs):
+        seen["settings"] = settings
+        raise RuntimeError("stop here")
+    monkeypatch.setattr(train_module, "train", fake_train)
+    key = json.loads(json.dumps(sw.parse_sweep(SCHEDULED).points[0].key))
+    result, _, _ = sw.run_point(key)
+    assert "stop here" in result["error"]
+    assert seen["settings"].epoch_params == {2: {"eta": 2, "eta_out": 3}}
+    assert seen["settings"].config_changes["w_bits"] == 6
+
+
+def test_hold_lr_holds_the_homeostatic_gain_and_target():
+    # H = homeo_gain (zout - homeo_target) counts in w_frac + y_frac fraction bits per zout
+    # integer (trace_frac fraction bits): two more weight fraction bits need 4x the gain;
+    # two more trace fraction bits 4x the target and 1/4 the gain
+    text = _with(axes="[axes.w]\nw_frac = [6, 8]\nw_bits = [8, 10]\n"
+                      "[axes.t]\ntrace_frac = [7, 9]\ntrace_bits = [12, 14]",
+                 config="homeo_gain = 16\nhomeo_target = 100")
+    text = text.replace("seeds = [1]", "seeds = [1]\nhold_lr = true")
+    cfgs = [p.config for p in sw.parse_sweep(text).points]
+    assert [(c.homeo_gain, c.homeo_target) for c in cfgs] == [(16, 100), (4, 400), (64, 100),
+                                                             (16, 400)]
+    from eligo.model.bridge import real_params
+    reals = [real_params(c) for c in cfgs]
+    assert {(r.homeo_gain, r.homeo_target) for r in reals} == \
+        {(reals[0].homeo_gain, reals[0].homeo_target)}
+    # a gain that cannot be held exactly is refused, naming the point
+    with pytest.raises(sw.SweepError, match=r"point 2 .*: hold_lr: homeo_gain 6 would be 6 / "
+                                            r"2\*\*2 at these fraction bits, not an integer"):
+        sw.parse_sweep(text.replace("homeo_gain = 16", "homeo_gain = 6"))
+
+
+@pytest.mark.parametrize("name", ["cue_quant", "cue_rounding", "cue_full"])
+def test_checked_in_sweep_files_are_valid(name):
+    root = Path(__file__).resolve().parent.parent / "sweeps"
+    sweep = sw.load_sweep(root / f"{name}.toml")
+    assert sweep.name == name and sweep.points
