@@ -361,14 +361,20 @@ def parse_sweep(text, source="sweep", default_name="sweep"):
             if any(isinstance(v, (dict, list)) for v in values):
                 fail(f"axis {axis!r}: {field} values must be numbers, strings or booleans, "
                      f"not {values!r}")
-            if len(set(map(_canonical, values))) != len(values):
-                fail(f"axis {axis!r}: {field} has repeated values {values!r}")
             lengths[field] = len(values)
         if len(set(lengths.values())) != 1:
             fail(f"axis {axis!r}: its fields have different numbers of values "
                  f"({', '.join(f'{f}: {n}' for f, n in lengths.items())})")
         n = next(iter(lengths.values()))
         axes[axis] = [{f: spec[f][i] for f in spec} for i in range(n)]
+        # a linked axis may repeat a field's value (w_bits 8 with w_frac 6 and 7), not a
+        # whole combination
+        if len(set(map(_canonical, axes[axis]))) != n:
+            if len(spec) == 1:
+                (field, values), = spec.items()
+                fail(f"axis {axis!r}: {field} has repeated values {values!r}")
+            fail(f"axis {axis!r} repeats a combination of values: "
+                 f"{', '.join(f'{f} = {v!r}' for f, v in spec.items())}")
 
     # build every point (and every task once), refusing the first bad one
     base_cfg = get_preset(preset_name)

@@ -130,6 +130,9 @@ def _with(axes="w_bits = [6, 8]", task='name = "cue"', train="n_train = 2", conf
     (dict(axes="w_bits = 8"), r"axis 'w_bits' must be a list of values or a table of lists, "
                               r"not 8$"),
     (dict(axes="w_bits = [8, 8]"), r"axis 'w_bits': w_bits has repeated values \[8, 8\]$"),
+    (dict(axes="[axes.w]\nw_bits = [8, 8]"), r"axis 'w': w_bits has repeated values \[8, 8\]$"),
+    (dict(axes="[axes.w]\nw_bits = [8, 8]\nw_frac = [6, 6]"),
+     r"axis 'w' repeats a combination of values: w_bits = \[8, 8\], w_frac = \[6, 6\]$"),
     (dict(axes="seed = [1, 2]"), r"axis 'seed': seed cannot be an axis: use seeds$"),
     (dict(axes="[axes.w]\nw_bits = [4, 8]\nw_frac = [2]"),
      r"axis 'w': its fields have different numbers of values \(w_bits: 2, w_frac: 1\)$"),
@@ -446,6 +449,13 @@ def test_a_scheduled_point_trains_with_its_schedule(monkeypatch):
     assert "stop here" in result["error"]
     assert seen["settings"].epoch_params == {2: {"eta": 2, "eta_out": 3}}
     assert seen["settings"].config_changes["w_bits"] == 6
+
+
+def test_a_linked_axis_may_repeat_one_fields_value():
+    # 8-bit weights at two ranges beside 10-bit ones: w_bits repeats, the pairs do not
+    sweep = sw.parse_sweep(_with(axes="[axes.w]\nw_bits = [8, 8, 10]\nw_frac = [6, 7, 8]"))
+    assert [(p.config.w_bits, p.config.w_frac) for p in sweep.points] == [(8, 6), (8, 7),
+                                                                          (10, 8)]
 
 
 def test_hold_lr_holds_the_homeostatic_gain_and_target():
