@@ -421,6 +421,7 @@ def parse_sweep(text, source="sweep", default_name="sweep"):
                 cfg = cfg.replace(**shifts)
             settings_obj = TrainSettings(task=task_name, tier=point_tier, preset=preset_name,
                                          seed=seed, task_params=params, **settings)
+            settings_obj.check_epoch_values(cfg)
         except (TypeError, ValueError) as exc:
             fail(f"{where}: {exc}")
         for field in ("weight_scale", "bptt_lr"):

@@ -173,6 +173,8 @@ def _with(axes="w_bits = [6, 8]", task='name = "cue"', train="n_train = 2", conf
      r"golden tier, not of 'reference'$"),
     (dict(train="epochs = 2\nepoch_params = { 2 = { lr_shift = 3 } }"),
      r"point 1 .*: epoch_params: 'lr_shift' is not a runtime register of the core"),
+    (dict(train="epochs = 2\nepoch_params = { 2 = { eta = -1 } }"),
+     r"point 1 .*: epoch_params at epoch 2: eta must be an integer in \[0, 65535\], not -1$"),
     (dict(train="epoch_params = { two = { eta = 2 } }"),
      r"\[train\] epoch_params must be a table of epoch = \{ register = value \} "),
     (dict(train="epoch_params = { 2 = 3 }"), r"\[train\] epoch_params must be a table"),
