@@ -3,7 +3,7 @@
 fresh store, in the order 1, 2, 2, 1 (so that a drift of the machine's load hits both).
 Checks that every run's results are the same. Prints a Markdown table.
 
-    .venv/bin/python -P sweeps/bench_backends.py [--points-seeds N] [--n-train N]
+    .venv/bin/python -P sweeps/bench_backends.py [--seeds N] [--n-train N]
 """
 
 import argparse
