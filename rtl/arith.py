@@ -2,11 +2,11 @@
 ``sat_s`` / ``sat_u`` (1, notation)."""
 
 from amaranth import hdl
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["ROUND_MODES", "RoundShift", "Saturate"]
+__all__ = ["ROUND_MODES", "RoundShift", "Saturate", "times_const", "times_small"]
 
 #: The rounding modes of spec 1.1, in the order of ``eligo.model.kernels.ROUND_MODES``.
 ROUND_MODES = ("zero", "floor", "stochastic")
@@ -25,6 +25,46 @@ def _check_int(name, value, lo, hi):
 def _check_bool(name, value):
     if not isinstance(value, bool):
         raise TypeError(f"{name} must be a bool, not {value!r}")
+
+
+# Synthesis maps every ``*`` to a DSP block, even with a constant or a 2-bit operand: the
+# iCE40 UP5K has 8 of them, and a DSP's delay on an address path sits before a memory read.
+# The two helpers below build such products from shifts, selects and adds instead.
+
+def times_const(x, k):
+    """The exact product ``x * k`` of an unsigned value ``x`` and an integer constant
+    ``k >= 0``: one shifted copy of ``x`` per set bit of ``k``, added (``popcount(k) - 1``
+    adders, none for a power of two). A Python int ``x`` gives the int ``x * k``."""
+    if not isinstance(k, int) or isinstance(k, bool) or k < 0:
+        raise ValueError(f"k must be a non-negative integer, not {k!r}")
+    if isinstance(x, int):
+        return x * k
+    x = Value.cast(x)
+    if x.shape().signed:
+        raise TypeError(f"x must be unsigned, not {x.shape()!r}")
+    terms = [x << b for b in range(k.bit_length()) if k >> b & 1]
+    product = terms[0] if terms else Const(0, 1)
+    for term in terms[1:]:
+        product = product + term
+    return product
+
+
+def times_small(x, q, bound):
+    """The exact product ``x * q`` of a value ``x`` and a signed value ``q`` with
+    ``|q| <= bound`` (a small constant: the trigger's ``q_max``): per bit of ``|q|`` a
+    select of ``x`` shifted, added, then the sign. ``q`` outside ``[-bound, bound]`` is a
+    contract violation (the product is then wrong)."""
+    if not isinstance(bound, int) or isinstance(bound, bool) or bound < 1:
+        raise ValueError(f"bound must be a positive integer, not {bound!r}")
+    x, q = Value.cast(x), Value.cast(q)
+    if not q.shape().signed:
+        raise TypeError(f"q must be signed, not {q.shape()!r}")
+    negative = q < 0
+    mag = Mux(negative, -q, q)[:bound.bit_length()]
+    product = Mux(mag[0], x, 0)
+    for b in range(1, bound.bit_length()):
+        product = product + Mux(mag[b], x << b, 0)
+    return Mux(negative, -product, product)
 
 
 def round_shift_width(width, shift, mode):

@@ -13,6 +13,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..config import ensure_config
 from ..model.names import COUNTER_NAMES
+from .arith import times_const
 from .host import bus_signature
 from .learn import TriggerUnit, WeightUpdateUnit, q_width, signal_width, trigger_sum_width
 from .neuron import NeuronUnit, ref_width, synaptic_input_width
@@ -757,7 +758,7 @@ class Core(wiring.Component):
                 m.d.sync += cyc["syn"].eq(cyc["syn"] + 1)
                 go = mask_loop(R)  # inner: the row group, rows inner * L + lane
                 m.d.comb += [iss_valid.eq(go & ~issued), iss_a.eq(inner), iss_b.eq(src)]
-                lane_read(w_rd, inner * n_pre + src)
+                lane_read(w_rd, times_const(inner, n_pre) + src)
                 lane_read(in_rd, inner)
                 with m.If(done):
                     start("neuron")
@@ -807,7 +808,7 @@ class Core(wiring.Component):
                 m.d.sync += cyc["drive"].eq(cyc["drive"] + 1)
                 go = mask_loop(n_out)
                 m.d.comb += [iss_valid.eq(go & ~issued), iss_a.eq(inner), iss_b.eq(src)]
-                lane_read(w_out_rd, inner * R + group_of(src))
+                lane_read(w_out_rd, times_const(inner, R) + group_of(src))
                 with m.If(done):
                     start("readout")
 
@@ -823,8 +824,8 @@ class Core(wiring.Component):
             with m.State("signal"):
                 m.d.sync += cyc["signal"].eq(cyc["signal"] + 1)
                 grid_loop(R, n_out)  # row group, readout: rows row * L + lane
-                lane_read(w_out_rd, col * R + row)
-                lane_read(b_rd, row * n_out + col)
+                lane_read(w_out_rd, times_const(col, R) + row)
+                lane_read(b_rd, times_const(row, n_out) + col)
                 with m.If(done):
                     start("trigger")
 
@@ -840,14 +841,14 @@ class Core(wiring.Component):
             with m.State("write_rec"):
                 m.d.sync += cyc["write_rec"].eq(cyc["write_rec"] + 1)
                 go = mask_loop(G)  # row src, column group inner: columns inner * L + lane
-                base = group_of(src) * n_pre + inner * L
+                base = times_const(group_of(src), n_pre) + times_const(inner, L)
                 m.d.comb += [iss_valid.eq(go & ~issued), iss_a.eq(src), iss_b.eq(inner),
                              iss_addr.eq(base)]
                 # Column inner * L + k is in W's lane (k + src) % L (weight_word).
                 for lane, port in enumerate(w_rd):
                     m.d.comb += port.addr.eq(base + lane_of(lane - src))
                 if full:
-                    lane_read(ebar_rd, src * G + inner)
+                    lane_read(ebar_rd, times_const(src, G) + inner)
                 else:
                     m.d.comb += psi_rd.addr.eq(bank(psi_bank, n_rec, src))
                     lane_read(pre_rd, bank(pre_bank, G, inner))
@@ -857,7 +858,7 @@ class Core(wiring.Component):
             with m.State("write_out"):
                 m.d.sync += cyc["write_out"].eq(cyc["write_out"] + 1)
                 go = mask_loop(R)  # readout src, row group inner: columns inner * L + lane
-                addr = src * R + inner
+                addr = times_const(src, R) + inner
                 m.d.comb += [iss_valid.eq(go & ~issued), iss_a.eq(src), iss_b.eq(inner),
                              iss_addr.eq(addr)]
                 lane_read(w_out_rd, addr)
@@ -905,7 +906,7 @@ class Core(wiring.Component):
                 with m.If(fsm.ongoing("sweep")):
                     rand_request(0, "G", ia, 0)
                     for lane, (k_eps, k_e, k_ebar) in enumerate(lane_rand):
-                        column = ib * L + lane
+                        column = times_const(ib, L) + lane
                         rand_request(k_eps, "EPS", ia, column)
                         rand_request(k_e, "E", ia, column)
                         rand_request(k_ebar, "EBAR", ia, column)
@@ -919,12 +920,12 @@ class Core(wiring.Component):
             if "write_rec" in rand_phases:
                 with m.If(fsm.ongoing("write_rec")):
                     for lane, k in enumerate(rec_rand_w):
-                        rand_request(k, "W", ia, ib * L + lane)
+                        rand_request(k, "W", ia, times_const(ib, L) + lane)
                     for lane, k in enumerate(rec_rand_e):
-                        rand_request(k, "E", ia, ib * L + lane)
+                        rand_request(k, "E", ia, times_const(ib, L) + lane)
                 with m.If(fsm.ongoing("write_out")):
                     for lane, k in enumerate(rec_rand_w):
-                        rand_request(k, "WOUT", ia, ib * L + lane)
+                        rand_request(k, "WOUT", ia, times_const(ib, L) + lane)
 
         # -- phase datapaths: stage 1 into the units, results back ---------------------------
         def ongoing(name):
@@ -1196,19 +1197,19 @@ class Core(wiring.Component):
         # read data). Each window's read is issued in the request cycle (the core is idle
         # then, its ports free).
         def at(stride, offset=0):
-            return lambda row, col: row * stride + offset + col
+            return lambda row, col: times_const(row, stride) + offset + col
 
         def one(port, address, word=None, write=None):
             return [port], write and [write], address, lambda row, col: Const(0, 1), word
 
         def weights(offset):
-            return (w_rd, w_wr, lambda row, col: group_of(row) * n_pre + offset + col,
+            return (w_rd, w_wr, lambda row, col: times_const(group_of(row), n_pre) + offset + col,
                     lambda row, col: lane_of(row + offset + col), None)
 
         def lanes(ports, column):
             """Lane-banked words: (ports, address, lane) of column ``column(row, col)`` of
             row ``row`` (``row`` 0 for pre, whose bank is its row)."""
-            return (ports, lambda row, col: row * G + group_of(column(row, col)),
+            return (ports, lambda row, col: times_const(row, G) + group_of(column(row, col)),
                     lambda row, col: lane_of(column(row, col)))
 
         def pre_window(offset):
@@ -1216,9 +1217,9 @@ class Core(wiring.Component):
             return (ports, None, lambda row, col: address(pre_bank, col), lane, None)
         windows = {
             "w_in": weights(0), "w_rec": weights(n_in),
-            "w_out": (w_out_rd, w_out_wr, lambda row, col: row * R + group_of(col),
+            "w_out": (w_out_rd, w_out_wr, lambda row, col: times_const(row, R) + group_of(col),
                       lambda row, col: lane_of(col), None),
-            "b": (b_rd, b_wr, lambda row, col: group_of(row) * n_out + col,
+            "b": (b_rd, b_wr, lambda row, col: times_const(group_of(row), n_out) + col,
                   lambda row, col: lane_of(row), None),
             "v": one(n_rd, at(0), lambda d: d.v), "a": one(n_rd, at(0), lambda d: d.a),
             "ref": one(n_rd, at(0), lambda d: d.ref),

@@ -14,7 +14,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..config import ensure_config
-from .arith import MAX_WIDTH, RoundShift, Saturate
+from .arith import MAX_WIDTH, RoundShift, Saturate, times_const, times_small
 from .synapse import signed_bits
 
 __all__ = ["signal_width", "homeo_range", "trigger_sum_width", "q_width", "elig_width",
@@ -396,7 +396,7 @@ class TriggerUnit(wiring.Component):
         q_mag = Const(0, unsigned(3))
         for k in range(1, q_max + 1):
             multiple = Signal(unsigned(acc_bits - 1 + k.bit_length()), name=f"multiple{k}")
-            m.d.comb += multiple.eq(threshold * k)
+            m.d.comb += multiple.eq(times_const(threshold, k))
             q_mag = Mux(mag >= multiple, k, q_mag)  # thermometer code: the largest k wins
         s2_q_mag = Signal(unsigned(3), reset_less=True)
         s2_acc = Signal(signed(acc_bits), reset_less=True)
@@ -417,7 +417,7 @@ class TriggerUnit(wiring.Component):
         acc_new = Signal(signed(acc_bits + 1))
         m.d.comb += [
             q.eq(Mux(s2_acc < 0, -s2_q_mag, s2_q_mag)),
-            q_threshold.eq(q * threshold3),
+            q_threshold.eq(times_small(threshold3, q, q_max)),
             acc_new.eq(s2_acc - q_threshold),  # in the acc_bits range: see the docstring
         ]
         s3 = Signal(trigger_out_layout(cfg), reset_less=True)
@@ -535,7 +535,7 @@ class WeightUpdateUnit(wiring.Component):
         eta_q = Signal(signed(widths["eta_q"]))
         prod = Signal(signed(widths["prod"]))
         m.d.comb += [
-            eta_q.eq(Mux(req.readout, self.eta_out, self.eta) * req.q),
+            eta_q.eq(times_small(Mux(req.readout, self.eta_out, self.eta), req.q, cfg.q_max)),
             prod.eq(eta_q * req.elig),
         ]
         s1_prod = Signal(signed(widths["prod"]), reset_less=True)

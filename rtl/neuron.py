@@ -93,13 +93,15 @@ class NeuronUnit(wiring.Component):
         ref' = refractory if z else max(ref - 1, 0)
 
     A LIF neuron's ``a`` passes through unchanged (the golden model does not write it; it is
-    0 there) and never sets ``sat_a``.
+    0 there) and never sets ``sat_a``. With ``n_alif = 0`` every request must have
+    ``alif = 0``: the unit then leaves out the ``a * rho`` and ``beta * a'`` multipliers.
 
     Elaboration parameters come from ``cfg``: every width and fraction width, ``reset``,
-    ``rounding``, ``refractory``. The runtime parameters ``alpha``, ``rho``, ``theta``,
-    ``beta``, ``gamma`` are input ports (for a register file); the unit reads ``alpha`` and
-    ``rho`` in stage 1, ``theta`` and ``beta`` in stage 2 and ``gamma`` in stage 3, so they
-    must be held while requests are in flight (change them only when the unit is empty).
+    ``rounding``, ``refractory``, whether ``n_alif`` is 0. The runtime parameters ``alpha``,
+    ``rho``, ``theta``, ``beta``, ``gamma`` are input ports (for a register file); the unit
+    reads ``alpha`` and ``rho`` in stage 1, ``theta`` and ``beta`` in stage 2 and ``gamma`` in
+    stage 3, so they must be held while requests are in flight (change them only when the unit
+    is empty).
 
     Pipeline: three register stages, one multiplier level each.
 
@@ -234,17 +236,20 @@ class NeuronUnit(wiring.Component):
         else:
             m.d.comb += v_sum.eq(Mux(req.z_old, 0, dv) + drive)
 
-        a_rho = Signal(unsigned(a_bits + D))
-        m.submodules.round_a = round_a = RoundShift(a_bits + D + 1, D, cfg.rounding)
-        da = Signal(unsigned(a_bits))
         a_sum = Signal(unsigned(a_bits + 1))
-        m.d.comb += [
-            a_rho.eq(req.a * self.rho),
-            round_a.x.eq(a_rho),
-            round_a.rand.eq(req.rand_a),
-            da.eq(round_a.o),  # in [0, 2**a_bits - 1]: see the class docstring
-            a_sum.eq(Mux(req.alif, da + (req.z_old << a_frac), req.a)),
-        ]
+        if cfg.n_alif:
+            a_rho = Signal(unsigned(a_bits + D))
+            m.submodules.round_a = round_a = RoundShift(a_bits + D + 1, D, cfg.rounding)
+            da = Signal(unsigned(a_bits))
+            m.d.comb += [
+                a_rho.eq(req.a * self.rho),
+                round_a.x.eq(a_rho),
+                round_a.rand.eq(req.rand_a),
+                da.eq(round_a.o),  # in [0, 2**a_bits - 1]: see the class docstring
+                a_sum.eq(Mux(req.alif, da + (req.z_old << a_frac), req.a)),
+            ]
+        else:  # no ALIF neuron: a' = a, and no multiplier (a DSP block) for rho or beta
+            m.d.comb += a_sum.eq(req.a)
 
         s1_v_sum = Signal(signed(v_width), reset_less=True)
         s1_a_sum = Signal(unsigned(a_bits + 1), reset_less=True)
@@ -267,7 +272,7 @@ class NeuronUnit(wiring.Component):
         m.d.comb += [
             sat_v.i.eq(s1_v_sum),
             sat_a.i.eq(s1_a_sum),
-            beta_a.eq(Mux(s1_alif, self.beta * sat_a.o, 0)),
+            beta_a.eq(Mux(s1_alif, self.beta * sat_a.o, 0) if cfg.n_alif else 0),
             aq.eq((self.theta << a_frac) + beta_a),
             diff.eq((sat_v.o << a_frac) - aq),
         ]

@@ -1,6 +1,7 @@
 # amaranth: UnusedElaboratable=no
 """Amaranth-simulator tests of rtl/random.py (Threefry2x32, RandomSource) and rtl/arith.py
-(RoundShift, Saturate) against the golden model's kernels (docs/spec.md 1.1, 1.2).
+(RoundShift, Saturate against the golden model's kernels, docs/spec.md 1.1 and 1.2;
+times_const and times_small against Python's products).
 
 Random stimuli come from ``random.Random(SEED)``; every failure message carries the seed and
 the failing inputs.
@@ -13,10 +14,10 @@ from collections import deque
 import numpy as np
 import pytest
 from amaranth.back import verilog
-from amaranth.hdl import Module, signed
+from amaranth.hdl import Module, Signal, signed, unsigned
 
 from eligo.model import kernels
-from eligo.rtl.arith import ROUND_MODES, RoundShift, Saturate
+from eligo.rtl.arith import ROUND_MODES, RoundShift, Saturate, times_const, times_small
 from eligo.rtl.random import (ROUNDS_PER_STAGE, RandomSource, Threefry2x32, rand64_layout,
                               stream_get, stream_put, threefry_layout)
 from eligo.rtl.stream_util import hold_monitor, run_simulation
@@ -434,3 +435,74 @@ def test_saturate_init_wrong_out_width():
 def test_saturate_init_wrong_signed():
     with raises(TypeError, "Signed must be a bool, not 'yes'"):
         Saturate(8, 4, signed="yes")
+
+
+CONSTANTS = list(range(41)) + [48, 63, 64, 140, 255, 512, 1000]
+
+
+def test_times_const_exhaustive_small():
+    # Every unsigned x of widths 1..6 times every constant of CONSTANTS, exact.
+    m = Module()
+    cases = []
+    for width in range(1, 7):
+        x = Signal(unsigned(width), name=f"x{width}")
+        outs = []
+        for k in CONSTANTS:
+            out = Signal(unsigned(width + 10), name=f"p{width}_{k}")
+            m.d.comb += out.eq(times_const(x, k))
+            outs.append((k, out))
+        cases.append((x, outs))
+
+    async def testbench(ctx):
+        for x, outs in cases:
+            for value in range(1 << len(x)):
+                ctx.set(x, value)
+                for k, out in outs:
+                    assert ctx.get(out) == value * k, (len(x), value, k)
+
+    run_simulation(m, testbench)
+
+
+def test_times_const_of_an_int_and_bad_arguments():
+    assert times_const(7, 140) == 980
+    with pytest.raises(ValueError, match="k must be a non-negative integer, not -1"):
+        times_const(Signal(4), -1)
+    with pytest.raises(ValueError, match="k must be a non-negative integer, not True"):
+        times_const(Signal(4), True)
+    with pytest.raises(TypeError, match="x must be unsigned"):
+        times_const(Signal(signed(4)), 3)
+
+
+def test_times_small_exhaustive_small():
+    # Every x (signed and unsigned, widths 1..4) times every q in [-bound, bound], q as wide
+    # as the trigger makes it (bound.bit_length() + 1 signed bits), for bounds 1..7.
+    m = Module()
+    cases = []
+    for is_signed in (False, True):
+        for width in range(1, 5):
+            x = Signal(signed(width) if is_signed else unsigned(width),
+                       name=f"x{'s' if is_signed else 'u'}{width}")
+            for bound in range(1, 8):
+                q = Signal(signed(bound.bit_length() + 1), name=f"q{x.name}_{bound}")
+                out = Signal(signed(width + 5), name=f"p{x.name}_{bound}")
+                m.d.comb += out.eq(times_small(x, q, bound))
+                cases.append((x, q, bound, out))
+
+    async def testbench(ctx):
+        for x, q, bound, out in cases:
+            low, high = (-(1 << (len(x) - 1)), 1 << (len(x) - 1)) if x.shape().signed \
+                else (0, 1 << len(x))
+            for xv in range(low, high):
+                ctx.set(x, xv)
+                for qv in range(-bound, bound + 1):
+                    ctx.set(q, qv)
+                    assert ctx.get(out) == xv * qv, (x.name, bound, xv, qv)
+
+    run_simulation(m, testbench)
+
+
+def test_times_small_bad_arguments():
+    with pytest.raises(ValueError, match="bound must be a positive integer, not 0"):
+        times_small(Signal(4), Signal(signed(2)), 0)
+    with pytest.raises(TypeError, match="q must be signed"):
+        times_small(Signal(4), Signal(2), 1)

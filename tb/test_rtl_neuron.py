@@ -40,10 +40,12 @@ CONFIGS = {
     "integer": Config(w_bits=4, w_frac=0, v_bits=8, v_frac=0, a_bits=4, a_frac=0, theta=3,
                       beta=1, gamma=9, alpha=4095, rho=4095, reset="zero",
                       rounding="stochastic", refractory=1),
+    # No ALIF neuron: the unit is built without its adaptation multipliers.
+    "lif_only": Config(n_alif=0, rounding="stochastic", refractory=1),
 }
 # Steps (t values) and cores per step for each configuration: about 300-400 neurons each.
 SIZES = {"tiny": (8, 8), "cue": (2, 2), "narrow": (8, 8), "reset_zero_floor": (8, 8),
-         "refractory2_stochastic": (8, 8), "integer": (8, 8)}
+         "refractory2_stochastic": (8, 8), "integer": (8, 8), "lif_only": (8, 8)}
 
 
 def mixture(rng, lo, hi, near=(), spread=0):
