@@ -6,7 +6,7 @@ per end-of-step event and streams out the step's spikes, readouts and an end-of-
 bit for bit as ``eligo.model.golden.GoldenModel.step`` computes them.
 """
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory, MemoryData
 from amaranth.lib.wiring import In, Out
@@ -1094,24 +1094,31 @@ class Core(wiring.Component):
                              sig_wr[lane].en.eq(s1_b == n_out - 1)]
 
         # trigger: recurrent rows (sig_j plus the homeostatic term), then readout rows
+        # The item's reads and the homeostatic product are registered (stage H) before the
+        # unit: the product and the unit's first stage in one cycle limited the clock.
         req = trg.i.payload
         u_valid, ua, ub, uaddr = stage_of("trigger")
-        is_out = ua >= n_rec
         homeo = Signal(signed(trigger_sum_width(c)), name="homeo")
         m.d.comb += homeo.eq(p["homeo_gain"] * (lane_data("trigger", zout_rd, lane_of(ua),
                                                           "zout_trigger")
                                                 - p["homeo_target"]))
+        h_valid = delayed(u_valid & ongoing("trigger"), 1, "trg_h_valid")
+        ha, hb, haddr = (delayed(x, 1, f"trg_h_{n}") for x, n in ((ua, "a"), (ub, "b"),
+                                                                   (uaddr, "addr")))
+        h_homeo, h_sig, h_acc = (
+            delayed(x, 1, f"trg_h_{n}") for x, n in (
+                (homeo, "homeo"), (lane_data("trigger", sig_rd, lane_of(ua), "sig_data"), "sig"),
+                (data_of("trigger", acc_rd.data, "acc_data"), "acc")))
+        is_out = ha >= n_rec
         m.d.comb += [
-            trg.i.valid.eq(u_valid & ongoing("trigger")),
-            req.signal_sum.eq(Mux(is_out, ERR[ua - n_rec],
-                                  lane_data("trigger", sig_rd, lane_of(ua), "sig_data") + homeo)),
-            req.acc.eq(Mux(is_out, ACC_OUT[ua - n_rec],
-                           data_of("trigger", acc_rd.data, "acc_data"))),
+            trg.i.valid.eq(h_valid),
+            req.signal_sum.eq(Mux(is_out, ERR[ha - n_rec], h_sig + h_homeo)),
+            req.acc.eq(Mux(is_out, ACC_OUT[ha - n_rec], h_acc)),
             req.has_target.eq(1), req.readout.eq(is_out),
         ]
         if stochastic:
-            m.d.comb += req.rand.eq(rand[0])
-        ga, _, _ = tags(trg, "trg", (ua, ub, uaddr))
+            m.d.comb += req.rand.eq(delayed(Value.cast(rand[0]), 1, "trg_h_rand"))
+        ga, _, _ = tags(trg, "trg", (ha, hb, haddr))
         res = trg.o.payload
         with m.If(trg.o.valid):
             m.d.sync += Q[ga].eq(res.q)
