@@ -50,21 +50,21 @@ def times_const(x, k):
 
 
 def times_small(x, q, bound):
-    """The exact product ``x * q`` of a value ``x`` and a signed value ``q`` with
-    ``|q| <= bound`` (a small constant: the trigger's ``q_max``): per bit of ``|q|`` a
-    select of ``x`` shifted, added, then the sign. ``q`` outside ``[-bound, bound]`` is a
-    contract violation (the product is then wrong)."""
+    """The exact product ``x * q`` of a value ``x`` and a value ``q`` with ``|q| <= bound``
+    (a small constant: the trigger's ``q_max``): per bit of ``|q|`` a select of ``x``
+    shifted, added, then the sign. An unsigned ``q`` is a magnitude and needs no sign logic,
+    so a caller that holds ``|q|`` and the sign apart passes ``|q|`` and applies the sign
+    once itself. ``q`` outside ``[-bound, bound]`` is a contract violation (the product is
+    then wrong)."""
     if not isinstance(bound, int) or isinstance(bound, bool) or bound < 1:
         raise ValueError(f"bound must be a positive integer, not {bound!r}")
     x, q = Value.cast(x), Value.cast(q)
-    if not q.shape().signed:
-        raise TypeError(f"q must be signed, not {q.shape()!r}")
-    negative = q < 0
-    mag = Mux(negative, -q, q)[:bound.bit_length()]
+    negative = q < 0 if q.shape().signed else Const(0)
+    mag = (Mux(negative, -q, q) if q.shape().signed else q)[:bound.bit_length()]
     product = Mux(mag[0], x, 0)
     for b in range(1, bound.bit_length()):
         product = product + Mux(mag[b], x << b, 0)
-    return Mux(negative, -product, product)
+    return Mux(negative, -product, product) if q.shape().signed else product
 
 
 def round_shift_width(width, shift, mode):

@@ -211,7 +211,7 @@ def trigger_ranges(cfg):
     r["acc_new"] = acc
     r["mag"] = (0, 1 << (cfg.acc_bits - 1))
     r["multiple"] = (0, cfg.q_max * ((1 << (cfg.acc_bits - 1)) - 1))
-    r["q_threshold"] = _mul((-cfg.q_max, cfg.q_max), (0, (1 << (cfg.acc_bits - 1)) - 1))
+    r["mag_threshold"] = _mul((0, cfg.q_max), (0, (1 << (cfg.acc_bits - 1)) - 1))
     return r
 
 
@@ -412,13 +412,18 @@ class TriggerUnit(wiring.Component):
         # -- stage 3: signed q, remainder ---------------------------------------------------
         threshold3 = Signal(unsigned(acc_bits - 1))
         m.d.comb += threshold3.eq(Mux(s2_readout, self.trigger_out, self.trigger))
+        # q has the accumulator's sign: the product takes |q| and the sign is applied once,
+        # to the remainder's add or subtract.
+        negative = s2_acc < 0
         q = Signal(signed(qw))
-        q_threshold = Signal(signed(widths["q_threshold"]))
+        # |q| * threshold (widths counts a sign bit; this value is never negative)
+        mag_threshold = Signal(unsigned(widths["mag_threshold"] - 1))
         acc_new = Signal(signed(acc_bits + 1))
         m.d.comb += [
-            q.eq(Mux(s2_acc < 0, -s2_q_mag, s2_q_mag)),
-            q_threshold.eq(times_small(threshold3, q, q_max)),
-            acc_new.eq(s2_acc - q_threshold),  # in the acc_bits range: see the docstring
+            q.eq(Mux(negative, -s2_q_mag, s2_q_mag)),
+            mag_threshold.eq(times_small(threshold3, s2_q_mag, q_max)),
+            # acc - q * threshold, in the acc_bits range: see the docstring
+            acc_new.eq(Mux(negative, s2_acc + mag_threshold, s2_acc - mag_threshold)),
         ]
         s3 = Signal(trigger_out_layout(cfg), reset_less=True)
         with m.If(advance):

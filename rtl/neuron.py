@@ -94,7 +94,9 @@ class NeuronUnit(wiring.Component):
 
     A LIF neuron's ``a`` passes through unchanged (the golden model does not write it; it is
     0 there) and never sets ``sat_a``. With ``n_alif = 0`` every request must have
-    ``alif = 0``: the unit then leaves out the ``a * rho`` and ``beta * a'`` multipliers.
+    ``alif = 0``: the unit then leaves out the ``a * rho`` and ``beta * a'`` multipliers,
+    and takes ``gamma * h`` as ``(gamma * (h >> a_frac)) << a_frac`` (exact: ``h``'s low
+    ``a_frac`` bits are then zero).
 
     Elaboration parameters come from ``cfg``: every width and fraction width, ``reset``,
     ``rounding``, ``refractory``, whether ``n_alif`` is 0. The runtime parameters ``alpha``,
@@ -307,8 +309,14 @@ class NeuronUnit(wiring.Component):
             mag.eq(Mux(s2_diff < 0, -s2_diff, s2_diff)),
             near.eq(mag < (1 << s)),
             h.eq((1 << s) - mag[:s]),  # used only where near, i.e. mag < 2**s
-            gamma_h.eq(self.gamma * h),
         ]
+        if cfg.n_alif:
+            m.d.comb += gamma_h.eq(self.gamma * h)
+        else:
+            # Without beta * a', diff = (v' - theta) << a_frac: the low a_frac bits of diff,
+            # hence of h, are zero, and the product is v_frac + 1 bits wide, not s + 1 (one
+            # DSP block where 16-bit ones would take two).
+            m.d.comb += gamma_h.eq((self.gamma * h[a_frac:]) << a_frac)
         if s:
             m.submodules.round_psi = round_psi = RoundShift(psi_bits + s + 1, s, cfg.rounding)
             m.d.comb += [

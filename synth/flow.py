@@ -97,7 +97,10 @@ def synthesize(cfg, preset, board, build_dir, *, clock_hz=None, seed=1, lanes=1,
     out(f"   elaborating {preset} ({lanes} lane{'s' * (lanes > 1)}) for {b.title} at "
         f"{top.clock_hz / 1e6:.2f} MHz "
         f"(UART {top.baud} baud, {top.clocks_per_bit} clocks per bit)")
-    plan = platform.build(top, name=name, build_dir=str(build_dir), do_build=False)
+    # synth_ice40 maps multipliers to LUTs unless told -dsp (synth_ecp5 uses its DSPs).
+    overrides = {"synth_opts": "-dsp"} if b.family == "ice40" else {}
+    plan = platform.build(top, name=name, build_dir=str(build_dir), do_build=False,
+                          **overrides)
     plan.extract(str(build_dir))
     times = {"elaborate": time.perf_counter() - start}
 

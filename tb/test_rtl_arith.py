@@ -475,7 +475,8 @@ def test_times_const_of_an_int_and_bad_arguments():
 
 def test_times_small_exhaustive_small():
     # Every x (signed and unsigned, widths 1..4) times every q in [-bound, bound], q as wide
-    # as the trigger makes it (bound.bit_length() + 1 signed bits), for bounds 1..7.
+    # as the trigger makes it (bound.bit_length() + 1 signed bits), and every unsigned
+    # magnitude q in [0, bound] (bound.bit_length() bits), for bounds 1..7.
     m = Module()
     cases = []
     for is_signed in (False, True):
@@ -483,20 +484,24 @@ def test_times_small_exhaustive_small():
             x = Signal(signed(width) if is_signed else unsigned(width),
                        name=f"x{'s' if is_signed else 'u'}{width}")
             for bound in range(1, 8):
-                q = Signal(signed(bound.bit_length() + 1), name=f"q{x.name}_{bound}")
-                out = Signal(signed(width + 5), name=f"p{x.name}_{bound}")
-                m.d.comb += out.eq(times_small(x, q, bound))
-                cases.append((x, q, bound, out))
+                for q_signed in (True, False):
+                    q = Signal(signed(bound.bit_length() + 1) if q_signed
+                               else unsigned(bound.bit_length()),
+                               name=f"q{'s' if q_signed else 'u'}{x.name}_{bound}")
+                    out = Signal(signed(width + 5), name=f"p{q.name}")
+                    m.d.comb += out.eq(times_small(x, q, bound))
+                    cases.append((x, q, bound, out))
 
     async def testbench(ctx):
         for x, q, bound, out in cases:
             low, high = (-(1 << (len(x) - 1)), 1 << (len(x) - 1)) if x.shape().signed \
                 else (0, 1 << len(x))
+            q_values = range(-bound, bound + 1) if q.shape().signed else range(bound + 1)
             for xv in range(low, high):
                 ctx.set(x, xv)
-                for qv in range(-bound, bound + 1):
+                for qv in q_values:
                     ctx.set(q, qv)
-                    assert ctx.get(out) == xv * qv, (x.name, bound, xv, qv)
+                    assert ctx.get(out) == xv * qv, (x.name, q.name, bound, xv, qv)
 
     run_simulation(m, testbench)
 
@@ -504,5 +509,3 @@ def test_times_small_exhaustive_small():
 def test_times_small_bad_arguments():
     with pytest.raises(ValueError, match="bound must be a positive integer, not 0"):
         times_small(Signal(4), Signal(signed(2)), 0)
-    with pytest.raises(TypeError, match="q must be signed"):
-        times_small(Signal(4), Signal(2), 1)
