@@ -138,8 +138,9 @@ def _fpga(out):
             f"{report['times_s']['total']:.0f} s")
     else:
         out(f"   -> DOES NOT FIT the UP5K: {res} (nextpnr's utilisation); "
-            f"{report['times_s']['total']:.0f} s. The core keeps its neuron state in "
-            f"registers behind multiplexers and its datapath in LUTs: see docs/board_icebreaker.md")
+            f"{report['times_s']['total']:.0f} s. Each phase of the core has its own "
+            f"hardware (sequencer, pipeline units, 32-bit counters), more logic than the "
+            f"UP5K's 5,280 cells: see docs/board_icebreaker.md")
     return report
 
 
