@@ -54,6 +54,7 @@ _FIELDS = [
     ("acc_bits", "formats", "int", 2, 32),
     ("acc_frac", "formats", "int", 0, 40),
     ("decay_bits", "formats", "int", 1, 24),
+    ("counter_bits", "formats", "int", 8, 32),
     # conventions
     ("reset", "conventions", RESET_MODES, None, None),
     ("rounding", "conventions", ROUNDING_MODES, None, None),
@@ -119,6 +120,10 @@ class Config:
         Error accumulators of the trigger (recurrent rows and readout rows): signed.
     decay_bits : int
         Fraction bits ``D`` of the decay factors ``alpha``, ``rho``, ``kappa``.
+    counter_bits : int
+        Width of the event and saturation counters, which saturate at
+        ``2**counter_bits - 1``; narrower counters cost less logic, and the host then reads
+        and clears them more often.
     reset : {"subtract", "zero"}
         Membrane reset one step after a spike.
     rounding : {"zero", "floor", "stochastic"}
@@ -190,6 +195,7 @@ class Config:
     acc_bits: int = 16
     acc_frac: int = 12
     decay_bits: int = 12
+    counter_bits: int = 32
 
     reset: str = "subtract"
     rounding: str = "zero"
@@ -356,6 +362,11 @@ class Config:
     def n_pre(self):
         """Presynaptic sources of a recurrent neuron: inputs then recurrent neurons."""
         return self.n_in + self.n_rec
+
+    @property
+    def counter_max(self):
+        """The value at which every event and saturation counter stops."""
+        return 2**self.counter_bits - 1
 
     @property
     def n_lif(self):

@@ -16,7 +16,6 @@ from .names import COUNTER_NAMES, SAT_NAMES, STATE_NAMES
 __all__ = ["GoldenModel", "StepOutput", "STATE_NAMES", "COUNTER_NAMES", "SAT_NAMES",
            "random_weights"]
 
-COUNTER_MAX = 2**32 - 1
 
 
 class StepOutput(tuple):
@@ -48,7 +47,8 @@ class GoldenModel:
     state : dict of str to numpy.ndarray
         Every state variable of docs/spec.md section 2, with a leading batch axis.
     counters : dict of str to numpy.ndarray
-        The 32-bit saturating counters, one value per batch element (views: read only).
+        The saturating counters (``cfg.counter_bits`` wide), one value per batch element
+        (views: read only).
     t : int
         The step index (feeds the random source; ``reset()`` keeps it).
     rows_written : dict of str to numpy.ndarray
@@ -187,7 +187,7 @@ class GoldenModel:
         if learn and mask.any():
             self._learn(mask.any(axis=1))
 
-        np.minimum(counts, COUNTER_MAX, out=counts)
+        np.minimum(counts, self.cfg.counter_max, out=counts)
         self.t += 1
         return StepOutput(z.copy(), st["y"].copy())
 

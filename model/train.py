@@ -198,8 +198,9 @@ class GoldenTier:
         self.cfg = self.model.cfg
 
     def train_epoch(self, split, order, bar):
-        # The core's counters are 32-bit and saturate (a long run passes 2**32 writes): read
-        # and clear them after every sample, as a host does, and sum in Python integers.
+        # The core's counters saturate at cfg.counter_max (a long run passes 2**32 writes):
+        # read and clear them after every sample, as a host does, and sum in Python integers.
+        # A counter that saturates within one sample has lost counts: refuse it.
         totals = dict.fromkeys(("row_updates", "weight_writes", "spikes"), 0)
         for index in order:
             ystar, mask = _golden_targets(self.cfg, split, index)
@@ -207,7 +208,14 @@ class GoldenTier:
             self.model.clear_counters()
             self.model.run(split.x[index][:, None], ystar[:, None], mask[:, None], learn=True)
             for name in totals:
-                totals[name] += int(self.model.counters[name][0])
+                count = int(self.model.counters[name][0])
+                if count >= self.cfg.counter_max:
+                    raise ValueError(
+                        f"counter {name} saturated at {count} (2**counter_bits - 1, "
+                        f"counter_bits = {self.cfg.counter_bits}) within one training "
+                        f"sample, so its total would be wrong; train with a wider "
+                        f"counter_bits")
+                totals[name] += count
             bar.update()
         return totals
 

@@ -31,7 +31,7 @@ EV_SPIKE, EV_TARGET, EV_END = 0, 1, 2
 # Output kinds (the `kind` field of output_layout).
 OUT_SPIKE, OUT_READOUT, OUT_END = 0, 1, 2
 
-COUNTER_MAX = 2**32 - 1
+ERRORS_MAX = 2**32 - 1  # the bad-event counter `errors` (32 bits, saturating)
 
 # Allowed values of Core's ``lanes``: the column of a synapse splits into lane bits and a
 # group without a divider.
@@ -176,8 +176,8 @@ class Core(wiring.Component):
     ``sig_j`` (likewise). Register arrays (lists of signals): ``z`` (``n_rec``), ``y``,
     ``err``, ``acc_out`` (``n_out`` each); ``clear_state`` zeroes them at once and the
     memories in a sweep of one word per cycle (the core stays busy meanwhile).
-    ``counters`` maps every name of ``eligo.model.names.COUNTER_NAMES`` to a 32-bit saturating
-    register; ``cycles`` maps each name of :data:`PHASES` to the cycles that phase took in the
+    ``counters`` maps every name of ``eligo.model.names.COUNTER_NAMES`` to a saturating
+    register of ``cfg.counter_bits``; ``cycles`` maps each name of :data:`PHASES` to the cycles that phase took in the
     last step (cleared when a step starts).
 
     Step schedule (after the end-of-step event; one sequencer state per phase, each a loop
@@ -285,7 +285,8 @@ class Core(wiring.Component):
         self.y = regs("y", c.n_out, signed(c.y_bits))
         self.err = regs("err", c.n_out, signed(c.err_bits))
         self.acc_out = regs("acc_out", c.n_out, signed(c.acc_bits))
-        self.counters = {name: Signal(32, name=f"count_{name}") for name in COUNTER_NAMES}
+        self.counters = {name: Signal(c.counter_bits, name=f"count_{name}")
+                         for name in COUNTER_NAMES}
         self.cycles = {name: Signal(32, name=f"cycles_{name}") for name in PHASES}
         self._map = register_map(cfg)
         self.params = {
@@ -745,7 +746,7 @@ class Core(wiring.Component):
                             m.d.comb += bad.eq(1)
                 with m.If(bad):
                     m.d.sync += [self.error.eq(1),
-                                 self.errors.eq(Mux(self.errors == COUNTER_MAX, self.errors,
+                                 self.errors.eq(Mux(self.errors == ERRORS_MAX, self.errors,
                                                     self.errors + 1))]
 
             # clear_state: zero every state memory, one word of each per cycle.
@@ -1202,9 +1203,9 @@ class Core(wiring.Component):
         for name, terms in incs.items():
             reg = self.counters[name]
             total = sum(terms[1:], terms[0])
-            nxt = Signal(34, name=f"next_{name}")
+            nxt = Signal(max(len(reg), len(total)) + 1, name=f"next_{name}")
             m.d.comb += nxt.eq(reg + total)
-            m.d.sync += reg.eq(Mux(nxt > COUNTER_MAX, COUNTER_MAX, nxt))
+            m.d.sync += reg.eq(Mux(nxt > c.counter_max, c.counter_max, nxt))
         m.d.comb += pipe_busy.eq(Cat(*busy_bits).any())
 
         # The host's windows onto the memories: (read ports, write port or None, address of

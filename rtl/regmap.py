@@ -71,7 +71,7 @@ class Register:
 
     ``kind``: ``"const"`` (read-only ``value``), ``"status"``, ``"command"`` (write-only,
     reads 0), ``"param"`` (read-write, ``low`` .. ``high``), ``"counter"`` and ``"cycles"``
-    (read-only, 32 bits, saturating / cleared per step).
+    (read-only; ``counter_bits`` wide and saturating / 32 bits, cleared per step).
     """
     name: str
     address: int
@@ -155,7 +155,7 @@ class RegisterMap:
             reg(name, "param", f"runtime parameter {name}, in [{low}, {high}]; reset value "
                 f"from the configuration", value=getattr(c, name), low=low, high=high)
         for name in COUNTER_NAMES:
-            reg(f"count_{name}", "counter", f"counter {name} (32 bits, saturating)")
+            reg(f"count_{name}", "counter", f"counter {name} ({c.counter_bits} bits, saturating)")
         for name in PHASES:
             reg(f"cycles_{name}", "cycles", f"cycles of phase {name} in the last step")
         self.registers = {r.name: r for r in regs}

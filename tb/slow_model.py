@@ -13,14 +13,13 @@ Places where the spec admits more than one reading are marked ``# SPEC-AMBIGUITY
 """
 
 __all__ = [
-    "MASK32", "MASK64", "SITES", "COUNTER_MAX", "SAT_VARS",
+    "MASK32", "MASK64", "SITES", "SAT_VARS",
     "rotl32", "threefry2x32_20", "rand64",
     "sat_s", "sat_u", "rshift_round", "SlowModel",
 ]
 
 MASK32 = 0xFFFFFFFF
 MASK64 = 0xFFFFFFFFFFFFFFFF
-COUNTER_MAX = 2**32 - 1
 
 # Rounding sites, from the spec's table (section 1.2).
 SITES = {
@@ -188,10 +187,11 @@ class SlowModel:
         return self.cfg.beta if self._is_alif(j) else 0
 
     def _count(self, name, n=1):
+        top = 2**self.cfg.counter_bits - 1  # counters saturate at counter_bits (spec 2)
         if name in self.sat:
-            self.sat[name] = min(self.sat[name] + n, COUNTER_MAX)
+            self.sat[name] = min(self.sat[name] + n, top)
         else:
-            setattr(self, name, min(getattr(self, name) + n, COUNTER_MAX))
+            setattr(self, name, min(getattr(self, name) + n, top))
 
     def _sat_s(self, x, n, var):
         value, clamped = sat_s(x, n)

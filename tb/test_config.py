@@ -49,6 +49,7 @@ EXPECTED_FIELDS = [
     ("acc_bits", "formats", "int", 2, 32),
     ("acc_frac", "formats", "int", 0, 40),
     ("decay_bits", "formats", "int", 1, 24),
+    ("counter_bits", "formats", "int", 8, 32),
     ("reset", "conventions", RESET, None, None),
     ("rounding", "conventions", ROUNDING, None, None),
     ("update_rounding", "conventions", ROUNDING, None, None),

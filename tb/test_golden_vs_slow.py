@@ -51,6 +51,7 @@ def random_config(seed):
             decay_bits=pick(4, 14),
             refractory=pick(0, 3) * (rng.random() < 0.4),
             q_max=pick(1, 3),
+            counter_bits=8 if narrow else 32,  # narrow: counters saturate too (no draw)
         )
         fields["w_frac"] = pick(0, fields["w_bits"] - 1)
         fields["v_frac"] = pick(fields["w_frac"], fields["v_bits"] - 2)
@@ -153,6 +154,7 @@ def test_random_configurations_reach_every_option_and_saturation(runs):
         for name in ("spikes", "row_updates", "weight_writes") + tuple(
                 f"sat_{n}" for n in SAT_NAMES):
             totals[name] += int(final[name].sum())
+            totals["a counter saturated"] += int((final[name] == cfg.counter_max).sum())
     for name, values in OPTIONS.items():
         assert seen[name] == set(values), f"{name} never took {set(values) - seen[name]}"
     for flag in ("refractory>0", "q_max>1", "alif", "lif"):

@@ -60,7 +60,8 @@ CONFIGS["stoch_both"] = Config(**{**BASE, "n_alif": 2, "refractory": 1, "feedbac
                                   "rounding": "stochastic", "update_rounding": "stochastic",
                                   "seed": 12345})
 CONFIGS["stoch_narrow"] = CONFIGS["narrow"].replace(rounding="stochastic",
-                                                    update_rounding="stochastic")
+                                                    update_rounding="stochastic",
+                                                    counter_bits=8)
 # The homeostatic term of the learning signal (named to sort last, as the stimulus seeds
 # follow the sorted names); in the narrow config with a stochastic datapath it drives the
 # accumulators into saturation.
@@ -76,7 +77,8 @@ CONFIGS["zfactored_stoch"] = Config(**{**BASE, "n_alif": 2, "refractory": 1,
                                        "rounding": "stochastic",
                                        "update_rounding": "stochastic"})
 CONFIGS["zfactored_narrow"] = CONFIGS["narrow"].replace(trace_mode="factored",
-                                                        rounding="stochastic", e_bits=6)
+                                                        rounding="stochastic", e_bits=6,
+                                                        counter_bits=8)
 # (steps, input spike probability, weight scale) per configuration.
 PLAN = {name: (40, 0.5, 2.0) for name in CONFIGS}
 PLAN["narrow"] = PLAN["narrow_a"] = PLAN["stoch_narrow"] = (40, 0.6, 3.0)
@@ -91,6 +93,8 @@ COVER["stoch_narrow"] = ("spikes", "row_updates", "sat_v", "sat_xbar", "sat_ebar
                          "sat_y", "sat_err", "sat_acc", "sat_w", "sat_w_out")
 COVER["zfactored_narrow"] = ("spikes", "row_updates", "sat_e", "sat_w")
 COVER["zhomeo_narrow"] = ("spikes", "row_updates", "sat_acc", "sat_w")
+# Counters that must end saturated (8-bit counters: counter_bits=8).
+SATURATED = {"stoch_narrow": ("weight_writes",), "zfactored_narrow": ("weight_writes",)}
 
 
 def make_plan(cfg, name):
@@ -143,6 +147,8 @@ def test_core_vs_golden(name, lanes):
     final = plan[-1]["snap"]
     for counter in COVER[name]:
         assert final[counter][0] > 0, f"{name}: the stimulus never reaches {counter}"
+    for counter in SATURATED.get(name, ()):
+        assert final[counter][0] == cfg.counter_max, f"{name}: {counter} never saturates"
     core = Core(cfg, lanes)
     idle_rng = random.Random(SEED)
 

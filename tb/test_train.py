@@ -80,21 +80,30 @@ def test_golden_runtime_parameters_written_between_epochs():
     assert "epoch 2: the host writes eta=0, eta_out=0" in lines
 
 
-def test_golden_counts_survive_counter_saturation(monkeypatch):
-    # The core's counters saturate (32 bits; a long run passes 2**32 writes). With the
-    # saturation bound lowered below an epoch's total but above any one sample's, the
-    # per-epoch figures must stay those of the unbounded run.
-    from eligo.model import golden
+def test_golden_counts_survive_counter_saturation():
+    # The core's counters saturate (at 2**counter_bits - 1; at 32 bits a long run passes
+    # 2**32 writes). With counter_bits set so that the bound lies below an epoch's total
+    # but above any one sample's, the per-epoch figures must stay those of 32-bit counters.
     small = dict(RANDMAN2, n_train=30, n_test=10, epochs=2)
     truth = train(TrainSettings(tier="golden", **small), progress_stream=io.StringIO(),
                   **QUIET)["history"]
-    per_sample_max = 1_000_000  # above one sample's writes here (about 165k)
+    per_sample_max = 2**20 - 1  # above one sample's writes here (about 165k)
     assert truth[0]["weight_writes_per_sample"] * 30 > 2 * per_sample_max
-    monkeypatch.setattr(golden, "COUNTER_MAX", per_sample_max)
-    bounded = train(TrainSettings(tier="golden", **small), progress_stream=io.StringIO(),
+    narrow = dict(small, config_changes=dict(small["config_changes"], counter_bits=20))
+    bounded = train(TrainSettings(tier="golden", **narrow), progress_stream=io.StringIO(),
                     **QUIET)["history"]
     strip = lambda h: [{k: v for k, v in r.items() if k != "epoch_seconds"} for r in h]
     assert strip(bounded) == strip(truth)
+
+
+def test_golden_training_refuses_a_counter_saturated_within_a_sample():
+    # 8-bit counters saturate within one sample (about 165k writes): the totals would be
+    # wrong, so training stops with an error naming the counter.
+    narrow = dict(RANDMAN2, n_train=2, n_test=2,
+                  config_changes=dict(RANDMAN2["config_changes"], counter_bits=8))
+    with pytest.raises(ValueError, match=r"^counter \w+ saturated at 255 \(2\*\*counter_bits "
+                                         r"- 1, counter_bits = 8\) within one training sample"):
+        train(TrainSettings(tier="golden", **narrow), progress_stream=io.StringIO(), **QUIET)
 
 
 @pytest.mark.parametrize("tier", ["golden", "reference", "bptt"])
