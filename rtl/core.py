@@ -553,15 +553,8 @@ class Core(wiring.Component):
         pend = Signal(max(n_pre, n_rec, n_out))   # sources / rows still to visit
         inner = Signal(range(max(n_pre, n_rec, n_out) + 1))
         issued = Signal()
-        # src, the lowest set bit of pend, is a register computed from pend's next value:
-        # the priority encoder over up to n_pre bits then ends at a register instead of
-        # running on into the read addresses and random requests that src drives.
-        pend_next = Signal.like(pend)
-        src = Signal(range(max(n_pre, n_rec, n_out)))
-        m.d.comb += pend_next.eq(pend)
-        pend_any = Signal()   # pend != 0, registered the same way
-        pend_any_next, src_next = lowest_set_bit(pend_next)
-        m.d.sync += [pend.eq(pend_next), pend_any.eq(pend_any_next), src.eq(src_next)]
+        src = Signal(range(max(n_pre, n_rec, n_out)))  # lowest set bit of pend
+        m.d.comb += src.eq(lowest_set_bit(pend)[1])
 
         # Issue stage (comb, set by the phase) and stage 1 (memory data valid).
         iss_valid, iss_a, iss_b = Signal(), Signal(range(top + 1)), Signal(range(top + 1))
@@ -674,8 +667,8 @@ class Core(wiring.Component):
         # -- the sequencer -------------------------------------------------------------------
         def start(state, pend_value=None):
             m.next = state
-            m.d.sync += [n.eq(0), row.eq(0), col.eq(0), inner.eq(0), issued.eq(0)]
-            m.d.comb += pend_next.eq(0 if pend_value is None else pend_value)
+            m.d.sync += [n.eq(0), row.eq(0), col.eq(0), inner.eq(0), issued.eq(0),
+                         pend.eq(0 if pend_value is None else pend_value)]
 
         def counted_loop(total):
             """Issue ``n`` = 0 .. total-1, one per cycle."""
@@ -698,14 +691,13 @@ class Core(wiring.Component):
         def mask_loop(length):
             """For each set bit ``src`` of ``pend`` (lowest first), ``inner`` = 0 .. length-1.
             The phase sets iss_valid (it may skip an item)."""
-            with m.If(~pend_any):
+            with m.If(pend == 0):
                 m.d.sync += issued.eq(1)
             with m.Else():
                 m.d.sync += inner.eq(inner + 1)
                 with m.If(inner == length - 1):
-                    m.d.sync += inner.eq(0)
-                    m.d.comb += pend_next.bit_select(src, 1).eq(0)
-            return pend_any
+                    m.d.sync += [inner.eq(0), pend.bit_select(src, 1).eq(0)]
+            return pend != 0
 
         pipe_busy = Signal()
         done = Signal()
@@ -878,11 +870,11 @@ class Core(wiring.Component):
             with m.State("output"):
                 m.d.sync += cyc["output"].eq(cyc["output"] + 1)
                 m.d.comb += [self.busy.eq(1), self.o.valid.eq(1)]
-                with m.If(pend_any):
+                with m.If(pend != 0):
                     m.d.comb += [self.o.payload.kind.eq(OUT_SPIKE),
                                  self.o.payload.index.eq(src)]
                     with m.If(self.o.ready):
-                        m.d.comb += pend_next.bit_select(src, 1).eq(0)
+                        m.d.sync += pend.bit_select(src, 1).eq(0)
                 with m.Elif(n < n_out):
                     m.d.comb += [self.o.payload.kind.eq(OUT_READOUT),
                                  self.o.payload.index.eq(n),
