@@ -18,8 +18,8 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["synthesize", "check_budget", "load_budgets", "report_markdown", "BUDGETS_PATH",
-           "SynthError"]
+__all__ = ["synthesize", "write_plan", "check_budget", "load_budgets", "report_markdown",
+           "BUDGETS_PATH", "SynthError"]
 
 BUDGETS_PATH = Path(__file__).with_name("budgets.json")
 
@@ -82,6 +82,16 @@ def _nextpnr_log_utilisation(log):
     return util
 
 
+def write_plan(top, platform, family, build_dir, name):
+    """Elaborate ``top`` and write Amaranth's build plan (design, constraints, the yosys
+    script ``<name>.ys``) into ``build_dir``, without running any tool."""
+    # synth_ice40 maps multipliers to LUTs unless told -dsp (synth_ecp5 uses its DSPs).
+    overrides = {"synth_opts": "-dsp"} if family == "ice40" else {}
+    plan = platform.build(top, name=name, build_dir=str(build_dir), do_build=False,
+                          **overrides)
+    plan.extract(str(build_dir))
+
+
 def synthesize(cfg, preset, board, build_dir, *, clock_hz=None, seed=1, lanes=1, out=print):
     """Build ``cfg`` (named ``preset`` in the report) with ``lanes`` lanes for ``board``;
     return the report (a dict, also written to ``build_dir/report.json`` and
@@ -97,11 +107,7 @@ def synthesize(cfg, preset, board, build_dir, *, clock_hz=None, seed=1, lanes=1,
     out(f"   elaborating {preset} ({lanes} lane{'s' * (lanes > 1)}) for {b.title} at "
         f"{top.clock_hz / 1e6:.2f} MHz "
         f"(UART {top.baud} baud, {top.clocks_per_bit} clocks per bit)")
-    # synth_ice40 maps multipliers to LUTs unless told -dsp (synth_ecp5 uses its DSPs).
-    overrides = {"synth_opts": "-dsp"} if b.family == "ice40" else {}
-    plan = platform.build(top, name=name, build_dir=str(build_dir), do_build=False,
-                          **overrides)
-    plan.extract(str(build_dir))
+    write_plan(top, platform, b.family, build_dir, name)
     times = {"elaborate": time.perf_counter() - start}
 
     rc, times["yosys"] = _run([_tool("yosys"), "-q", "-l", f"{name}.rpt", f"{name}.ys"],

@@ -1,8 +1,8 @@
 # amaranth: UnusedElaboratable=no
-"""The FPGA flow (synth/): PLL settings, the budget check, and one real bitstream (the
-smallest preset that fits a board: ``tiny`` on the ULX3S's ECP5-85F; nothing with the core
-fits the iCEBreaker's UP5K yet, docs/board_icebreaker.md) checked against synth/budgets.json,
-in the default run."""
+"""The FPGA flow (synth/): PLL settings, the yosys scripts, the budget check, and one real
+bitstream (the smallest preset that fits a board: ``tiny`` on the ULX3S's ECP5-85F; nothing
+with the core fits the iCEBreaker's UP5K yet, docs/board_icebreaker.md) checked against
+synth/budgets.json, in the default run."""
 
 import pytest
 
@@ -21,6 +21,20 @@ def test_board_top_refuses_unknown_board():
     with pytest.raises(ValueError, match=r"^board must be one of 'icebreaker', 'ulx3s', "
                                          r"not 'de0'$"):
         BoardTop(preset("tiny"), "de0")
+
+
+def test_ice40_builds_map_multipliers_to_dsp_blocks(tmp_path):
+    # Amaranth's synth_ice40 script leaves -dsp out, and every product then becomes a LUT
+    # multiplier: the iCE40 plan asks for SB_MAC16 blocks, the ECP5 one needs no option.
+    from eligo.synth.boards import BOARDS
+    from eligo.synth.flow import write_plan
+    for board, line in (("icebreaker", "synth_ice40 -dsp -top eligo"),
+                        ("ulx3s", "synth_ecp5  -top eligo")):
+        b = BOARDS[board]
+        write_plan(BoardTop(preset("tiny"), board), b.make_platform(), b.family,
+                   tmp_path / board, "eligo")
+        script = (tmp_path / board / "eligo.ys").read_text()
+        assert line in script, script
 
 
 def _report(**changes):
