@@ -52,7 +52,8 @@ with one message naming the file, the place and the value.
 
 Results store: one JSON file per point, ``<store>/<hash>.json``, where ``hash`` is the SHA-256
 of the canonical JSON of the point's *key*: the full resolved configuration
-(``Config.to_dict()``), the task and its resolved parameters, the training settings, the seed,
+(``Config.to_dict()``, less a field added since points were first stored while it holds the
+value every earlier point had), the task and its resolved parameters, the training settings, the seed,
 the tier and the golden model's ``MODEL_VERSION``. The key is stored inside the file and
 compared when read, so a collision or an entry written under another key is detected. Files
 are written to a temporary name in the same folder and renamed into place (``os.replace``):
@@ -106,6 +107,20 @@ def memory_bits(cfg):
     if cfg.trace_mode == "factored":
         return float(cfg.w_bits)
     return cfg.w_bits + cfg.e_bits + cfg.n_alif / cfg.n_rec * cfg.eps_bits
+
+
+# Configuration fields added after points were first stored, left out of a point's key while
+# they hold the value that every earlier point had, so that stored points keep their keys.
+_KEY_LATER_FIELDS = {"counter_bits": 32}
+
+
+def _key_config(cfg):
+    config = cfg.to_dict()
+    for name, old_value in _KEY_LATER_FIELDS.items():
+        group = FIELD_GROUPS[name]
+        if config[group][name] == old_value:
+            del config[group][name]
+    return config
 
 
 def _canonical(obj):
@@ -449,7 +464,7 @@ def parse_sweep(text, source="sweep", default_name="sweep"):
             "seed": seed,
             "train": _key_train(settings_obj),
             "preset": preset_name,
-            "config": cfg.to_dict(),
+            "config": _key_config(cfg),
         }
         # JSON round trip: the key as it will be read back from a file (tuples -> lists)
         return json.loads(_canonical(key))
@@ -568,7 +583,7 @@ def run_point(key):
                                  config_changes=changes, **_settings_train(key["train"]))
         with open(os.devnull, "w") as devnull:
             rep = train(settings, out=lambda *a: None, progress_stream=devnull)
-        if rep["config"] != key["config"]:
+        if _key_config(Config.from_dict(rep["config"])) != key["config"]:
             raise RuntimeError("the trained configuration is not the point's")
         result = {k: rep[k] for k in ("metric", "chance", "history", "final")}
     except Exception:  # noqa: BLE001 - a failed point is stored with its traceback

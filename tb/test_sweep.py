@@ -262,6 +262,23 @@ def test_a_point_is_its_configuration_not_its_labels():
     assert len(hashes) == 6
 
 
+def test_a_field_added_later_keeps_stored_points_keys():
+    # counter_bits came after the full cue sweep was stored: at its old value (32) it stays
+    # out of a point's key, so the hashes in that sweep's report are still the points' keys;
+    # another value enters the key.
+    import csv
+    repo = Path(__file__).resolve().parents[1]
+    with (repo / "docs" / "sweep_full" / "points.csv").open() as f:
+        stored = [row["hash"] for row in csv.DictReader(f)]
+    keys = {point.hash for point in sw.load_sweep(repo / "sweeps" / "cue_full.toml")
+            .all_points()}
+    assert stored and set(stored) <= keys
+    point = sw.load_sweep(repo / "sweeps" / "cue_full.toml").all_points()[0]
+    assert "counter_bits" not in point.key["config"]["formats"]
+    narrow = sw._key_config(point.config.replace(counter_bits=16))
+    assert narrow["formats"]["counter_bits"] == 16
+
+
 def test_memory_bits_per_synapse():
     cue = preset("cue")   # 100 neurons, 50 ALIF, eps_bits 16
     assert sw.memory_bits(cue) == 8 + 12 + 0.5 * 16
