@@ -2,11 +2,11 @@
 ``sat_s`` / ``sat_u`` (1, notation)."""
 
 from amaranth import hdl
-from amaranth.hdl import Const, Module, Mux, Signal, Value, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["ROUND_MODES", "RoundShift", "Saturate", "times_const", "times_small"]
+__all__ = ["ROUND_MODES", "RoundShift", "Saturate", "times_const", "times_small", "row_major"]
 
 #: The rounding modes of spec 1.1, in the order of ``eligo.model.kernels.ROUND_MODES``.
 ROUND_MODES = ("zero", "floor", "stochastic")
@@ -47,6 +47,19 @@ def times_const(x, k):
     for term in terms[1:]:
         product = product + term
     return product
+
+
+def row_major(row, stride, col):
+    """``row * stride + col``, the word of column ``col`` of row ``row`` in a row-major
+    memory of rows ``stride`` words long, for ``0 <= col < stride`` (the caller's contract;
+    the result is wrong otherwise). With ``stride`` a power of two it is ``col``'s low bits
+    below ``row``: no adder on the address path."""
+    if not isinstance(stride, int) or isinstance(stride, bool) or stride < 1:
+        raise ValueError(f"stride must be a positive integer, not {stride!r}")
+    row, col = Value.cast(row), Value.cast(col)
+    if stride & (stride - 1) == 0:
+        return Cat(col[:stride.bit_length() - 1], row)
+    return times_const(row, stride) + col
 
 
 def times_small(x, q, bound):

@@ -13,7 +13,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..config import ensure_config
 from ..model.names import COUNTER_NAMES
-from .arith import times_const
+from .arith import row_major, times_const
 from .host import bus_signature
 from .learn import TriggerUnit, WeightUpdateUnit, q_width, signal_width, trigger_sum_width
 from .neuron import NeuronUnit, ref_width, synaptic_input_width
@@ -759,7 +759,7 @@ class Core(wiring.Component):
                 m.d.sync += cyc["syn"].eq(cyc["syn"] + 1)
                 go = mask_loop(R)  # inner: the row group, rows inner * L + lane
                 m.d.comb += [iss_valid.eq(go & ~issued), iss_a.eq(inner), iss_b.eq(src)]
-                lane_read(w_rd, times_const(inner, n_pre) + src)
+                lane_read(w_rd, row_major(inner, n_pre, src))
                 lane_read(in_rd, inner)
                 with m.If(done):
                     start("neuron")
@@ -809,7 +809,7 @@ class Core(wiring.Component):
                 m.d.sync += cyc["drive"].eq(cyc["drive"] + 1)
                 go = mask_loop(n_out)
                 m.d.comb += [iss_valid.eq(go & ~issued), iss_a.eq(inner), iss_b.eq(src)]
-                lane_read(w_out_rd, times_const(inner, R) + group_of(src))
+                lane_read(w_out_rd, row_major(inner, R, group_of(src)))
                 with m.If(done):
                     start("readout")
 
@@ -825,8 +825,8 @@ class Core(wiring.Component):
             with m.State("signal"):
                 m.d.sync += cyc["signal"].eq(cyc["signal"] + 1)
                 grid_loop(R, n_out)  # row group, readout: rows row * L + lane
-                lane_read(w_out_rd, times_const(col, R) + row)
-                lane_read(b_rd, times_const(row, n_out) + col)
+                lane_read(w_out_rd, row_major(col, R, row))
+                lane_read(b_rd, row_major(row, n_out, col))
                 with m.If(done):
                     start("trigger")
 
@@ -849,7 +849,7 @@ class Core(wiring.Component):
                 for lane, port in enumerate(w_rd):
                     m.d.comb += port.addr.eq(base + lane_of(lane - src))
                 if full:
-                    lane_read(ebar_rd, times_const(src, G) + inner)
+                    lane_read(ebar_rd, row_major(src, G, inner))
                 else:
                     m.d.comb += psi_rd.addr.eq(bank(psi_bank, n_rec, src))
                     lane_read(pre_rd, bank(pre_bank, G, inner))
@@ -859,7 +859,7 @@ class Core(wiring.Component):
             with m.State("write_out"):
                 m.d.sync += cyc["write_out"].eq(cyc["write_out"] + 1)
                 go = mask_loop(R)  # readout src, row group inner: columns inner * L + lane
-                addr = times_const(src, R) + inner
+                addr = row_major(src, R, inner)
                 m.d.comb += [iss_valid.eq(go & ~issued), iss_a.eq(src), iss_b.eq(inner),
                              iss_addr.eq(addr)]
                 lane_read(w_out_rd, addr)

@@ -17,7 +17,8 @@ from amaranth.back import verilog
 from amaranth.hdl import Module, Signal, signed, unsigned
 
 from eligo.model import kernels
-from eligo.rtl.arith import ROUND_MODES, RoundShift, Saturate, times_const, times_small
+from eligo.rtl.arith import (ROUND_MODES, RoundShift, Saturate, row_major, times_const,
+                              times_small)
 from eligo.rtl.random import (ROUNDS_PER_STAGE, RandomSource, Threefry2x32, rand64_layout,
                               stream_get, stream_put, threefry_layout)
 from eligo.rtl.stream_util import hold_monitor, run_simulation
@@ -471,6 +472,31 @@ def test_times_const_of_an_int_and_bad_arguments():
         times_const(Signal(4), True)
     with pytest.raises(TypeError, match="x must be unsigned"):
         times_const(Signal(signed(4)), 3)
+
+
+def test_row_major_exhaustive_small():
+    # row * stride + col for every row of 4 bits and every col < stride, strides 1..9 (powers
+    # of two take the concatenation, the others the adder), col wider than it needs to be.
+    m = Module()
+    row = Signal(4)
+    cases = []
+    for stride in range(1, 10):
+        col = Signal(5, name=f"col{stride}")
+        out = Signal(10, name=f"addr{stride}")
+        m.d.comb += out.eq(row_major(row, stride, col))
+        cases.append((stride, col, out))
+
+    async def testbench(ctx):
+        for r in range(16):
+            ctx.set(row, r)
+            for stride, col, out in cases:
+                for c in range(stride):
+                    ctx.set(col, c)
+                    assert ctx.get(out) == r * stride + c, (stride, r, c)
+
+    run_simulation(m, testbench)
+    with pytest.raises(ValueError, match="stride must be a positive integer, not 0"):
+        row_major(row, 0, Signal(2))
 
 
 def test_times_small_exhaustive_small():
