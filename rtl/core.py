@@ -1156,9 +1156,18 @@ class Core(wiring.Component):
             w_cols = [delayed(w, syn.latency, f"w_data_f{k}") for k, w in enumerate(w_cols)]
             if rec_rand_w:
                 rand_w = [delayed(r, syn.latency, f"rand_w_f{k}") for k, r in enumerate(rand_w)]
-        rec_q = Signal.like(q_all[0], name="rec_q")
-        out_q = Signal.like(q_all[0], name="out_q")
-        m.d.comb += [rec_q.eq(Q[rec_a]), out_q.eq(Q[n_rec + ua])]
+        # The q of the row an item writes. Q does not change during the write phases, so the
+        # item's q is read at stage 1 and delayed with the item to the stage that feeds the
+        # update units: where that stage lies later (stochastic updates, factored traces),
+        # a register ends the (n_rec + n_out)-way Q multiplexer instead of the units' product.
+        def row_q(delay, readout, name):
+            q1 = Signal.like(q_all[0], name=f"{name}1")
+            m.d.comb += q1.eq(Q[n_rec + s1_a] if readout else Q[s1_a])
+            return delayed(q1, delay, name) if delay else q1
+
+        rand_delay = {ph: extra if ph in rand_phases else 0 for ph in ("write_rec", "write_out")}
+        rec_q = row_q(rand_delay["write_rec"] + (0 if full else syn.latency), False, "rec_q")
+        out_q = row_q(rand_delay["write_out"], True, "out_q")
         for lane, unit in enumerate(upds):
             req = unit.i.payload
             out_valid = u_valid & ongoing("write_out") & lane_present(lane, ub, n_rec)
