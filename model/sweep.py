@@ -53,8 +53,8 @@ with one message naming the file, the place and the value.
 Results store: one JSON file per point, ``<store>/<hash>.json``, where ``hash`` is the SHA-256
 of the canonical JSON of the point's *key*: the full resolved configuration
 (``Config.to_dict()``, less a field added since points were first stored while it holds the
-value every earlier point had), the task and its resolved parameters, the training settings, the seed,
-the tier and the golden model's ``MODEL_VERSION``. The key is stored inside the file and
+value every earlier point had), the task and its resolved parameters, the training settings,
+the seed, the tier and the golden model's ``MODEL_VERSION``. The key is stored inside the file and
 compared when read, so a collision or an entry written under another key is detected. Files
 are written to a temporary name in the same folder and renamed into place (``os.replace``):
 a finished point is either there whole or not at all. A rerun skips every stored point; an

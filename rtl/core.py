@@ -177,8 +177,8 @@ class Core(wiring.Component):
     ``err``, ``acc_out`` (``n_out`` each); ``clear_state`` zeroes them at once and the
     memories in a sweep of one word per cycle (the core stays busy meanwhile).
     ``counters`` maps every name of ``eligo.model.names.COUNTER_NAMES`` to a saturating
-    register of ``cfg.counter_bits``; ``cycles`` maps each name of :data:`PHASES` to the cycles that phase took in the
-    last step (cleared when a step starts).
+    register of ``cfg.counter_bits``; ``cycles`` maps each name of :data:`PHASES` to the
+    cycles that phase took in the last step (cleared when a step starts).
 
     Step schedule (after the end-of-step event; one sequencer state per phase, each a loop
     that issues one item per cycle into a one-cycle memory-read stage and then a unit, and
