@@ -72,12 +72,12 @@ def times_small(x, q, bound):
     if not isinstance(bound, int) or isinstance(bound, bool) or bound < 1:
         raise ValueError(f"bound must be a positive integer, not {bound!r}")
     x, q = Value.cast(x), Value.cast(q)
-    negative = q < 0 if q.shape().signed else Const(0)
-    mag = (Mux(negative, -q, q) if q.shape().signed else q)[:bound.bit_length()]
+    signed_q = q.shape().signed
+    mag = (Mux(q < 0, -q, q) if signed_q else q)[:bound.bit_length()]
     product = Mux(mag[0], x, 0)
     for b in range(1, bound.bit_length()):
         product = product + Mux(mag[b], x << b, 0)
-    return Mux(negative, -product, product) if q.shape().signed else product
+    return Mux(q < 0, -product, product) if signed_q else product
 
 
 def round_shift_width(width, shift, mode):

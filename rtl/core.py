@@ -1143,6 +1143,15 @@ class Core(wiring.Component):
                           for k, port in enumerate(w_rd)], ua)
         rand_w = [rand[k] for k in rec_rand_w] or [Const(0, 64)] * L
         rand_out = rand_w  # (write_out draws its WOUT words from the same sources)
+        # The q of the row an item writes. Q does not change during the write phases, so the
+        # item's q is read at stage 1 and delayed with the item's memory data to the stage
+        # that feeds the update units: where that stage lies later (stochastic updates,
+        # factored traces), a register ends the (n_rec + n_out)-way Q multiplexer instead of
+        # the units' product.
+        rec_q1, out_q1 = (Signal.like(q_all[0], name=n) for n in ("rec_q1", "out_q1"))
+        m.d.comb += [rec_q1.eq(Q[s1_a]), out_q1.eq(Q[n_rec + s1_a])]
+        rec_q = data_of("write_rec", rec_q1, "rec_q")
+        out_q = data_of("write_out", out_q1, "out_q")
         if full:
             rec_valid, rec_a, rec_b, rec_addr = rec_columns, ua, ub, uaddr
             rec_elig = [data_of("write_rec", port.data, f"ebar_upd_data{k}")
@@ -1154,20 +1163,9 @@ class Core(wiring.Component):
             rec_a, rec_b, rec_addr = fa, fb, faddr
             rec_elig = [unit.o.payload.ebar for unit in lane_syns]
             w_cols = [delayed(w, syn.latency, f"w_data_f{k}") for k, w in enumerate(w_cols)]
+            rec_q = delayed(rec_q, syn.latency, "rec_q_f")
             if rec_rand_w:
                 rand_w = [delayed(r, syn.latency, f"rand_w_f{k}") for k, r in enumerate(rand_w)]
-        # The q of the row an item writes. Q does not change during the write phases, so the
-        # item's q is read at stage 1 and delayed with the item to the stage that feeds the
-        # update units: where that stage lies later (stochastic updates, factored traces),
-        # a register ends the (n_rec + n_out)-way Q multiplexer instead of the units' product.
-        def row_q(delay, readout, name):
-            q1 = Signal.like(q_all[0], name=f"{name}1")
-            m.d.comb += q1.eq(Q[n_rec + s1_a] if readout else Q[s1_a])
-            return delayed(q1, delay, name) if delay else q1
-
-        rand_delay = {ph: extra if ph in rand_phases else 0 for ph in ("write_rec", "write_out")}
-        rec_q = row_q(rand_delay["write_rec"] + (0 if full else syn.latency), False, "rec_q")
-        out_q = row_q(rand_delay["write_out"], True, "out_q")
         for lane, unit in enumerate(upds):
             req = unit.i.payload
             out_valid = u_valid & ongoing("write_out") & lane_present(lane, ub, n_rec)

@@ -211,7 +211,6 @@ def trigger_ranges(cfg):
     r["acc_new"] = acc
     r["mag"] = (0, 1 << (cfg.acc_bits - 1))
     r["multiple"] = (0, cfg.q_max * ((1 << (cfg.acc_bits - 1)) - 1))
-    r["mag_threshold"] = _mul((0, cfg.q_max), (0, (1 << (cfg.acc_bits - 1)) - 1))
     return r
 
 
@@ -416,8 +415,9 @@ class TriggerUnit(wiring.Component):
         # to the remainder's add or subtract.
         negative = s2_acc < 0
         q = Signal(signed(qw))
-        # |q| * threshold (widths counts a sign bit; this value is never negative)
-        mag_threshold = Signal(unsigned(widths["mag_threshold"] - 1))
+        # |q| * threshold, the largest multiple of stage 2 (widths counts a sign bit; this
+        # value is never negative)
+        mag_threshold = Signal(unsigned(widths["multiple"] - 1))
         acc_new = Signal(signed(acc_bits + 1))
         m.d.comb += [
             q.eq(Mux(negative, -s2_q_mag, s2_q_mag)),
