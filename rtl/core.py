@@ -177,8 +177,10 @@ class Core(wiring.Component):
     ``err``, ``acc_out`` (``n_out`` each); ``clear_state`` zeroes them at once and the
     memories in a sweep of one word per cycle (the core stays busy meanwhile).
     ``counters`` maps every name of ``eligo.model.names.COUNTER_NAMES`` to a saturating
-    register of ``cfg.counter_bits``; ``cycles`` maps each name of :data:`PHASES` to the
-    cycles that phase took in the last step (cleared when a step starts).
+    register of ``cfg.counter_bits``. One counter times the running phase; when the phase
+    ends, its count goes into word ``PHASES.index(phase)`` of the memory :attr:`cycles` and
+    sets that bit of ``cycles_ran`` (cleared when a step starts): a phase's cycles in the
+    last step are that word where its bit is set, else 0.
 
     Step schedule (after the end-of-step event; one sequencer state per phase, each a loop
     that issues one item per cycle into a one-cycle memory-read stage and then a unit, and
@@ -287,7 +289,10 @@ class Core(wiring.Component):
         self.acc_out = regs("acc_out", c.n_out, signed(c.acc_bits))
         self.counters = {name: Signal(c.counter_bits, name=f"count_{name}")
                          for name in COUNTER_NAMES}
-        self.cycles = {name: Signal(32, name=f"cycles_{name}") for name in PHASES}
+        # A memory rather than a register per phase: 11 words of 32 bits cost one or two
+        # block RAMs instead of 352 flip-flops, 11 adders and their host multiplexer.
+        self._cycles = MemoryData(shape=unsigned(32), depth=len(PHASES), init=[])
+        self.cycles_ran = Signal(len(PHASES))
         self._map = register_map(cfg)
         self.params = {
             r.name: Signal(range(r.high + 1), init=r.value, name=f"param_{r.name}")
@@ -391,6 +396,12 @@ class Core(wiring.Component):
     def zout(self):
         """``zout``: one ``MemoryData`` per lane, ``zout[j]`` at :meth:`neuron_word`."""
         return self._zout
+
+    @property
+    def cycles(self):
+        """``MemoryData``: word ``k`` holds the cycles phase ``PHASES[k]`` took in the last
+        step, valid where bit ``k`` of :attr:`cycles_ran` is set."""
+        return self._cycles
 
     @property
     def acc(self):
@@ -665,8 +676,11 @@ class Core(wiring.Component):
             incs[name].append(expr)
 
         # -- the sequencer -------------------------------------------------------------------
+        phase_ends = Signal()  # the running phase's last cycle (cycles, after the FSM)
+
         def start(state, pend_value=None):
             m.next = state
+            m.d.comb += phase_ends.eq(1)
             m.d.sync += [n.eq(0), row.eq(0), col.eq(0), inner.eq(0), issued.eq(0),
                          pend.eq(0 if pend_value is None else pend_value)]
 
@@ -706,7 +720,6 @@ class Core(wiring.Component):
         m.d.comb += done.eq(issued & ~pipe_busy)
 
         z_vec = Cat(*self.z)
-        cyc = self.cycles
         with m.FSM(name="seq") as fsm:
             with m.State("collect"):
                 # Events wait while the host accesses the core (host_hold, below).
@@ -732,7 +745,7 @@ class Core(wiring.Component):
                         with m.Case(EV_END):
                             m.d.sync += learn.eq(ev.value[0])
                             m.d.sync += [o.eq(s) for o, s in zip(z_old, self.z)]
-                            m.d.sync += [r.eq(0) for r in cyc.values()]
+                            m.d.sync += self.cycles_ran.eq(0)
                             start("syn", Cat(x, z_vec))
                         with m.Default():
                             m.d.comb += bad.eq(1)
@@ -756,7 +769,6 @@ class Core(wiring.Component):
                     m.next = "collect"
 
             with m.State("syn"):
-                m.d.sync += cyc["syn"].eq(cyc["syn"] + 1)
                 go = mask_loop(R)  # inner: the row group, rows inner * L + lane
                 m.d.comb += [iss_valid.eq(go & ~issued), iss_a.eq(inner), iss_b.eq(src)]
                 lane_read(w_rd, row_major(inner, n_pre, src))
@@ -765,7 +777,6 @@ class Core(wiring.Component):
                     start("neuron")
 
             with m.State("neuron"):
-                m.d.sync += cyc["neuron"].eq(cyc["neuron"] + 1)
                 counted_loop(n_rec)
                 m.d.comb += n_rd.addr.eq(iss_a)
                 lane_read(in_rd, group_of(iss_a))
@@ -778,7 +789,6 @@ class Core(wiring.Component):
                         start("drive", z_vec)
 
             with m.State("trace"):
-                m.d.sync += cyc["trace"].eq(cyc["trace"] + 1)
                 counted_loop(n_pre + n_rec)
                 lane_read(pre_rd, bank(pre_bank, G, group_of(iss_a)))
                 lane_read(zout_rd, group_of(iss_a - n_pre))
@@ -792,7 +802,6 @@ class Core(wiring.Component):
 
             if full:
                 with m.State("sweep"):
-                    m.d.sync += cyc["sweep"].eq(cyc["sweep"] + 1)
                     grid_loop(n_rec, G)  # row j, column group g: columns g*L .. g*L+L-1
                     lane_read(ebar_rd, n)
                     lane_read(pre_rd, bank(pre_bank, G, iss_b))
@@ -806,7 +815,6 @@ class Core(wiring.Component):
                         start("drive", z_vec)
 
             with m.State("drive"):
-                m.d.sync += cyc["drive"].eq(cyc["drive"] + 1)
                 go = mask_loop(n_out)
                 m.d.comb += [iss_valid.eq(go & ~issued), iss_a.eq(inner), iss_b.eq(src)]
                 lane_read(w_out_rd, row_major(inner, R, group_of(src)))
@@ -814,7 +822,6 @@ class Core(wiring.Component):
                     start("readout")
 
             with m.State("readout"):
-                m.d.sync += cyc["readout"].eq(cyc["readout"] + 1)
                 counted_loop(n_out)
                 with m.If(done):
                     with m.If(learn & (mask != 0)):
@@ -823,7 +830,6 @@ class Core(wiring.Component):
                         start("output", z_vec)
 
             with m.State("signal"):
-                m.d.sync += cyc["signal"].eq(cyc["signal"] + 1)
                 grid_loop(R, n_out)  # row group, readout: rows row * L + lane
                 lane_read(w_out_rd, row_major(col, R, row))
                 lane_read(b_rd, row_major(row, n_out, col))
@@ -831,7 +837,6 @@ class Core(wiring.Component):
                     start("trigger")
 
             with m.State("trigger"):
-                m.d.sync += cyc["trigger"].eq(cyc["trigger"] + 1)
                 counted_loop(n_rec + n_out)
                 lane_read(sig_rd, group_of(iss_a))
                 lane_read(zout_rd, group_of(iss_a))
@@ -840,7 +845,6 @@ class Core(wiring.Component):
                     start("write_rec", Cat(*(q != 0 for q in q_all[:n_rec])))
 
             with m.State("write_rec"):
-                m.d.sync += cyc["write_rec"].eq(cyc["write_rec"] + 1)
                 go = mask_loop(G)  # row src, column group inner: columns inner * L + lane
                 base = times_const(group_of(src), n_pre) + times_const(inner, L)
                 m.d.comb += [iss_valid.eq(go & ~issued), iss_a.eq(src), iss_b.eq(inner),
@@ -857,7 +861,6 @@ class Core(wiring.Component):
                     start("write_out", Cat(*(q != 0 for q in q_all[n_rec:])))
 
             with m.State("write_out"):
-                m.d.sync += cyc["write_out"].eq(cyc["write_out"] + 1)
                 go = mask_loop(R)  # readout src, row group inner: columns inner * L + lane
                 addr = row_major(src, R, inner)
                 m.d.comb += [iss_valid.eq(go & ~issued), iss_a.eq(src), iss_b.eq(inner),
@@ -868,7 +871,6 @@ class Core(wiring.Component):
                     start("output", z_vec)
 
             with m.State("output"):
-                m.d.sync += cyc["output"].eq(cyc["output"] + 1)
                 m.d.comb += [self.busy.eq(1), self.o.valid.eq(1)]
                 with m.If(pend != 0):
                     m.d.comb += [self.o.payload.kind.eq(OUT_SPIKE),
@@ -885,9 +887,29 @@ class Core(wiring.Component):
                     m.d.comb += self.o.payload.kind.eq(OUT_END)
                     with m.If(self.o.ready):
                         m.d.sync += [self.t.eq(self.t + 1), x.eq(0), mask.eq(0)]
+                        m.d.comb += phase_ends.eq(1)
                         m.next = "collect"
 
         m.d.comb += self.busy.eq(~fsm.ongoing("collect"))
+
+        # -- cycles per phase: one counter, stored in the cycles memory as a phase ends -----
+        m.submodules.cycles_mem = cycles_mem = Memory(data=self._cycles)
+        cycles_wr, cycles_rd = cycles_mem.write_port(), cycles_mem.read_port()
+        phase_cycles = Signal(32)
+        phase = Signal(range(len(PHASES)))
+        in_phase = Signal()
+        for k, name in enumerate(PHASES):
+            if name != "sweep" or full:
+                with m.If(fsm.ongoing(name)):
+                    m.d.comb += [phase.eq(k), in_phase.eq(1)]
+        counted = Signal(32)  # including this cycle
+        m.d.comb += counted.eq(phase_cycles + 1)
+        with m.If(in_phase):
+            m.d.sync += phase_cycles.eq(counted)
+            with m.If(phase_ends):
+                m.d.comb += [cycles_wr.addr.eq(phase), cycles_wr.data.eq(counted),
+                             cycles_wr.en.eq(1)]
+                m.d.sync += [phase_cycles.eq(0), self.cycles_ran.bit_select(phase, 1).eq(1)]
 
         # -- random requests: the sites and (row, col) of the golden model, per phase --------
         if rngs:
@@ -1250,10 +1272,10 @@ class Core(wiring.Component):
             if n_alif:
                 ports, address, lane = lanes(eps_rd, lambda row, col: col)
                 windows["eps"] = (ports, None, address, lane, None)
-        self._elaborate_host(m, fsm, host_hold, clear_mem, windows)
+        self._elaborate_host(m, fsm, host_hold, clear_mem, windows, cycles_rd)
         return m
 
-    def _elaborate_host(self, m, fsm, host_hold, clear_mem, memory_windows):
+    def _elaborate_host(self, m, fsm, host_hold, clear_mem, memory_windows, cycles_rd):
         """The host bus target (docs/regmap.md). An access takes two cycles: the request
         cycle issues the memory read of a window, the answer cycle returns ``r_data`` (or
         performs the write) with ``ready``. Register reads are taken at any time; writes and
@@ -1267,6 +1289,10 @@ class Core(wiring.Component):
         m.d.sync += stage.eq(take)
         m.d.comb += host_hold.eq(h.valid)
         value = h.w_data.as_signed()
+        # The cycles registers (consecutive words) read the cycles memory: its word is read
+        # in the request cycle, from the address alone.
+        first = min(r.address for r in rmap.registers.values() if r.kind == "cycles") >> 2
+        m.d.comb += cycles_rd.addr.eq(((h.addr >> 2) - first)[:len(cycles_rd.addr)])
 
         def ok(r_data=0):
             m.d.comb += [h.error.eq(0), h.r_data.eq(r_data)]
@@ -1293,14 +1319,14 @@ class Core(wiring.Component):
             with m.Switch(h.addr):
                 for r in rmap.registers.values():
                     with m.Case(r.address):
-                        self._host_register(m, r, h, value, ok, clear_mem)
+                        self._host_register(m, r, h, value, ok, clear_mem, cycles_rd)
                 with m.Default():
                     for w, hit, row, col in windows:
                         with m.If(hit):
                             self._host_window(m, w, h, value, ok, row, col, registers,
                                               memory_windows)
 
-    def _host_register(self, m, r, h, value, ok, clear_mem):
+    def _host_register(self, m, r, h, value, ok, clear_mem, cycles_rd):
         if r.kind == "param":
             param = self.params[r.name]
             with m.If(~h.write):
@@ -1327,7 +1353,8 @@ class Core(wiring.Component):
                 "status": lambda: {"status": self._status_word(), "t": self.t,
                                    "errors": self.errors}[r.name],
                 "counter": lambda: self.counters[r.name.removeprefix("count_")],
-                "cycles": lambda: self.cycles[r.name.removeprefix("cycles_")],
+                "cycles": lambda: Mux(self.cycles_ran[PHASES.index(r.name[len("cycles_"):])],
+                                      cycles_rd.data, 0),
             }[r.kind]()
             with m.If(~h.write):
                 ok(source)

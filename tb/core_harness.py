@@ -10,7 +10,7 @@ from eligo.rtl.core import EV_END, EV_SPIKE, EV_TARGET, OUT_END, OUT_READOUT, OU
     PHASES, Core, event_layout
 from eligo.rtl.stream_util import run_simulation, stream_get, stream_put
 
-__all__ = ["read_state", "load_weights", "put_event", "run_step", "step_events",
+__all__ = ["read_state", "phase_cycles", "load_weights", "put_event", "run_step", "step_events",
            "first_mismatch", "ideal_cycles", "golden_step", "run_lockstep"]
 
 
@@ -57,6 +57,13 @@ def read_state(ctx, core):
     st.update({name: ctx.get(sig) for name, sig in core.counters.items()})
     st["t"] = ctx.get(core.t)
     return st
+
+
+def phase_cycles(ctx, core):
+    """The cycles each phase of :data:`PHASES` took in the last step (0 if it did not run),
+    as the ``cycles_*`` registers read them."""
+    ran = ctx.get(core.cycles_ran)
+    return {p: ctx.get(core.cycles[k]) if ran >> k & 1 else 0 for k, p in enumerate(PHASES)}
 
 
 def load_weights(ctx, core, weights):
@@ -179,8 +186,8 @@ def run_lockstep(cfg, weights, steps, golden, progress=None, lanes=1):
                 result["ideal"][phase] = result["ideal"].get(phase, 0) + n
             spikes, readouts = await run_step(
                 ctx, core, step_events(x, ystar, mask if has_target else None), learn)
-            for p in PHASES:
-                result["cycles"][p] += ctx.get(core.cycles[p])
+            for p, n in phase_cycles(ctx, core).items():
+                result["cycles"][p] += n
             result["steps"] = t + 1
             if spikes != list(np.flatnonzero(out.z[0])):
                 result["mismatch"] = (t, "z (streamed)", None, spikes,

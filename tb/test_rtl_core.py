@@ -25,7 +25,8 @@ from eligo.rtl.core import EV_END, EV_SPIKE, EV_TARGET, OUT_END, PHASES, Core
 from eligo.rtl.random import RandomSource
 from eligo.rtl.synapse import SynapseUnit
 from eligo.rtl.stream_util import run_simulation, stream_get
-from eligo.tb.core_harness import ideal_cycles, load_weights, put_event, read_state, run_step
+from eligo.tb.core_harness import ideal_cycles, load_weights, phase_cycles, put_event, read_state, \
+    run_step
 
 SEED = 20261122
 
@@ -199,7 +200,7 @@ def test_core_cycles_per_phase(rounding, update_rounding, trace_mode, lanes):
         z = [ctx.get(s) for s in core.z]
         await run_step(ctx, core, [(EV_SPIKE, 0, 0), (EV_SPIKE, 2, 0), (EV_TARGET, 0, 3000)],
                        1)
-        result.update({p: ctx.get(core.cycles[p]) for p in PHASES})
+        result.update(phase_cycles(ctx, core))
         result["z_old"] = z
         result["z"] = [ctx.get(s) for s in core.z]
         result["q_rows"] = ctx.get(core.counters["row_updates"])
