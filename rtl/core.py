@@ -19,7 +19,7 @@ from .learn import TriggerUnit, WeightUpdateUnit, q_width, signal_width, trigger
 from .neuron import NeuronUnit, ref_width, synaptic_input_width
 from .random import RandomSource
 from .regmap import COMMAND_BITS, PHASES, STATUS_BITS, register_map
-from .synapse import AlifFactor, SynapseUnit
+from .synapse import AlifFactor, EligibilityUnit, SynapseUnit
 from .trace import ReadoutUnit, TraceUnit, readout_drive_width
 
 __all__ = ["EV_SPIKE", "EV_TARGET", "EV_END", "OUT_SPIKE", "OUT_READOUT", "OUT_END",
@@ -207,7 +207,7 @@ class Core(wiring.Component):
     9. ``write_rec``: :class:`WeightUpdateUnit` over every synapse of each row with
        ``q_j != 0``, a column group of ``lanes`` columns per cycle (``ceil(n_pre / lanes)``
        cycles a row; the diagonal is never written), ``elig = ebar`` (factored: ``e_ji``
-       from the :class:`SynapseUnit` first, 5 cycles more latency).
+       from an :class:`EligibilityUnit` first, 2 cycles more latency).
     10. ``write_out``: the same over each readout row with ``q_k != 0``, ``elig = zout``, a
         group of ``lanes`` columns per cycle (``ceil(n_rec / lanes)`` cycles a row).
     11. ``output``: one transfer per spiking neuron (ascending), one per readout, the end
@@ -446,16 +446,17 @@ class Core(wiring.Component):
         m.submodules.trace = tru = TraceUnit(c)
         m.submodules.alif = alf = AlifFactor(c)
         full = c.trace_mode == "full"
-        # Factored mode computes e_ji in the row writes with the LIF path of the synapse unit
-        # (alif = 0, old ebar = 0: its ebar output is e_ji, its sat_e flag e's clamp).
-        syn_cfg = c if full else c.replace(trace_mode="full")
-        m.submodules.synapse = syn = SynapseUnit(syn_cfg)
-        # The other lanes' synapse units (lane 0 is `syn`): the sweep's (full traces) or the
-        # row writes' e_ji (factored).
-        lane_syns = [syn]
-        for lane in range(1, L):
-            m.submodules[f"synapse{lane}"] = unit = SynapseUnit(syn_cfg)
-            lane_syns.append(unit)
+        # One unit per lane (lane 0's first): the sweep's synapse units (full traces), or
+        # the eligibility units that give the row writes e_ji (factored).
+        lane_syns, lane_eligs = [], []
+        for lane in range(L):
+            suffix = str(lane) if lane else ""
+            if full:
+                m.submodules[f"synapse{suffix}"] = unit = SynapseUnit(c)
+                lane_syns.append(unit)
+            else:
+                m.submodules[f"eligibility{suffix}"] = unit = EligibilityUnit(c)
+                lane_eligs.append(unit)
         m.submodules.readout = rou = ReadoutUnit(c)
         m.submodules.trigger = trg = TriggerUnit(c)
         m.submodules.update = upd = WeightUpdateUnit(c)
@@ -476,7 +477,7 @@ class Core(wiring.Component):
             trg.trigger.eq(p["trigger"]), trg.trigger_out.eq(p["trigger_out"]),
             *(u.eta.eq(p["eta"]) for u in upds), *(u.eta_out.eq(p["eta_out"]) for u in upds),
         ]
-        units = (neu, tru, *lane_syns, rou, trg, *upds)
+        units = (neu, tru, *lane_syns, *lane_eligs, rou, trg, *upds)
         for unit in units:
             m.d.comb += unit.o.ready.eq(1)
 
@@ -1031,7 +1032,7 @@ class Core(wiring.Component):
             m.d.comb += [alf.psi_old.eq(psi_old)]
             if stochastic:
                 m.d.comb += alf.rand_g.eq(rand[0])
-            sa, _, saddr = tags(syn, "syn", (ua, ub, uaddr))
+            sa, _, saddr = tags(lane_syns[0], "syn", (ua, ub, uaddr))
             for lane, unit in enumerate(lane_syns):
                 req, res = unit.i.payload, unit.o.payload
                 m.d.comb += [
@@ -1061,19 +1062,19 @@ class Core(wiring.Component):
         rec_columns = [u_valid & lane_present(lane, ub, n_pre)
                        & (((ub << lane_bits) | lane) != n_in + ua) for lane in range(L)]
         if not full:
-            # LIF path, old ebar 0 (its decay is 0 in every rounding mode): ebar out = e_ji.
-            for lane, unit in enumerate(lane_syns):
+            for lane, unit in enumerate(lane_eligs):
                 req = unit.i.payload
                 m.d.comb += [
                     unit.i.valid.eq(rec_columns[lane] & ongoing("write_rec")),
-                    req.alif.eq(0), req.psi.eq(data_of("write_rec", psi_rd.data, "psi_data")),
+                    req.psi.eq(data_of("write_rec", psi_rd.data, "psi_data")),
                     req.pre.eq(data_of("write_rec", pre_rd[lane].data, f"pre_data{lane}")),
                 ]
                 if stochastic:
                     m.d.comb += req.rand_e.eq(rand[rec_rand_e[lane]])
                 if lane:  # (lane 0's valid is delayed by tags below; it may idle alone)
-                    delayed(unit.i.valid, unit.latency, f"syn{lane}_valid")
-            fa, fb, faddr = tags(syn, "syn", (ua, ub, uaddr))
+                    delayed(unit.i.valid, unit.latency, f"elig{lane}_valid")
+                sat_count("sat_e", unit.o.valid, unit.o.payload.sat_e)
+            fa, fb, faddr = tags(lane_eligs[0], "elig", (ua, ub, uaddr))
         for unit in lane_syns:
             sat_count("sat_eps", unit.o.valid, unit.o.payload.sat_eps)
             sat_count("sat_e", unit.o.valid, unit.o.payload.sat_e)
@@ -1179,15 +1180,16 @@ class Core(wiring.Component):
             rec_elig = [data_of("write_rec", port.data, f"ebar_upd_data{k}")
                         for k, port in enumerate(ebar_rd)]
         else:
-            # Factored: e_ji reaches the update units from the synapse units' outputs, with
-            # the weights and W random words delayed alongside.
-            rec_valid = [unit.o.valid for unit in lane_syns]
+            # Factored: e_ji reaches the update units from the eligibility units' outputs,
+            # with the weights and W random words delayed alongside.
+            rec_valid = [unit.o.valid for unit in lane_eligs]
             rec_a, rec_b, rec_addr = fa, fb, faddr
-            rec_elig = [unit.o.payload.ebar for unit in lane_syns]
-            w_cols = [delayed(w, syn.latency, f"w_data_f{k}") for k, w in enumerate(w_cols)]
-            rec_q = delayed(rec_q, syn.latency, "rec_q_f")
+            rec_elig = [unit.o.payload.e for unit in lane_eligs]
+            e_latency = EligibilityUnit.STAGES
+            w_cols = [delayed(w, e_latency, f"w_data_f{k}") for k, w in enumerate(w_cols)]
+            rec_q = delayed(rec_q, e_latency, "rec_q_f")
             if rec_rand_w:
-                rand_w = [delayed(r, syn.latency, f"rand_w_f{k}") for k, r in enumerate(rand_w)]
+                rand_w = [delayed(r, e_latency, f"rand_w_f{k}") for k, r in enumerate(rand_w)]
         for lane, unit in enumerate(upds):
             req = unit.i.payload
             out_valid = u_valid & ongoing("write_out") & lane_present(lane, ub, n_rec)
@@ -1222,6 +1224,8 @@ class Core(wiring.Component):
 
         # -- counters and the drain condition ------------------------------------------------
         for name, terms in incs.items():
+            if not terms:  # (nothing this configuration computes can saturate it: stays 0)
+                continue
             reg = self.counters[name]
             total = sum(terms[1:], terms[0])
             nxt = Signal(max(len(reg), len(total)) + 1, name=f"next_{name}")

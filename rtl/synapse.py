@@ -1,9 +1,11 @@
 """The per-synapse arithmetic of docs/spec.md 3 (phase 1's ``eps_a`` update and phase 2's
-eligibility and eligibility trace), bit for bit as ``eligo.model.kernels.sweep_full``.
+eligibility and eligibility trace), bit for bit as ``eligo.model.kernels.sweep_full`` and
+``eligibility_rows``.
 
 :class:`AlifFactor` computes the ALIF factor ``G_j`` of a row (once per neuron);
 :class:`SynapseUnit` updates one synapse ``(j, i)`` per cycle in a pipeline, in ``full``
-trace mode. Every internal width is the narrowest signed width that holds the exact value
+trace mode; :class:`EligibilityUnit` computes the eligibility of one synapse per cycle for
+the row writes in ``factored`` mode. Every internal width is the narrowest signed width that holds the exact value
 range of its signal over every input the ports allow (interval arithmetic in
 :func:`synapse_ranges`), so nothing wraps whatever the runtime parameters are.
 """
@@ -17,7 +19,8 @@ from eligo.config import ensure_config
 from .arith import MAX_WIDTH, RoundShift, Saturate
 
 __all__ = ["signed_bits", "alif_factor_range", "synapse_ranges", "synapse_in_layout",
-           "synapse_out_layout", "AlifFactor", "SynapseUnit"]
+           "synapse_out_layout", "AlifFactor", "SynapseUnit", "eligibility_ranges",
+           "eligibility_in_layout", "eligibility_out_layout", "EligibilityUnit"]
 
 
 # -- value ranges ----------------------------------------------------------------------------
@@ -485,4 +488,109 @@ class SynapseUnit(wiring.Component):
         stage(5, [(s5.eps, s4["eps"]), (s5.sat_eps, s4["sat_eps"]), (s5.ebar, sat_ebar.o),
                   (s5.sat_e, s4["sat_e"]), (s5.sat_ebar, sat_ebar.clamped)])
         m.d.comb += self.o.payload.eq(s5)
+        return m
+
+
+# -- factored mode ---------------------------------------------------------------------------
+
+def eligibility_ranges(cfg):
+    """``{name: (lo, hi)}`` of :class:`EligibilityUnit`'s signals: ``e_sum = psi * (pre <<
+    v_frac)`` and ``e_rounded = R(e_sum, e_shift)``."""
+    ensure_config(cfg)
+    e_sum = _mul(_unsigned_range(cfg.psi_bits), _shl(_unsigned_range(cfg.trace_bits),
+                                                     cfg.v_frac))
+    return {"e_sum": e_sum, "e_rounded": _round_range(e_sum, cfg.e_shift, cfg.rounding)}
+
+
+def eligibility_in_layout(cfg):
+    """Input payload of :class:`EligibilityUnit`: ``psi`` (``unsigned(psi_bits)``, the row
+    neuron's pseudo-derivative), ``pre`` (``unsigned(trace_bits)``, the column's presynaptic
+    trace) and ``rand_e`` (64 bits: ``rand64`` of site E at ``(j, i)``; used only when
+    ``rounding == "stochastic"``)."""
+    ensure_config(cfg)
+    return data.StructLayout({"psi": unsigned(cfg.psi_bits), "pre": unsigned(cfg.trace_bits),
+                              "rand_e": 64})
+
+
+def eligibility_out_layout(cfg):
+    """Output payload of :class:`EligibilityUnit`: ``e`` (``signed(e_bits)``) and ``sat_e``
+    (1: it was saturated)."""
+    ensure_config(cfg)
+    return data.StructLayout({"e": signed(cfg.e_bits), "sat_e": 1})
+
+
+class EligibilityUnit(wiring.Component):
+    """The eligibility of one synapse ``(j, i)`` per cycle in ``factored`` trace mode, exactly
+    as ``eligo.model.kernels.eligibility_rows``::
+
+        e = sat_s(R(psi * (pre << v_frac), e_shift; E, j, i), e_bits)
+
+    (:class:`SynapseUnit`'s ``e`` without the ``eps`` term, which factored mode does not
+    keep). The row writes need only this, so it is two stages rather than the synapse
+    unit's five: a core delays fewer tags and weights to meet it.
+
+    Pipeline: 1. ``e_sum = psi * (pre << v_frac)`` (registered, with the ``e_shift`` random
+    bits stochastic rounding uses); 2. ``e = sat_s(R(e_sum, e_shift), e_bits)`` (registered
+    with ``sat_e``: the output). Latency 2 cycles (:attr:`latency`), one synapse per cycle;
+    the pipeline stalls as a whole as :class:`SynapseUnit`'s does.
+
+    Parameters
+    ----------
+    cfg : eligo.config.Config
+        Formats and ``rounding`` (any trace mode).
+
+    Members
+    -------
+    i : ``In(stream.Signature(eligibility_in_layout(cfg)))``
+    o : ``Out(stream.Signature(eligibility_out_layout(cfg)))``
+
+    Raises
+    ------
+    TypeError
+        If ``cfg`` is not a :class:`~eligo.config.Config`.
+    """
+
+    STAGES = 2
+
+    def __init__(self, cfg):
+        ensure_config(cfg)
+        self._cfg = cfg
+        super().__init__({
+            "i": In(stream.Signature(eligibility_in_layout(cfg))),
+            "o": Out(stream.Signature(eligibility_out_layout(cfg))),
+        })
+
+    @property
+    def cfg(self):
+        return self._cfg
+
+    @property
+    def latency(self):
+        """Cycles from a transfer on ``i`` to ``o.valid`` with no backpressure."""
+        return self.STAGES
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self._cfg
+        rng = eligibility_ranges(cfg)
+        rand_bits = max(cfg.e_shift, 0) if cfg.rounding == "stochastic" else 0
+        valid = [Signal(name=f"s{k + 1}_valid") for k in range(self.STAGES)]
+        advance = Signal()
+        m.d.comb += [advance.eq(~valid[-1] | self.o.ready), self.i.ready.eq(advance),
+                     self.o.valid.eq(valid[-1])]
+        req = self.i.payload
+        e_sum = Signal(signed(signed_bits(*rng["e_sum"])), name="s1_e_sum", reset_less=True)
+        rand_e = Signal(rand_bits, name="s1_rand_e", reset_less=True)
+        e_rounded = Signal(signed(signed_bits(*rng["e_rounded"])), name="e_rounded")
+        m.d.comb += e_rounded.eq(_round(m, "round_e", e_sum, rng["e_sum"], cfg.e_shift,
+                                        cfg.rounding, rand_e))
+        m.submodules.sat_e = sat_e = Saturate(len(e_rounded), cfg.e_bits, signed=True)
+        m.d.comb += sat_e.i.eq(e_rounded)
+        out = Signal(eligibility_out_layout(cfg), name="s2_out", reset_less=True)
+        with m.If(advance):
+            m.d.sync += [valid[0].eq(self.i.valid), valid[1].eq(valid[0]),
+                         e_sum.eq(req.psi * (req.pre << cfg.v_frac)),
+                         rand_e.eq(req.rand_e[:rand_bits]),
+                         out.e.eq(sat_e.o), out.sat_e.eq(sat_e.clamped)]
+        m.d.comb += self.o.payload.eq(out)
         return m

@@ -23,7 +23,7 @@ from eligo.config import Config
 from eligo.model.golden import GoldenModel, random_weights
 from eligo.rtl.core import EV_END, EV_SPIKE, EV_TARGET, OUT_END, PHASES, Core
 from eligo.rtl.random import RandomSource
-from eligo.rtl.synapse import SynapseUnit
+from eligo.rtl.synapse import EligibilityUnit
 from eligo.rtl.stream_util import run_simulation, stream_get
 from eligo.tb.core_harness import ideal_cycles, load_weights, phase_cycles, put_event, read_state, \
     run_step
@@ -186,7 +186,7 @@ def test_core_cycles_per_phase(rounding, update_rounding, trace_mode, lanes):
     a fixed drain (memory-read stage + unit latency + 1), plus ``RandomSource.latency - 1``
     (the random words arrive that much after the memory data) in each phase that rounds
     stochastically; factored traces have no sweep and pass the recurrent row writes through
-    the synapse unit (its latency more drain)."""
+    the eligibility unit (its latency more drain)."""
     cfg = Config(rounding=rounding, update_rounding=update_rounding, trigger=1,
                  trigger_out=1, trace_mode=trace_mode)
     core = Core(cfg, lanes)
@@ -244,7 +244,7 @@ def test_core_cycles_per_phase(rounding, update_rounding, trace_mode, lanes):
     assert rows_rec > 0 and rows_out > 0
     diag_alone_last = result["last_diag"] and (n_pre - 1) % lanes == 0
     assert result["write_rec"] == (rows_rec * groups + 2 + 2 + u - diag_alone_last
-                                   + (SynapseUnit.STAGES if factored else 0))
+                                   + (EligibilityUnit.STAGES if factored else 0))
     assert result["write_out"] == rows_out * row_groups + 2 + 2 + u
     assert result["output"] == spiking + n_out + 1
 

@@ -1,6 +1,7 @@
 # amaranth: UnusedElaboratable=no
-"""Amaranth-simulator tests of rtl/synapse.py (AlifFactor, SynapseUnit) against the golden
-model's ``kernels.sweep_full`` (docs/spec.md 3, phase 1's eps_a and phase 2's e and ebar).
+"""Amaranth-simulator tests of rtl/synapse.py (AlifFactor, SynapseUnit, EligibilityUnit)
+against the golden model's ``kernels.sweep_full`` (docs/spec.md 3, phase 1's eps_a and
+phase 2's e and ebar) and ``kernels.eligibility_rows`` (factored mode's e).
 
 Random stimuli come from ``random.Random`` seeded from SEED and the test's parameters; every
 failure message carries the seed and the failing synapse.
@@ -16,7 +17,8 @@ from amaranth.hdl import Module, signed, unsigned
 
 from eligo.config import Config, preset
 from eligo.model import kernels
-from eligo.rtl.synapse import (AlifFactor, SynapseUnit, alif_factor_range, signed_bits,
+from eligo.rtl.synapse import (AlifFactor, EligibilityUnit, SynapseUnit, alif_factor_range,
+                               eligibility_in_layout, eligibility_out_layout, signed_bits,
                                synapse_in_layout, synapse_out_layout, synapse_ranges)
 from eligo.rtl.stream_util import hold_monitor, run_simulation, stream_get, stream_put
 
@@ -217,6 +219,90 @@ def test_configs_cover_the_shifts():
     assert synapse_ranges(cfgs["wide_stochastic"])["eps_sum"][1].bit_length() > 64
 
 
+# -- EligibilityUnit (factored mode) ---------------------------------------------------------
+
+def run_golden_eligibility(cfg, st, t):
+    """``kernels.eligibility_rows`` over every row: e (n_rec x n_pre, diagonal 0) and the
+    count of clamps."""
+    p = kernels.pack_params(cfg)
+    p[kernels.P_T] = t
+    out = np.zeros((cfg.n_rec, cfg.n_pre), dtype=np.int64)
+    counts = np.zeros((1, len(kernels.COUNTER_NAMES)), dtype=np.int64)
+    kernels.eligibility_rows(np.zeros(cfg.n_rec, dtype=np.int64), np.arange(cfg.n_rec),
+                             st["psi"], st["pre"], p, out, counts,
+                             kernels.MODE_MARKERS[cfg.rounding])
+    return out, int(counts[0, kernels.C_E])
+
+
+@pytest.mark.parametrize("backpressure", [False, True], ids=["no_bp", "random_bp"])
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_eligibility_vs_golden(name, backpressure):
+    # Every synapse but the diagonal (which the core never writes), row by row, with random
+    # idle cycles and optional backpressure; e and the clamp count as the golden model's.
+    cfg = CONFIGS[name]().replace(trace_mode="factored")
+    rng = random.Random(f"{SEED}-elig-{name}-{backpressure}")
+    st = make_stimulus(cfg, rng)
+    want, want_clamps = run_golden_eligibility(cfg, st, STEP)
+    synapses = [(j, i) for j in range(cfg.n_rec) for i in range(cfg.n_pre)
+                if i != cfg.n_in + j]
+    rows, cols = np.meshgrid(np.arange(cfg.n_rec), np.arange(cfg.n_pre), indexing="ij")
+    rand_e = model_rand64(cfg, STEP, kernels.SITES["E"], rows, cols)
+    dut = EligibilityUnit(cfg)
+    got = np.zeros_like(want)
+    clamps = []
+
+    async def producer(ctx):
+        for j, i in synapses:
+            payload = {"psi": int(st["psi"][0, j]), "pre": int(st["pre"][0, i]),
+                       "rand_e": int(rand_e[j, i])}
+            await stream_put(ctx, dut.i, payload, idle=rng.choice((0, 0, 1, 2)))
+
+    async def consumer(ctx):
+        for j, i in synapses:
+            out = await stream_get(ctx, dut.o,
+                                   stall=rng.choice((0, 0, 1, 3)) if backpressure else 0)
+            got[j, i] = out.e
+            clamps.append(out.sat_e)
+
+    monitor = hold_monitor(dut.o, f"{name}: output changed under backpressure")
+    run_simulation(dut, producer, consumer, background=[monitor])
+    bad = np.argwhere(got != want)
+    assert not bad.size, (f"{name}: e{tuple(bad[0])} is {got[tuple(bad[0])]}, golden "
+                          f"{want[tuple(bad[0])]} (seed {SEED})")
+    assert sum(clamps) == want_clamps
+    if name.startswith("narrow"):  # small formats: e saturates
+        assert want_clamps > 0
+
+
+def test_eligibility_latency_ports_and_range():
+    cfg = preset("tiny", trace_mode="factored")
+    dut = EligibilityUnit(cfg)
+    assert dut.latency == EligibilityUnit.STAGES == 2
+    assert dut.i.payload.shape() == eligibility_in_layout(cfg)
+    assert dut.o.payload.shape() == eligibility_out_layout(cfg)
+    n, out_cycles = 9, []
+
+    async def testbench(ctx):
+        ctx.set(dut.o.ready, 1)
+        for cycle in range(n + dut.latency + 3):
+            # The largest psi and pre first, then psi == 0.
+            psi, pre = ((1 << cfg.psi_bits) - 1, (1 << cfg.trace_bits) - 1) if cycle == 0 \
+                else (0, cycle)
+            ctx.set(dut.i.valid, cycle < n)
+            ctx.set(dut.i.payload, {"psi": psi, "pre": pre})
+            assert ctx.get(dut.i.ready)
+            if ctx.get(dut.o.valid):
+                out_cycles.append((cycle, ctx.get(dut.o.payload.e),
+                                   ctx.get(dut.o.payload.sat_e)))
+            await ctx.tick()
+
+    run_simulation(dut, testbench)
+    assert [c for c, _, _ in out_cycles] == [k + dut.latency for k in range(n)]
+    e_hi = (1 << (cfg.e_bits - 1)) - 1
+    assert out_cycles[0][1:] == (e_hi, 1)  # the largest product saturates in tiny's formats
+    assert all(e == 0 and not sat for _, e, sat in out_cycles[1:])  # psi == 0: e == 0
+
+
 # -- AlifFactor ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", ["tiny", "tiny_stochastic", "narrow_floor",
@@ -350,7 +436,8 @@ def raises(exc, message):
 
 
 @pytest.mark.parametrize("build", [SynapseUnit, AlifFactor, synapse_in_layout,
-                                   synapse_out_layout])
+                                   synapse_out_layout, EligibilityUnit, eligibility_in_layout,
+                                   eligibility_out_layout])
 def test_init_wrong_cfg(build):
     with raises(TypeError, "Configuration must be an eligo.config.Config, not 'tiny'"):
         build("tiny")
