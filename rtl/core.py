@@ -549,8 +549,14 @@ class Core(wiring.Component):
         ACC_OUT = Array(self.acc_out)
         DRV = Array(Signal(signed(readout_drive_width(c)), name=f"drive{k}")
                     for k in range(n_out))
-        q_all = [Signal(signed(q_width(c)), name=f"q{r}") for r in range(n_rec + n_out)]
-        Q = Array(q_all)
+        # Each row's q (recurrent rows, then readout rows) from the trigger phase: the values
+        # in a memory the row writes read with their items, whether each is nonzero in
+        # registers (the rows the write phases visit).
+        # (yosys would build a memory this small from flip-flops: asked for a block RAM.)
+        m.submodules.q_mem = q_mem = Memory(shape=signed(q_width(c)), depth=n_rec + n_out,
+                                            init=[], attrs={"ram_style": "block"})
+        q_wr, q_rd = q_mem.write_port(), q_mem.read_port()
+        q_nonzero = Signal(n_rec + n_out)
         x = Signal(n_in)
         mask = Signal(n_out)
         YSTAR = Array(Signal(signed(c.y_bits), name=f"ystar{k}") for k in range(n_out))
@@ -843,7 +849,7 @@ class Core(wiring.Component):
                 lane_read(zout_rd, group_of(iss_a))
                 m.d.comb += acc_rd.addr.eq(iss_a)
                 with m.If(done):
-                    start("write_rec", Cat(*(q != 0 for q in q_all[:n_rec])))
+                    start("write_rec", q_nonzero[:n_rec])
 
             with m.State("write_rec"):
                 go = mask_loop(G)  # row src, column group inner: columns inner * L + lane
@@ -853,17 +859,19 @@ class Core(wiring.Component):
                 # Column inner * L + k is in W's lane (k + src) % L (weight_word).
                 for lane, port in enumerate(w_rd):
                     m.d.comb += port.addr.eq(base + lane_of(lane - src))
+                m.d.comb += q_rd.addr.eq(src)
                 if full:
                     lane_read(ebar_rd, row_major(src, G, inner))
                 else:
                     m.d.comb += psi_rd.addr.eq(bank(psi_bank, n_rec, src))
                     lane_read(pre_rd, bank(pre_bank, G, inner))
                 with m.If(done):
-                    start("write_out", Cat(*(q != 0 for q in q_all[n_rec:])))
+                    start("write_out", q_nonzero[n_rec:])
 
             with m.State("write_out"):
                 go = mask_loop(R)  # readout src, row group inner: columns inner * L + lane
                 addr = row_major(src, R, inner)
+                m.d.comb += q_rd.addr.eq(n_rec + src)
                 m.d.comb += [iss_valid.eq(go & ~issued), iss_a.eq(src), iss_b.eq(inner),
                              iss_addr.eq(addr)]
                 lane_read(w_out_rd, addr)
@@ -1145,7 +1153,8 @@ class Core(wiring.Component):
         ga, _, _ = tags(trg, "trg", (ha, hb, haddr))
         res = trg.o.payload
         with m.If(trg.o.valid):
-            m.d.sync += Q[ga].eq(res.q)
+            m.d.comb += [q_wr.addr.eq(ga), q_wr.data.eq(res.q), q_wr.en.eq(1)]
+            m.d.sync += q_nonzero.bit_select(ga, 1).eq(res.q != 0)
             with m.If(ga < n_rec):
                 m.d.comb += [acc_wr.addr.eq(ga), acc_wr.data.eq(res.acc), acc_wr.en.eq(1)]
             with m.Else():
@@ -1166,15 +1175,8 @@ class Core(wiring.Component):
                           for k, port in enumerate(w_rd)], ua)
         rand_w = [rand[k] for k in rec_rand_w] or [Const(0, 64)] * L
         rand_out = rand_w  # (write_out draws its WOUT words from the same sources)
-        # The q of the row an item writes. Q does not change during the write phases, so the
-        # item's q is read at stage 1 and delayed with the item's memory data to the stage
-        # that feeds the update units: where that stage lies later (stochastic updates,
-        # factored traces), a register ends the (n_rec + n_out)-way Q multiplexer instead of
-        # the units' product.
-        rec_q1, out_q1 = (Signal.like(q_all[0], name=n) for n in ("rec_q1", "out_q1"))
-        m.d.comb += [rec_q1.eq(Q[s1_a]), out_q1.eq(Q[n_rec + s1_a])]
-        rec_q = data_of("write_rec", rec_q1, "rec_q")
-        out_q = data_of("write_out", out_q1, "out_q")
+        # The q of the row an item writes: memory data like the item's other words.
+        rec_q = out_q = data_of("write_rec", q_rd.data, "q_data")
         if full:
             rec_valid, rec_a, rec_b, rec_addr = rec_columns, ua, ub, uaddr
             rec_elig = [data_of("write_rec", port.data, f"ebar_upd_data{k}")
