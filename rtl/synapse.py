@@ -5,9 +5,10 @@ eligibility and eligibility trace), bit for bit as ``eligo.model.kernels.sweep_f
 :class:`AlifFactor` computes the ALIF factor ``G_j`` of a row (once per neuron);
 :class:`SynapseUnit` updates one synapse ``(j, i)`` per cycle in a pipeline, in ``full``
 trace mode; :class:`EligibilityUnit` computes the eligibility of one synapse per cycle for
-the row writes in ``factored`` mode. Every internal width is the narrowest signed width that holds the exact value
-range of its signal over every input the ports allow (interval arithmetic in
-:func:`synapse_ranges`), so nothing wraps whatever the runtime parameters are.
+the row writes in ``factored`` mode. Every internal width is the narrowest signed width
+that holds the exact value range of its signal over every input the ports allow (interval
+arithmetic in :func:`synapse_ranges`, :func:`eligibility_ranges`), so nothing wraps whatever
+the runtime parameters are.
 """
 
 from amaranth.hdl import Module, Mux, Signal, signed, unsigned
