@@ -31,6 +31,15 @@ EV_SPIKE, EV_TARGET, EV_END = 0, 1, 2
 # Output kinds (the `kind` field of output_layout).
 OUT_SPIKE, OUT_READOUT, OUT_END = 0, 1, 2
 
+# The attribute of the memories that never read a word in the cycle their write port writes
+# it (a phase visits each address once and drains before the next phase reads; host accesses
+# wait for an idle core, or a cycle while the cycles memory is written; read ports are
+# enabled only where their data is used). Their read ports may return anything on such a
+# collision, which spares the FPGA build yosys's read-first emulation (a delayed write port
+# and a bypass: about a flip-flop per data and address bit; see
+# eligo.synth.flow.mark_collision_free). The simulations check the claim on every cycle
+# (Core.collision_checked, eligo.tb.core_harness.collision_monitor).
+COLLISION_FREE = {"no_rw_check": 1}
 ERRORS_MAX = 2**32 - 1  # the bad-event counter `errors` (32 bits, saturating)
 
 # Allowed values of Core's ``lanes``: the column of a synapse splits into lane bits and a
@@ -181,6 +190,8 @@ class Core(wiring.Component):
     ends, its count goes into word ``PHASES.index(phase)`` of the memory :attr:`cycles` and
     sets that bit of ``cycles_ran`` (cleared when a step starts): a phase's cycles in the
     last step are that word where its bit is set, else 0.
+    ``collision_checked`` (filled when the core is elaborated) lists ``(name, write port,
+    read ports)`` of every memory marked :data:`COLLISION_FREE`.
 
     Step schedule (after the end-of-step event; one sequencer state per phase, each a loop
     that issues one item per cycle into a one-cycle memory-read stage and then a unit, and
@@ -483,17 +494,27 @@ class Core(wiring.Component):
 
         # -- memories ------------------------------------------------------------------------
 
+        self.collision_checked = checked = []
+
+        def collision_free(name, write, reads):
+            """Register a COLLISION_FREE memory's ports for the simulations' check."""
+            checked.append((name, write, tuple(reads)))
+
         def lane_memories(name, datas, reads=1, transparent=False):
             """One memory per lane: (write ports, read ports per read) of each lane; with
-            ``transparent``, a read of the word being written returns the new value."""
+            ``transparent``, a read of the word being written returns the new value (else
+            the memory is COLLISION_FREE)."""
             writes, rds = [], [[] for _ in range(reads)]
             for lane, mem_data in enumerate(datas):
-                mem = Memory(data=mem_data)
-                m.submodules[f"{name}_mem{lane}" if L > 1 else f"{name}_mem"] = mem
+                mem = Memory(data=mem_data, attrs=None if transparent else COLLISION_FREE)
+                mem_name = f"{name}_mem{lane}" if L > 1 else f"{name}_mem"
+                m.submodules[mem_name] = mem
                 writes.append(mem.write_port())
                 for ports in rds:
                     ports.append(mem.read_port(
                         transparent_for=(writes[-1],) if transparent else ()))
+                if not transparent:
+                    collision_free(mem_name, writes[-1], [ports[-1] for ports in rds])
             return writes, *rds
         # W skewed (lane (i + j) % L), so that synaptic integration adds a row group and the
         # row writes update a column group per cycle; ebar, eps and pre by columns (lane
@@ -516,15 +537,18 @@ class Core(wiring.Component):
         # pre have two banks: a phase that updates them reads the current bank, writes the
         # other and flips the bank bit when it ends, so the sweep reads this step's values
         # beside last step's (psi_old, pre_old) without copying.
-        m.submodules.neuron_mem = neuron_mem = Memory(data=self._neuron)
+        m.submodules.neuron_mem = neuron_mem = Memory(data=self._neuron, attrs=COLLISION_FREE)
         n_rd, n_wr = neuron_mem.read_port(), neuron_mem.write_port()
-        m.submodules.psi_mem = psi_mem = Memory(data=self._psi)
+        collision_free("neuron_mem", n_wr, [n_rd])
+        m.submodules.psi_mem = psi_mem = Memory(data=self._psi, attrs=COLLISION_FREE)
         psi_wr = psi_mem.write_port()
         psi_rd, psi_old_rd = psi_mem.read_port(), psi_mem.read_port()
+        collision_free("psi_mem", psi_wr, [psi_rd, psi_old_rd])
         pre_wr, pre_rd, pre_old_rd = lane_memories("pre", self._pre, reads=2)
         zout_wr, zout_rd = lane_memories("zout", self._zout)
-        m.submodules.acc_mem = acc_mem = Memory(data=self._acc)
+        m.submodules.acc_mem = acc_mem = Memory(data=self._acc, attrs=COLLISION_FREE)
         acc_rd, acc_wr = acc_mem.read_port(), acc_mem.write_port()
+        collision_free("acc_mem", acc_wr, [acc_rd])
         # The synaptic input I_j, by rows as W (lane j % L, address j // L), accumulated in
         # syn (a source's items visit the row groups in turn, so an item may read the word the
         # item before is writing: transparent) and zeroed as the neuron phase reads it.
@@ -554,8 +578,10 @@ class Core(wiring.Component):
         # registers (the rows the write phases visit).
         # (yosys would build a memory this small from flip-flops: asked for a block RAM.)
         m.submodules.q_mem = q_mem = Memory(shape=signed(q_width(c)), depth=n_rec + n_out,
-                                            init=[], attrs={"ram_style": "block"})
+                                            init=[], attrs={"ram_style": "block",
+                                                            **COLLISION_FREE})
         q_wr, q_rd = q_mem.write_port(), q_mem.read_port()
+        collision_free("q_mem", q_wr, [q_rd])
         q_nonzero = Signal(n_rec + n_out)
         x = Signal(n_in)
         mask = Signal(n_out)
@@ -658,9 +684,19 @@ class Core(wiring.Component):
                 data_r[id(sig)] = delayed(sig, extra, f"{name}_r")
             return data_r[id(sig)]
 
-        def lane_read(ports, address):
-            """Drive every lane's read port with the same address."""
-            m.d.comb += [port.addr.eq(address) for port in ports]
+        # A COLLISION_FREE memory's read ports are enabled only in the cycles whose data is
+        # used (an issue cycle, a host read's request cycle; Amaranth's read port then holds
+        # its data), so that the simulations' collision check is exact.
+        for _, _, reads in checked:
+            m.d.comb += [port.en.eq(0) for port in reads]
+
+        def lane_read(ports, address, lane=None, when=None):
+            """Read ``address`` in every lane's port in the issue cycle; where the item uses
+            one lane only (``lane``), or the read only ``when``, the others stay disabled."""
+            for k, port in enumerate(ports):
+                en = iss_valid if when is None else iss_valid & when
+                m.d.comb += [port.addr.eq(address),
+                             port.en.eq(en if lane is None else en & (lane == k))]
 
         def lane_data(phase, ports, lane, name):
             """The read data of lane ``lane`` (a value) at the stage feeding ``phase``."""
@@ -785,7 +821,7 @@ class Core(wiring.Component):
 
             with m.State("neuron"):
                 counted_loop(n_rec)
-                m.d.comb += n_rd.addr.eq(iss_a)
+                lane_read([n_rd], iss_a)
                 lane_read(in_rd, group_of(iss_a))
                 with m.If(done):
                     m.d.sync += psi_bank.eq(~psi_bank)
@@ -797,8 +833,10 @@ class Core(wiring.Component):
 
             with m.State("trace"):
                 counted_loop(n_pre + n_rec)
-                lane_read(pre_rd, bank(pre_bank, G, group_of(iss_a)))
-                lane_read(zout_rd, group_of(iss_a - n_pre))
+                lane_read(pre_rd, bank(pre_bank, G, group_of(iss_a)), lane_of(iss_a),
+                          iss_a < n_pre)
+                lane_read(zout_rd, group_of(iss_a - n_pre), lane_of(iss_a - n_pre),
+                          iss_a >= n_pre)
                 with m.If(done):
                     m.d.sync += pre_bank.eq(~pre_bank)
                     if full:
@@ -813,10 +851,11 @@ class Core(wiring.Component):
                     lane_read(ebar_rd, n)
                     lane_read(pre_rd, bank(pre_bank, G, iss_b))
                     lane_read(pre_old_rd, bank(~pre_bank, G, iss_b))
-                    m.d.comb += [psi_rd.addr.eq(bank(psi_bank, n_rec, iss_a)),
-                                 psi_old_rd.addr.eq(bank(~psi_bank, n_rec, iss_a))]
+                    lane_read([psi_rd], bank(psi_bank, n_rec, iss_a))
+                    lane_read([psi_old_rd], bank(~psi_bank, n_rec, iss_a))
                     if n_alif:
-                        lane_read(eps_rd, Mux(row >= alif0, n - alif0 * G, 0))
+                        lane_read(eps_rd, Mux(row >= alif0, n - alif0 * G, 0),
+                                  when=row >= alif0)
                     with m.If(done):
                         m.d.sync += [r.eq(0) for r in DRV]
                         start("drive", z_vec)
@@ -824,7 +863,7 @@ class Core(wiring.Component):
             with m.State("drive"):
                 go = mask_loop(n_out)
                 m.d.comb += [iss_valid.eq(go & ~issued), iss_a.eq(inner), iss_b.eq(src)]
-                lane_read(w_out_rd, row_major(inner, R, group_of(src)))
+                lane_read(w_out_rd, row_major(inner, R, group_of(src)), lane_of(src))
                 with m.If(done):
                     start("readout")
 
@@ -845,9 +884,10 @@ class Core(wiring.Component):
 
             with m.State("trigger"):
                 counted_loop(n_rec + n_out)
-                lane_read(sig_rd, group_of(iss_a))
-                lane_read(zout_rd, group_of(iss_a))
-                m.d.comb += acc_rd.addr.eq(iss_a)
+                recurrent = iss_a < n_rec  # (readout rows read none of these)
+                lane_read(sig_rd, group_of(iss_a), lane_of(iss_a), recurrent)
+                lane_read(zout_rd, group_of(iss_a), lane_of(iss_a), recurrent)
+                lane_read([acc_rd], iss_a, when=recurrent)
                 with m.If(done):
                     start("write_rec", q_nonzero[:n_rec])
 
@@ -858,12 +898,12 @@ class Core(wiring.Component):
                              iss_addr.eq(base)]
                 # Column inner * L + k is in W's lane (k + src) % L (weight_word).
                 for lane, port in enumerate(w_rd):
-                    m.d.comb += port.addr.eq(base + lane_of(lane - src))
-                m.d.comb += q_rd.addr.eq(src)
+                    lane_read([port], base + lane_of(lane - src))
+                lane_read([q_rd], src)
                 if full:
                     lane_read(ebar_rd, row_major(src, G, inner))
                 else:
-                    m.d.comb += psi_rd.addr.eq(bank(psi_bank, n_rec, src))
+                    lane_read([psi_rd], bank(psi_bank, n_rec, src))
                     lane_read(pre_rd, bank(pre_bank, G, inner))
                 with m.If(done):
                     start("write_out", q_nonzero[n_rec:])
@@ -871,7 +911,7 @@ class Core(wiring.Component):
             with m.State("write_out"):
                 go = mask_loop(R)  # readout src, row group inner: columns inner * L + lane
                 addr = row_major(src, R, inner)
-                m.d.comb += q_rd.addr.eq(n_rec + src)
+                lane_read([q_rd], n_rec + src)
                 m.d.comb += [iss_valid.eq(go & ~issued), iss_a.eq(src), iss_b.eq(inner),
                              iss_addr.eq(addr)]
                 lane_read(w_out_rd, addr)
@@ -902,8 +942,11 @@ class Core(wiring.Component):
         m.d.comb += self.busy.eq(~fsm.ongoing("collect"))
 
         # -- cycles per phase: one counter, stored in the cycles memory as a phase ends -----
-        m.submodules.cycles_mem = cycles_mem = Memory(data=self._cycles)
+        # (COLLISION_FREE: a host request is not taken in a cycle that writes this memory.)
+        m.submodules.cycles_mem = cycles_mem = Memory(data=self._cycles,
+                                                      attrs=COLLISION_FREE)
         cycles_wr, cycles_rd = cycles_mem.write_port(), cycles_mem.read_port()
+        collision_free("cycles_mem", cycles_wr, [cycles_rd])
         phase_cycles = Signal(32)
         phase = Signal(range(len(PHASES)))
         in_phase = Signal()
@@ -1278,10 +1321,11 @@ class Core(wiring.Component):
             if n_alif:
                 ports, address, lane = lanes(eps_rd, lambda row, col: col)
                 windows["eps"] = (ports, None, address, lane, None)
-        self._elaborate_host(m, fsm, host_hold, clear_mem, windows, cycles_rd)
+        self._elaborate_host(m, fsm, host_hold, clear_mem, windows, cycles_wr, cycles_rd)
         return m
 
-    def _elaborate_host(self, m, fsm, host_hold, clear_mem, memory_windows, cycles_rd):
+    def _elaborate_host(self, m, fsm, host_hold, clear_mem, memory_windows, cycles_wr,
+                        cycles_rd):
         """The host bus target (docs/regmap.md). An access takes two cycles: the request
         cycle issues the memory read of a window, the answer cycle returns ``r_data`` (or
         performs the write) with ``ready``. Register reads are taken at any time; writes and
@@ -1291,14 +1335,17 @@ class Core(wiring.Component):
         idle = fsm.ongoing("collect") & ~clear_mem
         stage = Signal()  # the answer cycle
         is_register = h.addr < min(w.base for w in rmap.windows.values())
-        take = h.valid & ~stage & (idle | (is_register & ~h.write))
+        # (Not taken while a phase's cycles are written: the request's read of the cycles
+        # memory never meets that write.)
+        take = h.valid & ~stage & (idle | (is_register & ~h.write)) & ~cycles_wr.en
         m.d.sync += stage.eq(take)
         m.d.comb += host_hold.eq(h.valid)
         value = h.w_data.as_signed()
         # The cycles registers (consecutive words) read the cycles memory: its word is read
         # in the request cycle, from the address alone.
         first = min(r.address for r in rmap.registers.values() if r.kind == "cycles") >> 2
-        m.d.comb += cycles_rd.addr.eq(((h.addr >> 2) - first)[:len(cycles_rd.addr)])
+        m.d.comb += [cycles_rd.addr.eq(((h.addr >> 2) - first)[:len(cycles_rd.addr)]),
+                     cycles_rd.en.eq(take)]
 
         def ok(r_data=0):
             m.d.comb += [h.error.eq(0), h.r_data.eq(r_data)]
@@ -1319,6 +1366,7 @@ class Core(wiring.Component):
                 ports, _, address = memory_windows[w.name][:3]
                 with m.If(take & hit):
                     m.d.comb += [port.addr.eq(address(row, col)) for port in ports]
+                    m.d.comb += [port.en.eq(1) for port in ports]
 
         with m.If(stage):
             m.d.comb += [h.ready.eq(1), h.error.eq(1)]  # refused unless a case says ok

@@ -82,14 +82,59 @@ def _nextpnr_log_utilisation(log):
     return util
 
 
+def mark_collision_free(rtlil):
+    """``rtlil`` (RTLIL text) with the read ports of every memory that carries the
+    ``no_rw_check`` attribute (``eligo.rtl.core.COLLISION_FREE``) marked as returning
+    anything when they read the word being written (``COLLISION_X_MASK`` all ones), and
+    the number of ports marked. Amaranth emits such ports as returning the old word, which
+    yosys emulates on block RAMs with a delayed write port and a bypass; yosys honours the
+    attribute only on ports it builds itself. Returns ``(text, count)``."""
+    lines = rtlil.split("\n")
+    marked, module, attrs = set(), None, []
+    for line in lines:  # which memories of which module carry the attribute
+        words = line.split()
+        if words[:1] == ["module"]:
+            module = words[1]
+        if words[:1] == ["attribute"]:
+            attrs.append(words[1])
+            continue
+        if words[:1] == ["memory"] and "\\no_rw_check" in attrs:
+            marked.add((module, words[-1]))
+        attrs = []
+    out, count, module, cell_memid = [], 0, None, None
+    for line in lines:
+        words = line.split()
+        if words[:1] == ["module"]:
+            module = words[1]
+        elif words[:2] == ["cell", "$memrd_v2"]:
+            cell_memid = ""
+        elif cell_memid is not None and words[:2] == ["parameter", "\\MEMID"]:
+            cell_memid = words[2].strip('"').replace("\\\\", "\\")
+        elif cell_memid is not None and words[:2] == ["parameter", "\\COLLISION_X_MASK"]:
+            if (module, cell_memid) in marked:
+                width = int(words[2].split("'")[0])
+                line = line.replace(words[2], f"{width}'" + "1" * width)
+                count += 1
+        elif cell_memid is not None and words[:1] == ["end"]:
+            cell_memid = None
+        out.append(line)
+    return "\n".join(out), count
+
+
 def write_plan(top, platform, family, build_dir, name):
     """Elaborate ``top`` and write Amaranth's build plan (design, constraints, the yosys
-    script ``<name>.ys``) into ``build_dir``, without running any tool."""
+    script ``<name>.ys``) into ``build_dir``, without running any tool; the design's
+    collision-free memories marked (:func:`mark_collision_free`). Returns the number of
+    read ports marked."""
     # synth_ice40 maps multipliers to LUTs unless told -dsp (synth_ecp5 uses its DSPs).
     overrides = {"synth_opts": "-dsp"} if family == "ice40" else {}
     plan = platform.build(top, name=name, build_dir=str(build_dir), do_build=False,
                           **overrides)
     plan.extract(str(build_dir))
+    design = Path(build_dir) / f"{name}.il"
+    text, count = mark_collision_free(design.read_text())
+    design.write_text(text)
+    return count
 
 
 def synthesize(cfg, preset, board, build_dir, *, clock_hz=None, seed=1, lanes=1, out=print):
@@ -107,7 +152,8 @@ def synthesize(cfg, preset, board, build_dir, *, clock_hz=None, seed=1, lanes=1,
     out(f"   elaborating {preset} ({lanes} lane{'s' * (lanes > 1)}) for {b.title} at "
         f"{top.clock_hz / 1e6:.2f} MHz "
         f"(UART {top.baud} baud, {top.clocks_per_bit} clocks per bit)")
-    write_plan(top, platform, b.family, build_dir, name)
+    marked = write_plan(top, platform, b.family, build_dir, name)
+    out(f"   {marked} block RAM read ports marked collision-free (no read-first emulation)")
     times = {"elaborate": time.perf_counter() - start}
 
     rc, times["yosys"] = _run([_tool("yosys"), "-q", "-l", f"{name}.rpt", f"{name}.ys"],

@@ -10,8 +10,9 @@ from eligo.rtl.core import EV_END, EV_SPIKE, EV_TARGET, OUT_END, OUT_READOUT, OU
     PHASES, Core, event_layout
 from eligo.rtl.stream_util import run_simulation, stream_get, stream_put
 
-__all__ = ["read_state", "phase_cycles", "load_weights", "put_event", "run_step", "step_events",
-           "first_mismatch", "ideal_cycles", "golden_step", "run_lockstep"]
+__all__ = ["read_state", "phase_cycles", "collision_monitor", "load_weights", "put_event",
+           "run_step", "step_events", "first_mismatch", "ideal_cycles", "golden_step",
+           "run_lockstep"]
 
 
 def read_state(ctx, core):
@@ -64,6 +65,26 @@ def phase_cycles(ctx, core):
     as the ``cycles_*`` registers read them."""
     ran = ctx.get(core.cycles_ran)
     return {p: ctx.get(core.cycles[k]) if ran >> k & 1 else 0 for k, p in enumerate(PHASES)}
+
+
+def collision_monitor(core):
+    """A background testbench that fails if, in any cycle, a read port of a memory the core
+    marks COLLISION_FREE (``core.collision_checked``, filled when it is elaborated) reads the
+    word its write port writes: the FPGA build lets such reads return anything."""
+    async def monitor(ctx):
+        ports = [(name, write, read) for name, write, reads in core.collision_checked
+                 for read in reads]
+        sigs = [s for _, write, read in ports for s in (write.en, write.addr, read.en,
+                                                       read.addr)]
+        cycle = 0
+        while True:
+            values = (await ctx.tick().sample(*sigs))[-len(sigs):]
+            for k, (name, _, _) in enumerate(ports):
+                w_en, w_addr, r_en, r_addr = values[4 * k:4 * k + 4]
+                assert not (w_en and r_en and w_addr == r_addr), (
+                    f"{name}: read and write of word {w_addr} in cycle {cycle}")
+            cycle += 1
+    return monitor
 
 
 def load_weights(ctx, core, weights):
@@ -203,5 +224,5 @@ def run_lockstep(cfg, weights, steps, golden, progress=None, lanes=1):
             if progress is not None:
                 progress(t + 1)
 
-    run_simulation(core, testbench)
+    run_simulation(core, testbench, background=[collision_monitor(core)])
     return result

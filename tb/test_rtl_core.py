@@ -25,8 +25,8 @@ from eligo.rtl.core import EV_END, EV_SPIKE, EV_TARGET, OUT_END, PHASES, Core
 from eligo.rtl.random import RandomSource
 from eligo.rtl.synapse import EligibilityUnit
 from eligo.rtl.stream_util import run_simulation, stream_get
-from eligo.tb.core_harness import ideal_cycles, load_weights, phase_cycles, put_event, read_state, \
-    run_step
+from eligo.tb.core_harness import collision_monitor, ideal_cycles, load_weights, phase_cycles, \
+    put_event, read_state, run_step
 
 SEED = 20261122
 
@@ -171,7 +171,7 @@ def test_core_vs_golden(name, lanes):
                     f"{var} at {where}: core {got[var]}, golden {want}"
             assert ctx.get(core.error) == 0
 
-    run_simulation(core, testbench)
+    run_simulation(core, testbench, background=[collision_monitor(core)])
 
 
 @pytest.mark.parametrize("rounding,update_rounding,trace_mode,lanes", [
@@ -205,7 +205,7 @@ def test_core_cycles_per_phase(rounding, update_rounding, trace_mode, lanes):
         result["z"] = [ctx.get(s) for s in core.z]
         result["q_rows"] = ctx.get(core.counters["row_updates"])
 
-    run_simulation(core, testbench)
+    run_simulation(core, testbench, background=[collision_monitor(core)])
     n_rec, n_pre, n_out = cfg.n_rec, cfg.n_pre, cfg.n_out
     # The rows the step writes, from the golden model (which the core equals bit for bit).
     golden = GoldenModel(cfg)
@@ -276,7 +276,7 @@ def test_core_bad_events():
             assert np.array_equal(got[var], want), var
         assert ctx.get(core.error) == 1 and ctx.get(core.errors) == 3
 
-    run_simulation(core, testbench)
+    run_simulation(core, testbench, background=[collision_monitor(core)])
 
 
 def test_core_wrong_config():

@@ -22,7 +22,7 @@ from eligo.rtl.regmap import (RUNTIME_PARAMS, pack_event, param_bounds, register
 from eligo.rtl.stream_util import run_simulation
 from eligo.rtl.top import AxiCore
 from eligo.tb.axi_harness import SimAxiLite, run_axi_step, send_event
-from eligo.tb.core_harness import first_mismatch, step_events
+from eligo.tb.core_harness import collision_monitor, first_mismatch, step_events
 
 CFG = Config(n_in=4, n_rec=5, n_out=2, n_alif=2, update_rounding="zero", trigger=700,
              trigger_out=900, eta=8, eta_out=4)
@@ -35,7 +35,7 @@ def simulate(cfg, bench):
         bus = SimAxiLite(ctx, dut)
         await bench(ctx, dut, bus, AsyncDriver(cfg, bus))
 
-    run_simulation(dut, testbench)
+    run_simulation(dut, testbench, background=[collision_monitor(dut.core)])
 
 
 # -- the register map itself ------------------------------------------------------------------

@@ -37,6 +37,32 @@ def test_ice40_builds_map_multipliers_to_dsp_blocks(tmp_path):
         assert line in script, script
 
 
+def test_collision_free_memories_are_marked_in_the_design(tmp_path):
+    # The plan's design marks every read port of the core's COLLISION_FREE memories (and
+    # only those: the synaptic input memory is transparent, the link's FIFO unmarked) as
+    # returning anything on a read/write collision; the simulations check the core never
+    # relies on one (tb/core_harness.collision_monitor).
+    import re
+    from eligo.synth.boards import BOARDS
+    from eligo.synth.flow import write_plan
+    b = BOARDS["icebreaker"]
+    top = BoardTop(preset("tiny"), "icebreaker")
+    marked = write_plan(top, b.make_platform(), b.family, tmp_path, "eligo")
+    text = (tmp_path / "eligo.il").read_text()
+    ports = {}
+    for cell in re.findall(r"cell \$memrd_v2 .*?\n +end", text, re.S):
+        memid = re.search(r'MEMID "\\\\(\S+)"', cell).group(1)
+        mask = re.search(r"COLLISION_X_MASK (\S+)", cell).group(1)
+        ports.setdefault(memid, set()).add(mask)
+    expected = {"w_mem", "w_out_mem", "b_mem", "ebar_mem", "eps_mem", "neuron_mem",
+                "psi_mem", "pre_mem", "zout_mem", "acc_mem", "signal_mem", "q_mem",
+                "cycles_mem"}
+    assert {name for name, masks in ports.items() if masks == {"1'1"}} == expected
+    assert ports["input_mem"] == {"1'0"} and "storage" in ports
+    assert all(masks == {"1'0"} for name, masks in ports.items() if name not in expected)
+    assert marked == 15  # psi and pre have two read ports each
+
+
 def _report(**changes):
     report = {"preset": "tiny", "board": "ulx3s", "fits": True, "fmax_sync_mhz": 80.0,
               "clock_mhz": 75.0, "resources": {"lut": {"used": 1000, "available": 83640}},
