@@ -684,19 +684,24 @@ class Core(wiring.Component):
                 data_r[id(sig)] = delayed(sig, extra, f"{name}_r")
             return data_r[id(sig)]
 
-        # A COLLISION_FREE memory's read ports are enabled only in the cycles whose data is
-        # used (an issue cycle, a host read's request cycle; Amaranth's read port then holds
-        # its data), so that the simulations' collision check is exact.
+        # A COLLISION_FREE memory's read ports are enabled only in the phases that read it
+        # and, in a phase that also writes it, only in the cycles whose data is used (an
+        # issue cycle, the item's lane; Amaranth's read port then holds its data), so that
+        # the simulations' collision check is exact. (The enables of the other phases do not
+        # wait for the issue logic, which would lengthen the clock's critical path.)
         for _, _, reads in checked:
             m.d.comb += [port.en.eq(0) for port in reads]
 
-        def lane_read(ports, address, lane=None, when=None):
-            """Read ``address`` in every lane's port in the issue cycle; where the item uses
-            one lane only (``lane``), or the read only ``when``, the others stay disabled."""
+        def lane_read(ports, address, *, written=False, lane=None, when=None):
+            """Drive every lane's read port with ``address``. A phase that writes the memory
+            it reads says so (``written``): the read is then enabled only in the issue cycle
+            and, where the item uses one lane (``lane``) or the read only ``when``, there."""
             for k, port in enumerate(ports):
-                en = iss_valid if when is None else iss_valid & when
-                m.d.comb += [port.addr.eq(address),
-                             port.en.eq(en if lane is None else en & (lane == k))]
+                en = Const(1)
+                if written:
+                    en = iss_valid if when is None else iss_valid & when
+                    en = en if lane is None else en & (lane == k)
+                m.d.comb += [port.addr.eq(address), port.en.eq(en)]
 
         def lane_data(phase, ports, lane, name):
             """The read data of lane ``lane`` (a value) at the stage feeding ``phase``."""
@@ -821,7 +826,7 @@ class Core(wiring.Component):
 
             with m.State("neuron"):
                 counted_loop(n_rec)
-                lane_read([n_rd], iss_a)
+                lane_read([n_rd], iss_a, written=True)
                 lane_read(in_rd, group_of(iss_a))
                 with m.If(done):
                     m.d.sync += psi_bank.eq(~psi_bank)
@@ -833,10 +838,9 @@ class Core(wiring.Component):
 
             with m.State("trace"):
                 counted_loop(n_pre + n_rec)
-                lane_read(pre_rd, bank(pre_bank, G, group_of(iss_a)), lane_of(iss_a),
-                          iss_a < n_pre)
-                lane_read(zout_rd, group_of(iss_a - n_pre), lane_of(iss_a - n_pre),
-                          iss_a >= n_pre)
+                lane_read(pre_rd, bank(pre_bank, G, group_of(iss_a)))  # (writes the other bank)
+                lane_read(zout_rd, group_of(iss_a - n_pre), written=True,
+                          lane=lane_of(iss_a - n_pre), when=iss_a >= n_pre)
                 with m.If(done):
                     m.d.sync += pre_bank.eq(~pre_bank)
                     if full:
@@ -848,14 +852,14 @@ class Core(wiring.Component):
             if full:
                 with m.State("sweep"):
                     grid_loop(n_rec, G)  # row j, column group g: columns g*L .. g*L+L-1
-                    lane_read(ebar_rd, n)
+                    lane_read(ebar_rd, n, written=True)
                     lane_read(pre_rd, bank(pre_bank, G, iss_b))
                     lane_read(pre_old_rd, bank(~pre_bank, G, iss_b))
                     lane_read([psi_rd], bank(psi_bank, n_rec, iss_a))
                     lane_read([psi_old_rd], bank(~psi_bank, n_rec, iss_a))
                     if n_alif:
                         lane_read(eps_rd, Mux(row >= alif0, n - alif0 * G, 0),
-                                  when=row >= alif0)
+                                  written=True, when=row >= alif0)
                     with m.If(done):
                         m.d.sync += [r.eq(0) for r in DRV]
                         start("drive", z_vec)
@@ -863,7 +867,7 @@ class Core(wiring.Component):
             with m.State("drive"):
                 go = mask_loop(n_out)
                 m.d.comb += [iss_valid.eq(go & ~issued), iss_a.eq(inner), iss_b.eq(src)]
-                lane_read(w_out_rd, row_major(inner, R, group_of(src)), lane_of(src))
+                lane_read(w_out_rd, row_major(inner, R, group_of(src)))
                 with m.If(done):
                     start("readout")
 
@@ -884,10 +888,9 @@ class Core(wiring.Component):
 
             with m.State("trigger"):
                 counted_loop(n_rec + n_out)
-                recurrent = iss_a < n_rec  # (readout rows read none of these)
-                lane_read(sig_rd, group_of(iss_a), lane_of(iss_a), recurrent)
-                lane_read(zout_rd, group_of(iss_a), lane_of(iss_a), recurrent)
-                lane_read([acc_rd], iss_a, when=recurrent)
+                lane_read(sig_rd, group_of(iss_a))
+                lane_read(zout_rd, group_of(iss_a))
+                lane_read([acc_rd], iss_a, written=True, when=iss_a < n_rec)  # (rows only)
                 with m.If(done):
                     start("write_rec", q_nonzero[:n_rec])
 
@@ -898,7 +901,7 @@ class Core(wiring.Component):
                              iss_addr.eq(base)]
                 # Column inner * L + k is in W's lane (k + src) % L (weight_word).
                 for lane, port in enumerate(w_rd):
-                    lane_read([port], base + lane_of(lane - src))
+                    lane_read([port], base + lane_of(lane - src), written=True)
                 lane_read([q_rd], src)
                 if full:
                     lane_read(ebar_rd, row_major(src, G, inner))
@@ -914,7 +917,7 @@ class Core(wiring.Component):
                 lane_read([q_rd], n_rec + src)
                 m.d.comb += [iss_valid.eq(go & ~issued), iss_a.eq(src), iss_b.eq(inner),
                              iss_addr.eq(addr)]
-                lane_read(w_out_rd, addr)
+                lane_read(w_out_rd, addr, written=True)
                 lane_read(zout_rd, inner)
                 with m.If(done):
                     start("output", z_vec)
