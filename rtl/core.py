@@ -496,26 +496,25 @@ class Core(wiring.Component):
 
         self.collision_checked = checked = []
 
-        def collision_free(name, write, reads):
-            """Register a COLLISION_FREE memory's ports for the simulations' check."""
-            checked.append((name, write, tuple(reads)))
+        def memory(name, mem_data, reads=1, transparent=False, attrs=None):
+            """A memory and its (write port, read ports...): with ``transparent``, a read
+            of the word being written returns the new value; else it is COLLISION_FREE and
+            its ports are listed for the simulations' check."""
+            mem = Memory(data=mem_data, attrs=attrs if transparent else
+                         {**(attrs or {}), **COLLISION_FREE})
+            m.submodules[name] = mem
+            write = mem.write_port()
+            rds = [mem.read_port(transparent_for=(write,) if transparent else ())
+                   for _ in range(reads)]
+            if not transparent:
+                checked.append((name, write, tuple(rds)))
+            return write, *rds
 
         def lane_memories(name, datas, reads=1, transparent=False):
-            """One memory per lane: (write ports, read ports per read) of each lane; with
-            ``transparent``, a read of the word being written returns the new value (else
-            the memory is COLLISION_FREE)."""
-            writes, rds = [], [[] for _ in range(reads)]
-            for lane, mem_data in enumerate(datas):
-                mem = Memory(data=mem_data, attrs=None if transparent else COLLISION_FREE)
-                mem_name = f"{name}_mem{lane}" if L > 1 else f"{name}_mem"
-                m.submodules[mem_name] = mem
-                writes.append(mem.write_port())
-                for ports in rds:
-                    ports.append(mem.read_port(
-                        transparent_for=(writes[-1],) if transparent else ()))
-                if not transparent:
-                    collision_free(mem_name, writes[-1], [ports[-1] for ports in rds])
-            return writes, *rds
+            """One memory per lane: (write ports, read ports per read) of each lane."""
+            per_lane = [memory(f"{name}_mem{lane}" if L > 1 else f"{name}_mem", mem_data,
+                               reads, transparent) for lane, mem_data in enumerate(datas)]
+            return tuple(list(ports) for ports in zip(*per_lane))
         # W skewed (lane (i + j) % L), so that synaptic integration adds a row group and the
         # row writes update a column group per cycle; ebar, eps and pre by columns (lane
         # i % L), so that the sweep and the row writes cover a column group per cycle.
@@ -537,18 +536,11 @@ class Core(wiring.Component):
         # pre have two banks: a phase that updates them reads the current bank, writes the
         # other and flips the bank bit when it ends, so the sweep reads this step's values
         # beside last step's (psi_old, pre_old) without copying.
-        m.submodules.neuron_mem = neuron_mem = Memory(data=self._neuron, attrs=COLLISION_FREE)
-        n_rd, n_wr = neuron_mem.read_port(), neuron_mem.write_port()
-        collision_free("neuron_mem", n_wr, [n_rd])
-        m.submodules.psi_mem = psi_mem = Memory(data=self._psi, attrs=COLLISION_FREE)
-        psi_wr = psi_mem.write_port()
-        psi_rd, psi_old_rd = psi_mem.read_port(), psi_mem.read_port()
-        collision_free("psi_mem", psi_wr, [psi_rd, psi_old_rd])
+        n_wr, n_rd = memory("neuron_mem", self._neuron)
+        psi_wr, psi_rd, psi_old_rd = memory("psi_mem", self._psi, reads=2)
         pre_wr, pre_rd, pre_old_rd = lane_memories("pre", self._pre, reads=2)
         zout_wr, zout_rd = lane_memories("zout", self._zout)
-        m.submodules.acc_mem = acc_mem = Memory(data=self._acc, attrs=COLLISION_FREE)
-        acc_rd, acc_wr = acc_mem.read_port(), acc_mem.write_port()
-        collision_free("acc_mem", acc_wr, [acc_rd])
+        acc_wr, acc_rd = memory("acc_mem", self._acc)
         # The synaptic input I_j, by rows as W (lane j % L, address j // L), accumulated in
         # syn (a source's items visit the row groups in turn, so an item may read the word the
         # item before is writing: transparent) and zeroed as the neuron phase reads it.
@@ -577,11 +569,8 @@ class Core(wiring.Component):
         # in a memory the row writes read with their items, whether each is nonzero in
         # registers (the rows the write phases visit).
         # (yosys would build a memory this small from flip-flops: asked for a block RAM.)
-        m.submodules.q_mem = q_mem = Memory(shape=signed(q_width(c)), depth=n_rec + n_out,
-                                            init=[], attrs={"ram_style": "block",
-                                                            **COLLISION_FREE})
-        q_wr, q_rd = q_mem.write_port(), q_mem.read_port()
-        collision_free("q_mem", q_wr, [q_rd])
+        q_wr, q_rd = memory("q_mem", MemoryData(shape=signed(q_width(c)), depth=n_rec + n_out,
+                                                init=[]), attrs={"ram_style": "block"})
         q_nonzero = Signal(n_rec + n_out)
         x = Signal(n_in)
         mask = Signal(n_out)
@@ -946,10 +935,7 @@ class Core(wiring.Component):
 
         # -- cycles per phase: one counter, stored in the cycles memory as a phase ends -----
         # (COLLISION_FREE: a host request is not taken in a cycle that writes this memory.)
-        m.submodules.cycles_mem = cycles_mem = Memory(data=self._cycles,
-                                                      attrs=COLLISION_FREE)
-        cycles_wr, cycles_rd = cycles_mem.write_port(), cycles_mem.read_port()
-        collision_free("cycles_mem", cycles_wr, [cycles_rd])
+        cycles_wr, cycles_rd = memory("cycles_mem", self._cycles)
         phase_cycles = Signal(32)
         phase = Signal(range(len(PHASES)))
         in_phase = Signal()

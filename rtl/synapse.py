@@ -171,6 +171,20 @@ def _check_config(cfg, *, full=False):
                          f"traces, so it has no synapse unit), not {cfg.trace_mode!r}")
 
 
+def _stalling_pipeline(m, unit, stages):
+    """The valid bits (``s1_valid`` ...) of ``unit``'s ``stages``-deep pipeline, which stalls
+    as a whole: it advances when its last stage is empty or ``o.ready`` is high (that is
+    ``i.ready``). Returns ``advance``, under which the unit registers its data."""
+    valid = [Signal(name=f"s{k + 1}_valid") for k in range(stages)]
+    advance = Signal()
+    m.d.comb += [advance.eq(~valid[-1] | unit.o.ready), unit.i.ready.eq(advance),
+                 unit.o.valid.eq(valid[-1])]
+    with m.If(advance):
+        m.d.sync += valid[0].eq(unit.i.valid)
+        m.d.sync += [valid[k].eq(valid[k - 1]) for k in range(1, stages)]
+    return advance
+
+
 def _round(m, name, x, rng, shift, mode, rand):
     """``R(x, shift)`` of docs/spec.md 1.1 for ``x`` with range ``rng``: an exact left shift
     for ``shift <= 0``, a :class:`RoundShift` up to 64 bits, the same formula inline beyond.
@@ -379,16 +393,7 @@ class SynapseUnit(wiring.Component):
         def rand_bits(shift):
             return max(shift, 0) if stochastic else 0
 
-        valid = [Signal(name=f"s{k + 1}_valid") for k in range(n)]
-        advance = Signal()
-        m.d.comb += [
-            advance.eq(~valid[-1] | self.o.ready),
-            self.i.ready.eq(advance),
-            self.o.valid.eq(valid[-1]),
-        ]
-        with m.If(advance):
-            m.d.sync += valid[0].eq(self.i.valid)
-            m.d.sync += [valid[k].eq(valid[k - 1]) for k in range(1, n)]
+        advance = _stalling_pipeline(m, self, n)
 
         def stage(k, pairs):
             """Register ``(dst, src)`` pairs of stage ``k`` when the pipeline advances."""
@@ -575,10 +580,7 @@ class EligibilityUnit(wiring.Component):
         cfg = self._cfg
         rng = eligibility_ranges(cfg)
         rand_bits = max(cfg.e_shift, 0) if cfg.rounding == "stochastic" else 0
-        valid = [Signal(name=f"s{k + 1}_valid") for k in range(self.STAGES)]
-        advance = Signal()
-        m.d.comb += [advance.eq(~valid[-1] | self.o.ready), self.i.ready.eq(advance),
-                     self.o.valid.eq(valid[-1])]
+        advance = _stalling_pipeline(m, self, self.STAGES)
         req = self.i.payload
         e_sum = Signal(signed(signed_bits(*rng["e_sum"])), name="s1_e_sum", reset_less=True)
         rand_e = Signal(rand_bits, name="s1_rand_e", reset_less=True)
@@ -589,8 +591,7 @@ class EligibilityUnit(wiring.Component):
         m.d.comb += sat_e.i.eq(e_rounded)
         out = Signal(eligibility_out_layout(cfg), name="s2_out", reset_less=True)
         with m.If(advance):
-            m.d.sync += [valid[0].eq(self.i.valid), valid[1].eq(valid[0]),
-                         e_sum.eq(req.psi * (req.pre << cfg.v_frac)),
+            m.d.sync += [e_sum.eq(req.psi * (req.pre << cfg.v_frac)),
                          rand_e.eq(req.rand_e[:rand_bits]),
                          out.e.eq(sat_e.o), out.sat_e.eq(sat_e.clamped)]
         m.d.comb += self.o.payload.eq(out)
