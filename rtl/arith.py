@@ -6,7 +6,8 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed, unsigne
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["ROUND_MODES", "RoundShift", "Saturate", "times_const", "times_small", "row_major"]
+__all__ = ["ROUND_MODES", "RoundShift", "Saturate", "at_least", "at_most", "times_const",
+           "times_small", "row_major"]
 
 #: The rounding modes of spec 1.1, in the order of ``eligo.model.kernels.ROUND_MODES``.
 ROUND_MODES = ("zero", "floor", "stochastic")
@@ -60,6 +61,48 @@ def row_major(row, stride, col):
     if stride & (stride - 1) == 0:
         return Cat(col[:stride.bit_length() - 1], row)
     return times_const(row, stride) + col
+
+
+# Synthesis maps a comparison with a constant to a carry chain of the value's full width
+# (yosys simplifies only a few constants): the helpers below compare only the bits the
+# constant needs and test the bits above it with a reduction.
+
+def at_most(value, bound):
+    """``value <= bound`` for a value and an integer constant ``bound``, as a comparison of
+    ``bound.bit_length()`` low bits (none where the bound is all ones) and a test that the
+    bits above them are zero (for a signed value, or all ones below a negative bound)."""
+    _check_int("bound", bound, -(1 << MAX_WIDTH), 1 << MAX_WIDTH)
+    value = Value.cast(value)
+    if bound < 0:  # value <= bound  <=>  ~value >= ~bound = -1 - bound >= 0
+        return at_least(~value, -1 - bound) if value.shape().signed else Const(0)
+    signed, width = value.shape().signed, len(value)
+    if bound >= (1 << (width - signed)) - 1:
+        return Const(1)
+    k = bound.bit_length()
+    magnitude = value[:width - 1] if signed else value  # (the bits below the sign)
+    fits = magnitude[k:] == 0 if k < len(magnitude) else Const(1)
+    low = Const(1) if bound == (1 << k) - 1 else value[:k] <= bound
+    return (value[-1] | (fits & low)) if signed else (fits & low)
+
+
+def at_least(value, bound):
+    """``value >= bound`` for a value and an integer constant ``bound`` (see
+    :func:`at_most`)."""
+    _check_int("bound", bound, -(1 << MAX_WIDTH), 1 << MAX_WIDTH)
+    value = Value.cast(value)
+    if bound < 0:  # value >= bound  <=>  ~value <= ~bound = -1 - bound >= 0
+        return at_most(~value, -1 - bound) if value.shape().signed else Const(1)
+    signed, width = value.shape().signed, len(value)
+    magnitude = value[:width - 1] if signed else value
+    if bound == 0:
+        return ~value[-1] if signed else Const(1)
+    if bound > (1 << len(magnitude)) - 1:
+        return Const(0)
+    k = bound.bit_length()
+    above = magnitude[k:] != 0 if k < len(magnitude) else Const(0)
+    low = magnitude[:k] >= bound if bound != 1 << (k - 1) else magnitude[k - 1]
+    result = above | low
+    return ~value[-1] & result if signed else result
 
 
 def times_small(x, q, bound):
@@ -293,9 +336,9 @@ class Saturate(wiring.Component):
         low = Signal(name="low")    # i < lo
         high = Signal(name="high")  # i > hi
         if self._lo > in_lo:
-            m.d.comb += low.eq(self.i < self._lo)
+            m.d.comb += low.eq(~at_least(self.i, self._lo))
         if self._hi < in_hi:
-            m.d.comb += high.eq(self.i > self._hi)
+            m.d.comb += high.eq(~at_most(self.i, self._hi))
         m.d.comb += self.clamped.eq(low | high)
         with m.If(low):
             m.d.comb += self.o.eq(self._lo)

@@ -13,7 +13,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..config import ensure_config
 from ..model.names import COUNTER_NAMES
-from .arith import row_major, times_const
+from .arith import at_least, at_most, row_major, times_const
 from .host import bus_signature
 from .learn import TriggerUnit, WeightUpdateUnit, q_width, signal_width, trigger_sum_width
 from .neuron import NeuronUnit, ref_width, synaptic_input_width
@@ -112,18 +112,17 @@ def lowest_set_bit(vector):
     high_any, high_index = lowest_set_bit(vector[half:])
     width = (len(vector) - 1).bit_length()
     return (low_any | high_any,
-            Mux(low_any, low_index, Mux(high_any, high_index + half, 0)).as_unsigned()[:width])
+            Mux(low_any, low_index, Mux(high_any, high_index | half, 0)).as_unsigned()[:width])
+
+
+def below(value, bound):
+    """``value < bound`` for a constant ``bound`` (:func:`~eligo.rtl.arith.at_most`)."""
+    return at_most(value, bound - 1)
 
 
 def _in_range(value, low, high):
-    """``low <= value <= high``, leaving out a comparison the value's shape makes constant
-    (Verilator rejects constant comparisons)."""
-    shape = value.shape()
-    lowest = -(1 << (shape.width - 1)) if shape.signed else 0
-    highest = (1 << (shape.width - shape.signed)) - 1
-    terms = ([value >= low] if low > lowest else []) + ([value <= high] if high < highest
-                                                         else [])
-    return Cat(*terms).all() if terms else Const(1)
+    """``low <= value <= high`` for constant bounds, comparing only the bits they need."""
+    return at_least(value, low) & at_most(value, high)
 
 
 class Core(wiring.Component):
@@ -435,7 +434,7 @@ class Core(wiring.Component):
             """Lane ``lane`` has an item (a row of ``count`` rows, a column of ``count``
             columns) in group ``group``: only the last group may be short."""
             groups = -(-(count - lane) // L)
-            return group < groups if groups < -(-count // L) else Const(1)
+            return below(group, groups) if groups < -(-count // L) else Const(1)
 
         def lane_of(i):
             return i[:lane_bits] if lane_bits else Const(0, 1)
@@ -769,12 +768,12 @@ class Core(wiring.Component):
                 with m.Elif(self.i.valid & ~host_hold):
                     with m.Switch(ev.kind):
                         with m.Case(EV_SPIKE):
-                            with m.If(ev.index < n_in):
+                            with m.If(below(ev.index, n_in)):
                                 m.d.sync += x.bit_select(ev.index, 1).eq(1)
                             with m.Else():
                                 m.d.comb += bad.eq(1)
                         with m.Case(EV_TARGET):
-                            with m.If(ev.index < n_out):
+                            with m.If(below(ev.index, n_out)):
                                 m.d.sync += [mask.bit_select(ev.index, 1).eq(1),
                                              YSTAR[ev.index].eq(ev.value)]
                             with m.Else():
@@ -800,7 +799,7 @@ class Core(wiring.Component):
                 cleared += [(port, n_alif * G) for port in eps_wr]
             with m.State("clear"):
                 for port, depth in cleared:
-                    m.d.comb += [port.addr.eq(n), port.data.eq(0), port.en.eq(n < depth)]
+                    m.d.comb += [port.addr.eq(n), port.data.eq(0), port.en.eq(below(n, depth))]
                 m.d.sync += n.eq(n + 1)
                 with m.If(n == max(depth for _, depth in cleared) - 1):
                     m.next = "collect"
@@ -829,7 +828,7 @@ class Core(wiring.Component):
                 counted_loop(n_pre + n_rec)
                 lane_read(pre_rd, bank(pre_bank, G, group_of(iss_a)))  # (writes the other bank)
                 lane_read(zout_rd, group_of(iss_a - n_pre), written=True,
-                          lane=lane_of(iss_a - n_pre), when=iss_a >= n_pre)
+                          lane=lane_of(iss_a - n_pre), when=at_least(iss_a, n_pre))
                 with m.If(done):
                     m.d.sync += pre_bank.eq(~pre_bank)
                     if full:
@@ -847,8 +846,8 @@ class Core(wiring.Component):
                     lane_read([psi_rd], bank(psi_bank, n_rec, iss_a))
                     lane_read([psi_old_rd], bank(~psi_bank, n_rec, iss_a))
                     if n_alif:
-                        lane_read(eps_rd, Mux(row >= alif0, n - alif0 * G, 0),
-                                  written=True, when=row >= alif0)
+                        lane_read(eps_rd, Mux(at_least(row, alif0), n - alif0 * G, 0),
+                                  written=True, when=at_least(row, alif0))
                     with m.If(done):
                         m.d.sync += [r.eq(0) for r in DRV]
                         start("drive", z_vec)
@@ -879,7 +878,7 @@ class Core(wiring.Component):
                 counted_loop(n_rec + n_out)
                 lane_read(sig_rd, group_of(iss_a))
                 lane_read(zout_rd, group_of(iss_a))
-                lane_read([acc_rd], iss_a, written=True, when=iss_a < n_rec)  # (rows only)
+                lane_read([acc_rd], iss_a, written=True, when=below(iss_a, n_rec))  # (rows only)
                 with m.If(done):
                     start("write_rec", q_nonzero[:n_rec])
 
@@ -918,7 +917,7 @@ class Core(wiring.Component):
                                  self.o.payload.index.eq(src)]
                     with m.If(self.o.ready):
                         m.d.sync += pend.bit_select(src, 1).eq(0)
-                with m.Elif(n < n_out):
+                with m.Elif(below(n, n_out)):
                     m.d.comb += [self.o.payload.kind.eq(OUT_READOUT),
                                  self.o.payload.index.eq(n),
                                  self.o.payload.value.eq(Y[n])]
@@ -963,7 +962,7 @@ class Core(wiring.Component):
                     rand_request(1, "A", ia, 0)
                     rand_request(2, "PSI", ia, 0)
                 with m.If(fsm.ongoing("trace")):
-                    with m.If(ia < n_pre):
+                    with m.If(below(ia, n_pre)):
                         rand_request(0, "PRE", 0, ia)
                     with m.Else():
                         rand_request(0, "ZOUT", 0, ia - n_pre)
@@ -977,7 +976,7 @@ class Core(wiring.Component):
                 with m.If(fsm.ongoing("readout")):
                     rand_request(0, "Y", ia, 0)
                 with m.If(fsm.ongoing("trigger")):
-                    with m.If(ia < n_rec):
+                    with m.If(below(ia, n_rec)):
                         rand_request(0, "L", ia, 0)
                     with m.Else():
                         rand_request(0, "LOUT", ia - n_rec, 0)
@@ -1020,7 +1019,7 @@ class Core(wiring.Component):
             neu.i.valid.eq(u_valid & ongoing("neuron")),
             req.I.eq(lane_data("neuron", in_rd, lane_of(ua), "in_data")),
             req.v.eq(state.v), req.a.eq(state.a), req.ref.eq(state.ref),
-            req.z_old.eq(Z_OLD[ua]), req.alif.eq(ua >= alif0),
+            req.z_old.eq(Z_OLD[ua]), req.alif.eq(at_least(ua, alif0)),
         ]
         if stochastic:
             m.d.comb += [req.rand_v.eq(rand[0]), req.rand_a.eq(rand[1]),
@@ -1042,27 +1041,27 @@ class Core(wiring.Component):
         u_valid, ua, ub, uaddr = stage_of("trace")
         m.d.comb += [
             tru.i.valid.eq(u_valid & ongoing("trace")),
-            tru.i.payload.trace.eq(Mux(ua < n_pre,
+            tru.i.payload.trace.eq(Mux(below(ua, n_pre),
                                        lane_data("trace", pre_rd, lane_of(ua), "pre_data"),
                                        lane_data("trace", zout_rd, lane_of(ua - n_pre),
                                                  "zout_data"))),
             tru.i.payload.spike.eq(spikes.bit_select(ua, 1)),
-            tru.decay.eq(Mux(ua < n_pre, p["alpha"], p["kappa"])),
+            tru.decay.eq(Mux(below(ua, n_pre), p["alpha"], p["kappa"])),
         ]
         if stochastic:
             m.d.comb += tru.i.payload.rand.eq(rand[0])
         ta, _, _ = tags(tru, "tru", (ua, ub, uaddr))
         with m.If(tru.o.valid):
-            with m.If(ta < n_pre):
+            with m.If(below(ta, n_pre)):
                 lane_write(pre_wr, lane_of(ta), bank(~pre_bank, G, group_of(ta)),
                            tru.o.payload.trace)
             with m.Else():
                 lane_write(zout_wr, lane_of(ta - n_pre), group_of(ta - n_pre),
                            tru.o.payload.trace)
         clamped = tru.o.payload.clamped
-        sat_count("sat_xbar", tru.o.valid, clamped, ta < n_in)
-        sat_count("sat_zbar", tru.o.valid, clamped, (ta >= n_in) & (ta < n_pre))
-        sat_count("sat_zout", tru.o.valid, clamped, ta >= n_pre)
+        sat_count("sat_xbar", tru.o.valid, clamped, below(ta, n_in))
+        sat_count("sat_zbar", tru.o.valid, clamped, at_least(ta, n_in) & below(ta, n_pre))
+        sat_count("sat_zout", tru.o.valid, clamped, at_least(ta, n_pre))
 
         # sweep (full): eps and ebar of every synapse, one column group (a column per lane)
         # per cycle; factored: e_ji of the written rows
@@ -1077,7 +1076,7 @@ class Core(wiring.Component):
                 req, res = unit.i.payload, unit.o.payload
                 m.d.comb += [
                     unit.i.valid.eq(u_valid & ongoing("sweep") & lane_present(lane, ub, n_pre)),
-                    req.alif.eq(ua >= alif0), req.psi_old.eq(psi_old),
+                    req.alif.eq(at_least(ua, alif0)), req.psi_old.eq(psi_old),
                     req.psi.eq(data_of("sweep", psi_rd.data, "psi_data")), req.g.eq(alf.g),
                     req.pre.eq(data_of("sweep", pre_rd[lane].data, f"pre_data{lane}")),
                     req.pre_old.eq(data_of("sweep", pre_old_rd[lane].data,
@@ -1093,7 +1092,7 @@ class Core(wiring.Component):
                     m.d.comb += [ebar_wr[lane].addr.eq(saddr), ebar_wr[lane].data.eq(res.ebar),
                                  ebar_wr[lane].en.eq(1)]
                     if n_alif:
-                        with m.If(sa >= alif0):
+                        with m.If(at_least(sa, alif0)):
                             m.d.comb += [eps_wr[lane].addr.eq(saddr - alif0 * G),
                                          eps_wr[lane].data.eq(res.eps), eps_wr[lane].en.eq(1)]
         # The row writes' items: row ua, column group ub; lane k's column ub * L + k is
@@ -1173,7 +1172,7 @@ class Core(wiring.Component):
             delayed(x, 1, f"trg_h_{n}") for x, n in (
                 (homeo, "homeo"), (lane_data("trigger", sig_rd, lane_of(ua), "sig_data"), "sig"),
                 (data_of("trigger", acc_rd.data, "acc_data"), "acc")))
-        is_out = ha >= n_rec
+        is_out = at_least(ha, n_rec)
         m.d.comb += [
             trg.i.valid.eq(h_valid),
             req.signal_sum.eq(Mux(is_out, ERR[ha - n_rec], h_sig + h_homeo)),
@@ -1187,15 +1186,15 @@ class Core(wiring.Component):
         with m.If(trg.o.valid):
             m.d.comb += [q_wr.addr.eq(ga), q_wr.data.eq(res.q), q_wr.en.eq(1)]
             m.d.sync += q_nonzero.bit_select(ga, 1).eq(res.q != 0)
-            with m.If(ga < n_rec):
+            with m.If(below(ga, n_rec)):
                 m.d.comb += [acc_wr.addr.eq(ga), acc_wr.data.eq(res.acc), acc_wr.en.eq(1)]
             with m.Else():
                 m.d.sync += ACC_OUT[ga - n_rec].eq(res.acc)
         written = trg.o.valid & (res.q != 0)
-        sat_count("sat_acc", trg.o.valid, res.sat_acc, ga < n_rec)
-        sat_count("sat_acc_out", trg.o.valid, res.sat_acc, ga >= n_rec)
+        sat_count("sat_acc", trg.o.valid, res.sat_acc, below(ga, n_rec))
+        sat_count("sat_acc_out", trg.o.valid, res.sat_acc, at_least(ga, n_rec))
         count("row_updates", written)
-        count("weight_writes", Mux(written, Mux(ga >= n_rec, n_rec, n_pre - 1), 0))
+        count("weight_writes", Mux(written, Mux(at_least(ga, n_rec), n_rec, n_pre - 1), 0))
 
         # write_rec / write_out: one WeightUpdateUnit per lane. write_rec: lane k on column
         # ub * L + k of row ua (its weight rotated out of W's skewed lanes, its result rotated
@@ -1264,7 +1263,7 @@ class Core(wiring.Component):
             total = sum(terms[1:], terms[0])
             nxt = Signal(max(len(reg), len(total)) + 1, name=f"next_{name}")
             m.d.comb += nxt.eq(reg + total)
-            m.d.sync += reg.eq(Mux(nxt > c.counter_max, c.counter_max, nxt))
+            m.d.sync += reg.eq(Mux(at_most(nxt, c.counter_max), nxt, c.counter_max))
         m.d.comb += pipe_busy.eq(Cat(*busy_bits).any())
 
         # The host's windows onto the memories: (read ports, write port or None, address of
@@ -1323,24 +1322,34 @@ class Core(wiring.Component):
         rmap, h = self._map, self.host
         idle = fsm.ongoing("collect") & ~clear_mem
         stage = Signal()  # the answer cycle
-        is_register = h.addr < min(w.base for w in rmap.windows.values())
+        is_register = below(h.addr, min(w.base for w in rmap.windows.values()))
         # (Not taken while a phase's cycles are written: the request's read of the cycles
         # memory never meets that write.)
         take = h.valid & ~stage & (idle | (is_register & ~h.write)) & ~cycles_wr.en
         m.d.sync += stage.eq(take)
         m.d.comb += host_hold.eq(h.valid)
         value = h.w_data.as_signed()
+        # The registers are consecutive words from address 0 (regmap): a read selects its
+        # value by the word index, a tree of multiplexers without an address comparison per
+        # register.
+        registers = sorted(rmap.registers.values(), key=lambda r: r.address)
+        word_bits = (len(registers) - 1).bit_length()
+        word = h.addr[2:2 + word_bits]
+        register_hit = ((h.addr[:2] == 0) & (h.addr[2 + word_bits:] == 0)
+                        & below(word, len(registers)))
         # The cycles registers (consecutive words) read the cycles memory: its word is read
-        # in the request cycle, from the address alone.
-        first = min(r.address for r in rmap.registers.values() if r.kind == "cycles") >> 2
-        m.d.comb += [cycles_rd.addr.eq(((h.addr >> 2) - first)[:len(cycles_rd.addr)]),
-                     cycles_rd.en.eq(take)]
+        # in the request cycle, from the address alone; a phase that did not run reads 0.
+        first = min(r.address for r in registers if r.kind == "cycles") >> 2
+        phase = (word - first)[:len(cycles_rd.addr)]
+        m.d.comb += [cycles_rd.addr.eq(phase), cycles_rd.en.eq(take)]
+        cycles_value = Mux(self.cycles_ran.bit_select(phase, 1), cycles_rd.data, 0)
 
         def ok(r_data=0):
             m.d.comb += [h.error.eq(0), h.r_data.eq(r_data)]
 
         # -- windows: the word of (row, col) at base + 4 * (row << col_bits | col) ---------
-        registers = {"z": self.z, "y": self.y, "err": self.err, "acc_out": self.acc_out}
+        register_windows = {"z": self.z, "y": self.y, "err": self.err,
+                            "acc_out": self.acc_out}
         windows = []
         for w in rmap.windows.values():
             size_bits = w.size.bit_length() - 1
@@ -1349,7 +1358,7 @@ class Core(wiring.Component):
             row = h.addr[2 + w.col_bits:size_bits] if row_bits else Const(0, 1)
             col = h.addr[2:2 + w.col_bits] if w.col_bits else Const(0, 1)
             m.d.comb += hit.eq((h.addr[size_bits:] == w.base >> size_bits)
-                               & (row < w.rows) & (col < w.cols))
+                               & below(row, w.rows) & below(col, w.cols))
             windows.append((w, hit, row, col))
             if w.name in memory_windows:  # issue the read in the request cycle
                 ports, _, address = memory_windows[w.name][:3]
@@ -1359,29 +1368,39 @@ class Core(wiring.Component):
 
         with m.If(stage):
             m.d.comb += [h.ready.eq(1), h.error.eq(1)]  # refused unless a case says ok
-            with m.Switch(h.addr):
-                for r in rmap.registers.values():
-                    with m.Case(r.address):
-                        self._host_register(m, r, h, value, ok, clear_mem, cycles_rd)
-                with m.Default():
-                    for w, hit, row, col in windows:
-                        with m.If(hit):
-                            self._host_window(m, w, h, value, ok, row, col, registers,
-                                              memory_windows)
+            with m.If(register_hit & ~h.write):
+                ok(Array(self._register_value(r, cycles_value) for r in registers)[word])
+            with m.Elif(register_hit):
+                with m.Switch(word):
+                    for k, r in enumerate(registers):
+                        if r.kind in ("param", "command"):
+                            with m.Case(k):
+                                self._host_write(m, r, h, value, ok, clear_mem)
+            with m.Else():
+                for w, hit, row, col in windows:
+                    with m.If(hit):
+                        self._host_window(m, w, h, value, ok, row, col, register_windows,
+                                          memory_windows)
 
-    def _host_register(self, m, r, h, value, ok, clear_mem, cycles_rd):
+    def _register_value(self, r, cycles_value):
+        """What a read of register ``r`` returns."""
         if r.kind == "param":
-            param = self.params[r.name]
-            with m.If(~h.write):
-                ok(param)
+            return self.params[r.name]
+        if r.kind == "status":
+            return {"status": self._status_word(), "t": self.t, "errors": self.errors}[r.name]
+        return {"const": lambda: Const(r.value, 32), "command": lambda: Const(0, 1),
+                "counter": lambda: self.counters[r.name.removeprefix("count_")],
+                "cycles": lambda: cycles_value}[r.kind]()
+
+    def _host_write(self, m, r, h, value, ok, clear_mem):
+        """A write of register ``r`` (a parameter or the command register)."""
+        if r.kind == "param":
             written = value if r.low < 0 else h.w_data
-            with m.Elif(_in_range(written, r.low, r.high)):
+            with m.If(_in_range(written, r.low, r.high)):
                 ok()
-                m.d.sync += param.eq(written)
-        elif r.kind == "command":
-            with m.If(~h.write):
-                ok(0)
-            with m.Elif((h.w_data & ~sum(1 << b for b in COMMAND_BITS.values())) == 0):
+                m.d.sync += self.params[r.name].eq(written)
+        else:
+            with m.If((h.w_data & ~sum(1 << b for b in COMMAND_BITS.values())) == 0):
                 ok()
                 with m.If(h.w_data[COMMAND_BITS["clear_state"]]):
                     m.d.sync += [s.eq(0) for s in (self.z + self.y + self.err + self.acc_out)]
@@ -1390,17 +1409,6 @@ class Core(wiring.Component):
                     m.d.sync += [s.eq(0) for s in self.counters.values()]
                 with m.If(h.w_data[COMMAND_BITS["clear_error"]]):
                     m.d.sync += [self.error.eq(0), self.errors.eq(0)]
-        else:
-            source = {
-                "const": lambda: Const(r.value, 32),
-                "status": lambda: {"status": self._status_word(), "t": self.t,
-                                   "errors": self.errors}[r.name],
-                "counter": lambda: self.counters[r.name.removeprefix("count_")],
-                "cycles": lambda: Mux(self.cycles_ran[PHASES.index(r.name[len("cycles_"):])],
-                                      cycles_rd.data, 0),
-            }[r.kind]()
-            with m.If(~h.write):
-                ok(source)
 
     def _status_word(self):
         bits = {"busy": self.busy, "error": self.error}

@@ -260,8 +260,9 @@ class UartLink(wiring.Component):
         m.d.comb += [urx.rx.eq(self.rx), self.tx.eq(utx.tx),
                      rxf.w_data.eq(urx.data), rxf.w_en.eq(urx.valid)]
 
-        # the reply slot, between the decoder (fills it) and the encoder (empties it)
-        reply_valid = Signal()
+        # The decoder's reply (valid in its "reply" state, where it waits for the encoder):
+        # built from the frame's registers, which hold still until the encoder takes it.
+        reply_valid, reply_taken = Signal(), Signal()
         reply_cmd, reply_len, reply_data = Signal(8), Signal(8), Signal(40)
 
         # -- decoder and executor -------------------------------------------------------
@@ -288,7 +289,8 @@ class UartLink(wiring.Component):
             known.eq((cmd == CMD_READ) | (cmd == CMD_WRITE) | (cmd == CMD_EVENT)),
             len_ok.eq(Mux(cmd == CMD_READ, length == CMD_LENGTH[CMD_READ],
                           length == CMD_LENGTH[CMD_WRITE])),
-            self.m_axil_awaddr.eq(payload[:32]), self.m_axil_araddr.eq(payload[:32]),
+            # (the payload bytes shift in from the top: a read's 4 bytes end in the upper half)
+            self.m_axil_awaddr.eq(payload[:32]), self.m_axil_araddr.eq(payload[32:]),
             self.m_axil_wdata.eq(payload[32:]), self.m_axil_wstrb.eq(0b1111),
             self.m_axis_tdata.eq(payload),
         ]
@@ -322,9 +324,8 @@ class UartLink(wiring.Component):
             with m.State("payload"):
                 m.d.comb += [rxf.r_en.eq(1), in_frame.eq(1)]
                 with m.If(take):
-                    m.d.sync += [count.eq(count + 1), crc.eq(_crc8_next(crc, byte))]
-                    with m.If(count < 8):
-                        m.d.sync += payload.word_select(count[:3], 8).eq(byte)
+                    m.d.sync += [count.eq(count + 1), crc.eq(_crc8_next(crc, byte)),
+                                 payload.eq(Cat(payload[8:], byte))]
                     with m.If(count + 1 == length):
                         m.next = "crc"
                 with m.Elif(timed_out):
@@ -373,24 +374,23 @@ class UartLink(wiring.Component):
                 with m.If(self.m_axis_tready):
                     m.next = "reply"
             with m.State("reply"):
-                with m.If(~reply_valid):
-                    m.d.sync += reply_valid.eq(1)
-                    with m.If(err != 0):
-                        m.d.sync += [reply_cmd.eq(FRAME_ERROR), reply_len.eq(1),
-                                     reply_data.eq(err)]
-                        with m.If(self.frame_errors != 255):
-                            m.d.sync += self.frame_errors.eq(self.frame_errors + 1)
-                    with m.Elif(cmd == CMD_READ):
-                        m.d.sync += [reply_cmd.eq(REPLY[CMD_READ]),
-                                     reply_len.eq(REPLY_LENGTH[CMD_READ]),
-                                     reply_data.eq(Cat(resp, Const(0, 6), payload[:32]))]
-                    with m.Elif(cmd == CMD_WRITE):
-                        m.d.sync += [reply_cmd.eq(REPLY[CMD_WRITE]),
-                                     reply_len.eq(REPLY_LENGTH[CMD_WRITE]),
-                                     reply_data.eq(resp)]
-                    with m.Else():
-                        m.d.sync += [reply_cmd.eq(REPLY[CMD_EVENT]),
-                                     reply_len.eq(REPLY_LENGTH[CMD_EVENT])]
+                m.d.comb += reply_valid.eq(1)
+                with m.If(err != 0):
+                    m.d.comb += [reply_cmd.eq(FRAME_ERROR), reply_len.eq(1),
+                                 reply_data.eq(err)]
+                with m.Elif(cmd == CMD_READ):
+                    m.d.comb += [reply_cmd.eq(REPLY[CMD_READ]),
+                                 reply_len.eq(REPLY_LENGTH[CMD_READ]),
+                                 reply_data.eq(Cat(resp, Const(0, 6), payload[:32]))]
+                with m.Elif(cmd == CMD_WRITE):
+                    m.d.comb += [reply_cmd.eq(REPLY[CMD_WRITE]),
+                                 reply_len.eq(REPLY_LENGTH[CMD_WRITE]), reply_data.eq(resp)]
+                with m.Else():
+                    m.d.comb += [reply_cmd.eq(REPLY[CMD_EVENT]),
+                                 reply_len.eq(REPLY_LENGTH[CMD_EVENT])]
+                with m.If(reply_taken):
+                    with m.If((err != 0) & (self.frame_errors != 255)):
+                        m.d.sync += self.frame_errors.eq(self.frame_errors + 1)
                     m.next = "sync"
 
         # -- encoder: replies first, then output words ----------------------------------
@@ -401,7 +401,8 @@ class UartLink(wiring.Component):
         with m.FSM(name="encoder"):
             with m.State("idle"):
                 with m.If(reply_valid):
-                    m.d.sync += [reply_valid.eq(0), tx_cmd.eq(reply_cmd), tx_len.eq(reply_len),
+                    m.d.comb += reply_taken.eq(1)
+                    m.d.sync += [tx_cmd.eq(reply_cmd), tx_len.eq(reply_len),
                                  tx_data.eq(reply_data)]
                     m.next = "sync"
                 with m.Elif(self.s_axis_tvalid):

@@ -1,7 +1,8 @@
 # amaranth: UnusedElaboratable=no
 """Amaranth-simulator tests of rtl/random.py (Threefry2x32, RandomSource) and rtl/arith.py
 (RoundShift, Saturate against the golden model's kernels, docs/spec.md 1.1 and 1.2;
-times_const and times_small against Python's products).
+times_const and times_small against Python's products; at_most and at_least against Python's
+comparisons).
 
 Random stimuli come from ``random.Random(SEED)``; every failure message carries the seed and
 the failing inputs.
@@ -17,8 +18,8 @@ from amaranth.back import verilog
 from amaranth.hdl import Module, Signal, signed, unsigned
 
 from eligo.model import kernels
-from eligo.rtl.arith import (ROUND_MODES, RoundShift, Saturate, row_major, times_const,
-                              times_small)
+from eligo.rtl.arith import (ROUND_MODES, RoundShift, Saturate, at_least, at_most, row_major,
+                              times_const, times_small)
 from eligo.rtl.random import (ROUNDS_PER_STAGE, RandomSource, Threefry2x32, rand64_layout,
                               stream_get, stream_put, threefry_layout)
 from eligo.rtl.stream_util import hold_monitor, run_simulation
@@ -462,6 +463,41 @@ def test_times_const_exhaustive_small():
                     assert ctx.get(out) == value * k, (len(x), value, k)
 
     run_simulation(m, testbench)
+
+
+def test_constant_comparisons_exhaustive_small():
+    # Every value of small signed and unsigned shapes against every bound from below the
+    # shape's range to above it (the bounds that reduce to constants included).
+    m = Module()
+    cases = []
+    for shape in (unsigned(1), unsigned(3), unsigned(6), signed(1), signed(2), signed(4),
+                  signed(6)):
+        x = Signal(shape, name=f"x_{'s' if shape.signed else 'u'}{shape.width}")
+        low = -(1 << (shape.width - 1)) if shape.signed else 0
+        high = (1 << (shape.width - shape.signed)) - 1
+        outs = []
+        for bound in range(low - 3, high + 4):
+            le, ge = Signal(), Signal()
+            m.d.comb += [le.eq(at_most(x, bound)), ge.eq(at_least(x, bound))]
+            outs.append((bound, le, ge))
+        cases.append((x, low, high, outs))
+
+    async def testbench(ctx):
+        for x, low, high, outs in cases:
+            for value in range(low, high + 1):
+                ctx.set(x, value)
+                for bound, le, ge in outs:
+                    assert ctx.get(le) == (value <= bound), (x.shape(), value, bound)
+                    assert ctx.get(ge) == (value >= bound), (x.shape(), value, bound)
+
+    run_simulation(m, testbench)
+
+
+def test_constant_comparisons_bad_bound():
+    with pytest.raises(TypeError, match="bound must be an integer, not 1.5"):
+        at_most(Signal(4), 1.5)
+    with pytest.raises(TypeError, match="bound must be an integer, not True"):
+        at_least(Signal(4), True)
 
 
 def test_times_const_of_an_int_and_bad_arguments():
