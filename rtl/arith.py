@@ -59,7 +59,8 @@ def row_major(row, stride, col):
         raise ValueError(f"stride must be a positive integer, not {stride!r}")
     row, col = Value.cast(row), Value.cast(col)
     if stride & (stride - 1) == 0:
-        return Cat(col[:stride.bit_length() - 1], row)
+        bits = stride.bit_length() - 1
+        return Cat(col[:bits], Const(0, max(0, bits - len(col))), row)
     return times_const(row, stride) + col
 
 

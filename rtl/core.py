@@ -101,6 +101,11 @@ def neuron_state_layout(cfg):
                               "ref": unsigned(ref_width(cfg))})
 
 
+def _power_of_two_above(n):
+    """The least power of two at or above ``n``."""
+    return 1 << (n - 1).bit_length()
+
+
 def lowest_set_bit(vector):
     """``(any, index)``: whether ``vector`` has a set bit and the index of its lowest (0
     when none), as a balanced tree of ``log2(len(vector))`` levels, not a chain of one
@@ -174,8 +179,8 @@ class Core(wiring.Component):
     ``b`` (one memory per lane, at :meth:`readout_word` and :meth:`feedback_word`), ``neuron``
     (``n_rec`` words of :func:`neuron_state_layout`: ``v``, ``a``, ``ref``), ``psi`` (two
     banks of ``n_rec``: ``b * n_rec + j``, the latest in bank ``psi_bank``), ``pre``
-    (``xbar`` then ``zbar``, two banks of ``n_pre`` split among the lanes as ``ebar``, bank
-    ``b`` as row ``b``; the latest in bank ``pre_bank``), ``zout`` (one memory per lane, at
+    (``xbar`` then ``zbar``, two banks of ``n_pre`` split among the lanes by column, at
+    :meth:`pre_word`; the latest in bank ``pre_bank``), ``zout`` (one memory per lane, at
     :meth:`neuron_word`), ``acc`` (``n_rec`` words). The neuron phase writes ``psi`` into the
     other bank and flips ``psi_bank`` when it ends, the trace phase likewise ``pre``, so the
     sweep reads last step's values (``psi_old``, ``pre_old``) beside this step's without a
@@ -185,8 +190,9 @@ class Core(wiring.Component):
     ``err``, ``acc_out`` (``n_out`` each); ``clear_state`` zeroes them at once and the
     memories in a sweep of one word per cycle (the core stays busy meanwhile).
     ``counters`` maps every name of ``eligo.model.names.COUNTER_NAMES`` to a saturating
-    register of ``cfg.counter_bits``. One counter times the running phase; when the phase
-    ends, its count goes into word ``PHASES.index(phase)`` of the memory :attr:`cycles` and
+    register of ``cfg.counter_bits``. One counter times the running phase; in the cycle
+    after the phase ends, its count goes into word ``PHASES.index(phase)`` of the memory
+    :attr:`cycles` and
     sets that bit of ``cycles_ran`` (cleared when a step starts): a phase's cycles in the
     last step are that word where its bit is set, else 0.
     ``collision_checked`` (filled when the core is elaborated) lists ``(name, write port,
@@ -270,10 +276,15 @@ class Core(wiring.Component):
         # per lane) and row groups (the row-banked ones hold row groups x n_pre).
         self._groups = groups = -(-c.n_pre // lanes)
         self._row_groups = -(-c.n_rec // lanes)
+        # W's rows and pre's banks are padded to a power of two words, so that an address
+        # is a row (bank) above a column: no multiplier-by-a-constant adders on the address
+        # paths, for up to twice the words.
+        self._w_stride = _power_of_two_above(c.n_pre)
+        self._pre_stride = _power_of_two_above(groups)
 
         def banked(shape, depth):
             return [MemoryData(shape=shape, depth=depth, init=[]) for _ in range(lanes)]
-        self._w = banked(signed(c.w_bits), self._row_groups * c.n_pre)
+        self._w = banked(signed(c.w_bits), self._row_groups * self._w_stride)
         self._ebar = banked(signed(c.e_bits), c.n_rec * groups) if full else None
         self._eps = (banked(signed(c.eps_bits), c.n_alif * groups) if c.n_alif and full
                      else None)
@@ -288,7 +299,7 @@ class Core(wiring.Component):
         # step's values and last step's, which the sweep reads beside them).
         self._neuron = MemoryData(shape=neuron_state_layout(c), depth=c.n_rec, init=[])
         self._psi = MemoryData(shape=unsigned(c.psi_bits), depth=2 * c.n_rec, init=[])
-        self._pre = banked(unsigned(c.trace_bits), 2 * groups)
+        self._pre = banked(unsigned(c.trace_bits), 2 * self._pre_stride)
         self._zout = banked(unsigned(c.trace_bits), self._row_groups)
         self._acc = MemoryData(shape=signed(c.acc_bits), depth=c.n_rec, init=[])
         self.psi_bank = Signal(name="psi_bank")
@@ -329,10 +340,11 @@ class Core(wiring.Component):
 
     def weight_word(self, j, i):
         """``(lane, address)`` of ``W[j, i]`` in :attr:`w`: lane ``(i + j) % lanes``, address
-        ``(j // lanes) * n_pre + i``. The skew puts the ``lanes`` rows of a row group at one
-        address in distinct lanes (for synaptic integration) and ``lanes`` consecutive
-        columns of a row in distinct lanes too (for the row writes)."""
-        return (i + j) % self._lanes, (j // self._lanes) * self._cfg.n_pre + i
+        ``(j // lanes) * w_stride + i``, ``w_stride`` the power of two at or above ``n_pre``.
+        The skew puts the ``lanes`` rows of a row group at one address in distinct lanes
+        (for synaptic integration) and ``lanes`` consecutive columns of a row in distinct
+        lanes too (for the row writes)."""
+        return (i + j) % self._lanes, (j // self._lanes) * self._w_stride + i
 
     @property
     def lanes(self):
@@ -340,9 +352,15 @@ class Core(wiring.Component):
 
     def synapse_word(self, row, i):
         """``(lane, address)`` of column ``i`` of ``row`` in the per-lane memories
-        (:attr:`ebar`, :attr:`eps`, and :attr:`pre` with ``row`` its bank): lane ``i % lanes``,
-        address ``row * ceil(n_pre / lanes) + i // lanes``."""
+        :attr:`ebar` and :attr:`eps`: lane ``i % lanes``, address
+        ``row * ceil(n_pre / lanes) + i // lanes``."""
         return i % self._lanes, row * self._groups + i // self._lanes
+
+    def pre_word(self, bank, i):
+        """``(lane, address)`` of trace ``i`` in bank ``bank`` of :attr:`pre`: lane
+        ``i % lanes``, address ``bank * pre_stride + i // lanes``, ``pre_stride`` the power
+        of two at or above ``ceil(n_pre / lanes)``."""
+        return i % self._lanes, bank * self._pre_stride + i // self._lanes
 
     @property
     def ebar(self):
@@ -398,7 +416,7 @@ class Core(wiring.Component):
     @property
     def pre(self):
         """The presynaptic traces (``xbar`` then ``zbar``, ``n_pre`` of them) in two banks:
-        one ``MemoryData`` per lane, trace ``i`` of bank ``b`` at :meth:`synapse_word`
+        one ``MemoryData`` per lane, trace ``i`` of bank ``b`` at :meth:`pre_word`
         ``(b, i)``; :attr:`pre_bank` holds the latest."""
         return self._pre
 
@@ -428,6 +446,7 @@ class Core(wiring.Component):
         L = self._lanes
         lane_bits = (L - 1).bit_length()
         G = self._groups      # column groups: column i is group i // L of lane i % L
+        WS, PS = self._w_stride, self._pre_stride  # W's row stride, pre's bank stride
         R = self._row_groups  # row groups: row j is row j // L of lane j % L
 
         def lane_present(lane, group, count):
@@ -554,9 +573,11 @@ class Core(wiring.Component):
         psi_bank, pre_bank = self.psi_bank, self.pre_bank
 
         def bank(sel, size, index):
-            """Address of ``index`` in bank ``sel`` of a two-bank memory of ``size`` words
-            per bank."""
-            return Mux(sel, size + index, index)
+            """Address of ``index`` (below ``size``) in bank ``sel`` of a two-bank memory
+            of ``size`` words per bank: the bank bit above the index for a power of two."""
+            if size & (size - 1):
+                return Mux(sel, size + index, index)
+            return row_major(sel, size, index)
 
         Z, Y, ERR = Array(self.z), Array(self.y), Array(self.err)
         z_old = [Signal(name=f"z_old{j}") for j in range(n_rec)]
@@ -578,7 +599,7 @@ class Core(wiring.Component):
 
         # -- loop registers shared by the phases ---------------------------------------------
         top = max(n_rec * n_pre, n_pre + n_rec, n_rec * n_out, n_rec + n_out, 2 * n_pre,
-                  2 * n_rec)
+                  2 * n_rec, R * WS, 2 * PS)  # (items, and W's and pre's padded addresses)
         n = Signal(range(top + 1))               # flattened item counter
         row = Signal(range(max(n_rec, n_out) + 1))
         col = Signal(range(max(n_pre, n_out) + 1))
@@ -713,6 +734,7 @@ class Core(wiring.Component):
 
         # -- the sequencer -------------------------------------------------------------------
         phase_ends = Signal()  # the running phase's last cycle (cycles, after the FSM)
+        step_starts = Signal()  # an end-of-step event is taken
 
         def start(state, pend_value=None):
             m.next = state
@@ -782,6 +804,7 @@ class Core(wiring.Component):
                             m.d.sync += learn.eq(ev.value[0])
                             m.d.sync += [o.eq(s) for o, s in zip(z_old, self.z)]
                             m.d.sync += self.cycles_ran.eq(0)
+                            m.d.comb += step_starts.eq(1)
                             start("syn", Cat(x, z_vec))
                         with m.Default():
                             m.d.comb += bad.eq(1)
@@ -792,7 +815,7 @@ class Core(wiring.Component):
 
             # clear_state: zero every state memory, one word of each per cycle.
             cleared = [(n_wr, n_rec), (psi_wr, 2 * n_rec), (acc_wr, n_rec)]
-            cleared += [(port, 2 * G) for port in pre_wr] + [(port, R) for port in zout_wr]
+            cleared += [(port, 2 * PS) for port in pre_wr] + [(port, R) for port in zout_wr]
             if full:
                 cleared += [(port, n_rec * G) for port in ebar_wr]
             if n_alif and full:
@@ -807,7 +830,7 @@ class Core(wiring.Component):
             with m.State("syn"):
                 go = mask_loop(R)  # inner: the row group, rows inner * L + lane
                 m.d.comb += [iss_valid.eq(go & ~issued), iss_a.eq(inner), iss_b.eq(src)]
-                lane_read(w_rd, row_major(inner, n_pre, src))
+                lane_read(w_rd, row_major(inner, WS, src))
                 lane_read(in_rd, inner)
                 with m.If(done):
                     start("neuron")
@@ -826,7 +849,7 @@ class Core(wiring.Component):
 
             with m.State("trace"):
                 counted_loop(n_pre + n_rec)
-                lane_read(pre_rd, bank(pre_bank, G, group_of(iss_a)))  # (writes the other bank)
+                lane_read(pre_rd, bank(pre_bank, PS, group_of(iss_a)))  # (writes the other bank)
                 lane_read(zout_rd, group_of(iss_a - n_pre), written=True,
                           lane=lane_of(iss_a - n_pre), when=at_least(iss_a, n_pre))
                 with m.If(done):
@@ -841,8 +864,8 @@ class Core(wiring.Component):
                 with m.State("sweep"):
                     grid_loop(n_rec, G)  # row j, column group g: columns g*L .. g*L+L-1
                     lane_read(ebar_rd, n, written=True)
-                    lane_read(pre_rd, bank(pre_bank, G, iss_b))
-                    lane_read(pre_old_rd, bank(~pre_bank, G, iss_b))
+                    lane_read(pre_rd, bank(pre_bank, PS, iss_b))
+                    lane_read(pre_old_rd, bank(~pre_bank, PS, iss_b))
                     lane_read([psi_rd], bank(psi_bank, n_rec, iss_a))
                     lane_read([psi_old_rd], bank(~psi_bank, n_rec, iss_a))
                     if n_alif:
@@ -884,7 +907,7 @@ class Core(wiring.Component):
 
             with m.State("write_rec"):
                 go = mask_loop(G)  # row src, column group inner: columns inner * L + lane
-                base = times_const(group_of(src), n_pre) + times_const(inner, L)
+                base = row_major(group_of(src), WS, times_const(inner, L))
                 m.d.comb += [iss_valid.eq(go & ~issued), iss_a.eq(src), iss_b.eq(inner),
                              iss_addr.eq(base)]
                 # Column inner * L + k is in W's lane (k + src) % L (weight_word).
@@ -895,7 +918,7 @@ class Core(wiring.Component):
                     lane_read(ebar_rd, row_major(src, G, inner))
                 else:
                     lane_read([psi_rd], bank(psi_bank, n_rec, src))
-                    lane_read(pre_rd, bank(pre_bank, G, inner))
+                    lane_read(pre_rd, bank(pre_bank, PS, inner))
                 with m.If(done):
                     start("write_out", q_nonzero[n_rec:])
 
@@ -932,24 +955,28 @@ class Core(wiring.Component):
 
         m.d.comb += self.busy.eq(~fsm.ongoing("collect"))
 
-        # -- cycles per phase: one counter, stored in the cycles memory as a phase ends -----
+        # -- cycles per phase: one counter, stored in the cycles memory in the cycle after a
+        # phase ends, from registers (the host's request waits for that write: a phase's end
+        # is too long a decision to sit before the request logic) -------------------------
         # (COLLISION_FREE: a host request is not taken in a cycle that writes this memory.)
         cycles_wr, cycles_rd = memory("cycles_mem", self._cycles)
-        phase_cycles = Signal(32)
-        phase = Signal(range(len(PHASES)))
+        phase_cycles = Signal(32)  # the running phase's cycles (in the cycle after a phase's
+        phase = Signal(range(len(PHASES)))  # end: the ended phase's, written then)
         in_phase = Signal()
+        ended, ended_phase = Signal(), Signal.like(phase)
         for k, name in enumerate(PHASES):
             if name != "sweep" or full:
                 with m.If(fsm.ongoing(name)):
                     m.d.comb += [phase.eq(k), in_phase.eq(1)]
-        counted = Signal(32)  # including this cycle
-        m.d.comb += counted.eq(phase_cycles + 1)
-        with m.If(in_phase):
-            m.d.sync += phase_cycles.eq(counted)
-            with m.If(phase_ends):
-                m.d.comb += [cycles_wr.addr.eq(phase), cycles_wr.data.eq(counted),
-                             cycles_wr.en.eq(1)]
-                m.d.sync += [phase_cycles.eq(0), self.cycles_ran.bit_select(phase, 1).eq(1)]
+        m.d.sync += [ended.eq(in_phase & phase_ends), ended_phase.eq(phase)]
+        with m.If(ended):
+            m.d.comb += [cycles_wr.addr.eq(ended_phase), cycles_wr.data.eq(phase_cycles),
+                         cycles_wr.en.eq(1)]
+            m.d.sync += phase_cycles.eq(in_phase)  # (this cycle is the next phase's first)
+            with m.If(~step_starts):  # (a new step's start clears the phases' bits)
+                m.d.sync += self.cycles_ran.bit_select(ended_phase, 1).eq(1)
+        with m.Elif(in_phase):
+            m.d.sync += phase_cycles.eq(phase_cycles + 1)
 
         # -- random requests: the sites and (row, col) of the golden model, per phase --------
         if rngs:
@@ -1053,7 +1080,7 @@ class Core(wiring.Component):
         ta, _, _ = tags(tru, "tru", (ua, ub, uaddr))
         with m.If(tru.o.valid):
             with m.If(below(ta, n_pre)):
-                lane_write(pre_wr, lane_of(ta), bank(~pre_bank, G, group_of(ta)),
+                lane_write(pre_wr, lane_of(ta), bank(~pre_bank, PS, group_of(ta)),
                            tru.o.payload.trace)
             with m.Else():
                 lane_write(zout_wr, lane_of(ta - n_pre), group_of(ta - n_pre),
@@ -1277,18 +1304,18 @@ class Core(wiring.Component):
             return [port], write and [write], address, lambda row, col: Const(0, 1), word
 
         def weights(offset):
-            return (w_rd, w_wr, lambda row, col: times_const(group_of(row), n_pre) + offset + col,
+            return (w_rd, w_wr, lambda row, col: row_major(group_of(row), WS, offset + col),
                     lambda row, col: lane_of(row + offset + col), None)
 
         def lanes(ports, column):
             """Lane-banked words: (ports, address, lane) of column ``column(row, col)`` of
-            row ``row`` (``row`` 0 for pre, whose bank is its row)."""
+            row ``row``."""
             return (ports, lambda row, col: times_const(row, G) + group_of(column(row, col)),
                     lambda row, col: lane_of(column(row, col)))
 
         def pre_window(offset):
-            ports, address, lane = lanes(pre_rd, lambda row, col: offset + col)
-            return (ports, None, lambda row, col: address(pre_bank, col), lane, None)
+            return (pre_rd, None, lambda row, col: bank(pre_bank, PS, group_of(offset + col)),
+                    lambda row, col: lane_of(offset + col), None)
         windows = {
             "w_in": weights(0), "w_rec": weights(n_in),
             "w_out": (w_out_rd, w_out_wr, lambda row, col: times_const(row, R) + group_of(col),
@@ -1379,7 +1406,7 @@ class Core(wiring.Component):
             with m.Else():
                 for w, hit, row, col in windows:
                     with m.If(hit):
-                        self._host_window(m, w, h, value, ok, row, col, register_windows,
+                        self._host_window(m, w, h, ok, row, col, register_windows,
                                           memory_windows)
 
     def _register_value(self, r, cycles_value):
@@ -1414,7 +1441,15 @@ class Core(wiring.Component):
         bits = {"busy": self.busy, "error": self.error}
         return Cat(*(bits[name] for name, _ in sorted(STATUS_BITS.items(), key=lambda x: x[1])))
 
-    def _host_window(self, m, w, h, value, ok, row, col, registers, memory_windows):
+    def _host_value_allowed(self, w, h, row, col):
+        """Whether window ``w`` takes the bus's write value at ``(row, col)``."""
+        value = h.w_data.as_signed() if w.signed else h.w_data
+        allowed = _in_range(value, w.low, w.high)
+        if w.name == "w_rec":  # the diagonal holds 0, and only 0 may be written
+            allowed &= (row != col) | (value == 0)
+        return allowed
+
+    def _host_window(self, m, w, h, ok, row, col, registers, memory_windows):
         if w.name in registers:
             with m.If(~h.write):
                 ok(Array(registers[w.name])[col])
@@ -1426,12 +1461,8 @@ class Core(wiring.Component):
             ok(word(data) if word else data)
         if writes is None or not w.writable:
             return
-        if not w.signed:
-            value = h.w_data
-        allowed = _in_range(value, w.low, w.high)
-        if w.name == "w_rec":  # the diagonal holds 0, and only 0 may be written
-            allowed &= (row != col) | (value == 0)
-        with m.If(h.write & allowed):
+        value = h.w_data.as_signed() if w.signed else h.w_data
+        with m.If(h.write & self._host_value_allowed(w, h, row, col)):
             ok()
             for k, port in enumerate(writes):
                 with m.If(lane(row, col) == k):

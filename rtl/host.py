@@ -74,24 +74,27 @@ class AxiLiteTarget(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        aw_addr, aw_full = Signal(32), Signal()
-        w_data, w_strb, w_full = Signal(32), Signal(4), Signal()
-        ar_addr = Signal(32)
+        # Only the address bits the bus has are kept, with whether the others were zero
+        # (and, for W, whether every byte was written).
+        aw_addr, aw_ok, aw_full = Signal(self.addr_width), Signal(), Signal()
+        w_data, w_ok, w_full = Signal(32), Signal(), Signal()
+        ar_addr = Signal(self.addr_width)
         bus = self.bus
         high_bits_zero = lambda addr: addr[self.addr_width:] == 0
 
         # AW and W are latched independently while no write is pending.
         m.d.comb += [self.s_axil_awready.eq(~aw_full), self.s_axil_wready.eq(~w_full)]
         with m.If(self.s_axil_awvalid & ~aw_full):
-            m.d.sync += [aw_addr.eq(self.s_axil_awaddr), aw_full.eq(1)]
+            m.d.sync += [aw_addr.eq(self.s_axil_awaddr), aw_full.eq(1),
+                         aw_ok.eq(high_bits_zero(self.s_axil_awaddr))]
         with m.If(self.s_axil_wvalid & ~w_full):
-            m.d.sync += [w_data.eq(self.s_axil_wdata), w_strb.eq(self.s_axil_wstrb),
+            m.d.sync += [w_data.eq(self.s_axil_wdata), w_ok.eq(self.s_axil_wstrb == 0b1111),
                          w_full.eq(1)]
 
         with m.FSM(name="axil"):
             with m.State("idle"):
                 with m.If(aw_full & w_full):
-                    with m.If((w_strb == 0b1111) & high_bits_zero(aw_addr)):
+                    with m.If(w_ok & aw_ok):
                         m.next = "write"
                     with m.Else():
                         m.d.sync += [self.s_axil_bresp.eq(RESP_SLVERR),

@@ -12,7 +12,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..config import ensure_config
-from .arith import MAX_WIDTH, RoundShift, Saturate
+from .arith import MAX_WIDTH, RoundShift, Saturate, at_least, at_most
 
 __all__ = ["synaptic_input_width", "ref_width", "neuron_in_layout", "neuron_out_layout",
            "NeuronUnit"]
@@ -305,9 +305,9 @@ class NeuronUnit(wiring.Component):
         new_ref = Signal(unsigned(r_bits))
         m.d.comb += [
             refractory.eq(s2_ref != 0),
-            z.eq((s2_diff > 0) & ~refractory),
-            mag.eq(Mux(s2_diff < 0, -s2_diff, s2_diff)),
-            near.eq(mag < (1 << s)),
+            z.eq(at_least(s2_diff, 1) & ~refractory),
+            mag.eq(Mux(s2_diff[-1], -s2_diff, s2_diff)),
+            near.eq(at_most(mag, (1 << s) - 1)),
             h.eq((1 << s) - mag[:s]),  # used only where near, i.e. mag < 2**s
         ]
         if cfg.n_alif:

@@ -27,7 +27,7 @@ def read_state(ctx, core):
                         np.int64).reshape(shape)
 
     def bank(data, bank_bit, size):
-        return mem(data, (2, size))[ctx.get(bank_bit)]
+        return mem(data, (2, size))[ctx.get(bank_bit)]  # (psi: n_rec words per bank)
 
     def lanes(datas, word, rows, cols=c.n_pre):
         """A memory split among the lanes as rows x cols, ``word(row, col)`` giving the lane
@@ -41,7 +41,7 @@ def read_state(ctx, core):
     neuron = [ctx.get(core.neuron[j]) for j in range(c.n_rec)]
     W = lanes(core.w, core.weight_word, c.n_rec)
     pre_bank = ctx.get(core.pre_bank)
-    pre = lanes(core.pre, lambda _, i: core.synapse_word(pre_bank, i), 1)[0]
+    pre = lanes(core.pre, lambda _, i: core.pre_word(pre_bank, i), 1)[0]
     st = {"v": np.array([s.v for s in neuron], np.int64),
           "a": np.array([s.a for s in neuron], np.int64),
           "ref": np.array([s.ref for s in neuron], np.int64), "z": regs(core.z),
@@ -60,9 +60,11 @@ def read_state(ctx, core):
     return st
 
 
-def phase_cycles(ctx, core):
+async def phase_cycles(ctx, core):
     """The cycles each phase of :data:`PHASES` took in the last step (0 if it did not run),
-    as the ``cycles_*`` registers read them."""
+    as the ``cycles_*`` registers read them. Called after the end marker: it waits a cycle,
+    as the core writes the last phase's count in the cycle after the phase ends."""
+    await ctx.tick()
     ran = ctx.get(core.cycles_ran)
     return {p: ctx.get(core.cycles[k]) if ran >> k & 1 else 0 for k, p in enumerate(PHASES)}
 
@@ -207,7 +209,7 @@ def run_lockstep(cfg, weights, steps, golden, progress=None, lanes=1):
                 result["ideal"][phase] = result["ideal"].get(phase, 0) + n
             spikes, readouts = await run_step(
                 ctx, core, step_events(x, ystar, mask if has_target else None), learn)
-            for p, n in phase_cycles(ctx, core).items():
+            for p, n in (await phase_cycles(ctx, core)).items():
                 result["cycles"][p] += n
             result["steps"] = t + 1
             if spikes != list(np.flatnonzero(out.z[0])):

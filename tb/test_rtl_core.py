@@ -200,7 +200,7 @@ def test_core_cycles_per_phase(rounding, update_rounding, trace_mode, lanes):
         z = [ctx.get(s) for s in core.z]
         await run_step(ctx, core, [(EV_SPIKE, 0, 0), (EV_SPIKE, 2, 0), (EV_TARGET, 0, 3000)],
                        1)
-        result.update(phase_cycles(ctx, core))
+        result.update(await phase_cycles(ctx, core))
         result["z_old"] = z
         result["z"] = [ctx.get(s) for s in core.z]
         result["q_rows"] = ctx.get(core.counters["row_updates"])
