@@ -49,8 +49,7 @@ def _rtl(seed, out):
     from eligo.rtl.top import AxiCore
     from eligo.tb.axi_harness import SimAxiLite, run_axi_step
     from eligo.tb.core_harness import first_mismatch, read_state
-    cfg = preset("ice40", update_rounding="zero", trigger=4096, trigger_out=2048, eta=8,
-                 eta_out=4)
+    cfg = preset("ice40", trigger=4096, trigger_out=2048, eta=8, eta_out=4)
     out(f"2. RTL core, preset ice40 (n_in={cfg.n_in}, n_rec={cfg.n_rec} of which "
         f"{cfg.n_alif} ALIF, n_out={cfg.n_out}, {cfg.trace_mode} traces), on chip through "
         f"its AXI ports (Amaranth simulator): {AXI_STEPS} steps, learning on, a target on "
@@ -62,7 +61,7 @@ def _rtl(seed, out):
     golden.load_weights(*weights)
     ylim = (1 << (cfg.y_bits - 1)) - 1
     dut = AxiCore(cfg)
-    result = {"steps": 0, "mismatch": None, "cycles": 0, "targets": 0}
+    result = {"steps": 0, "mismatch": None, "cycles": 0, "targets": 0, "counters": {}}
     start = time.perf_counter()
 
     async def bench(ctx):
@@ -94,10 +93,15 @@ def _rtl(seed, out):
             if found is not None:
                 result["mismatch"] = (t, *found)
                 return
+            # The counters are counter_bits wide: summed here and cleared after every step
+            # (in the core and the golden model alike), so that none saturates.
+            for name, value in (await drv.read_counters()).items():
+                result["counters"][name] = result["counters"].get(name, 0) + value
+            await drv.command("clear_counters")
+            golden.clear_counters()
             if (t + 1) % 5 == 0:
                 out(f"   {t + 1}/{AXI_STEPS} steps, 0 mismatches, "
                     f"{time.perf_counter() - start:.0f} s")
-        result["counters"] = await drv.read_counters()
 
     run_simulation(dut, bench)
     out(f"   -> {result['steps']} steps compared, "

@@ -554,7 +554,9 @@ def test_preset_reckon():
 def test_preset_tiny_and_ice40():
     assert preset("tiny") == Config()
     cfg = preset("ice40")
-    assert (cfg.n_in, cfg.n_rec, cfg.n_alif, cfg.n_out) == (16, 32, 8, 2)
+    assert (cfg.n_in, cfg.n_rec, cfg.n_alif, cfg.n_out) == (16, 32, 0, 2)
+    assert (cfg.trace_mode, cfg.rounding, cfg.update_rounding, cfg.counter_bits) == (
+        "factored", "zero", "zero", 8)
 
 
 def test_preset_with_changes():
