@@ -137,9 +137,12 @@ def _fpga(out):
     res = ", ".join(f"{k.upper()} {v['used']}" + (f"/{v['available']}" if v["available"] else "")
                     for k, v in report["resources"].items())
     if report["fits"]:
-        out(f"   -> {res}; Fmax {report['fmax_sync_mhz']} MHz (clock "
-            f"{report['clock_mhz']} MHz); bitstream {report['bitstream']}; "
-            f"{report['times_s']['total']:.0f} s")
+        fmax, clock = report["fmax_sync_mhz"], report["clock_mhz"]
+        met = fmax is not None and fmax >= clock
+        out(f"   -> {res}; Fmax {fmax} MHz (clock {clock} MHz"
+            + ("" if met else ": NOT met; for a bitstream to flash, build with "
+               "`eligo synth --preset ice40 --board icebreaker --clock-mhz 19`")
+            + f"); bitstream {report['bitstream']}; {report['times_s']['total']:.0f} s")
     else:
         out(f"   -> DOES NOT FIT the UP5K: {res} (nextpnr's utilisation); "
             f"{report['times_s']['total']:.0f} s. Each phase of the core has its own "
