@@ -125,6 +125,8 @@ def test_identity_params_counters_and_bus_errors():
         await refused(bus.read(rmap.end))                              # nothing there
         await refused(bus.read(rmap["id"].address + 2))                # unaligned
         await refused(bus.read(1 << rmap.addr_width))                  # beyond the map
+        # (the target keeps only the map's address bits: the bits above must still refuse)
+        await refused(bus.write(1 << rmap.addr_width | theta.address, 100))
         await refused(bus.write(rmap["command"].address, 1 << 5))      # no such command
         bus.strobe = 0b0011
         await refused(bus.write(theta.address, 100))                   # partial write
