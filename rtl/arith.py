@@ -6,8 +6,8 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed, unsigne
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["ROUND_MODES", "RoundShift", "Saturate", "at_least", "at_most", "times_const",
-           "times_small", "row_major"]
+__all__ = ["ROUND_MODES", "RoundShift", "Saturate", "at_least", "at_most", "below", "within",
+           "times_const", "times_small", "row_major"]
 
 #: The rounding modes of spec 1.1, in the order of ``eligo.model.kernels.ROUND_MODES``.
 ROUND_MODES = ("zero", "floor", "stochastic")
@@ -104,6 +104,16 @@ def at_least(value, bound):
     low = magnitude[:k] >= bound if bound != 1 << (k - 1) else magnitude[k - 1]
     result = above | low
     return ~value[-1] & result if signed else result
+
+
+def below(value, bound):
+    """``value < bound`` for an integer constant ``bound`` (see :func:`at_most`)."""
+    return at_most(value, bound - 1)
+
+
+def within(value, low, high):
+    """``low <= value <= high`` for integer constants (see :func:`at_most`)."""
+    return at_least(value, low) & at_most(value, high)
 
 
 def times_small(x, q, bound):

@@ -13,7 +13,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..config import ensure_config
 from ..model.names import COUNTER_NAMES
-from .arith import at_least, at_most, row_major, times_const
+from .arith import at_least, at_most, below, row_major, times_const, within
 from .host import bus_signature
 from .learn import TriggerUnit, WeightUpdateUnit, q_width, signal_width, trigger_sum_width
 from .neuron import NeuronUnit, ref_width, synaptic_input_width
@@ -118,16 +118,6 @@ def lowest_set_bit(vector):
     width = (len(vector) - 1).bit_length()
     return (low_any | high_any,
             Mux(low_any, low_index, Mux(high_any, high_index | half, 0)).as_unsigned()[:width])
-
-
-def below(value, bound):
-    """``value < bound`` for a constant ``bound`` (:func:`~eligo.rtl.arith.at_most`)."""
-    return at_most(value, bound - 1)
-
-
-def _in_range(value, low, high):
-    """``low <= value <= high`` for constant bounds, comparing only the bits they need."""
-    return at_least(value, low) & at_most(value, high)
 
 
 class Core(wiring.Component):
@@ -1423,7 +1413,7 @@ class Core(wiring.Component):
         """A write of register ``r`` (a parameter or the command register)."""
         if r.kind == "param":
             written = value if r.low < 0 else h.w_data
-            with m.If(_in_range(written, r.low, r.high)):
+            with m.If(within(written, r.low, r.high)):
                 ok()
                 m.d.sync += self.params[r.name].eq(written)
         else:
@@ -1441,14 +1431,6 @@ class Core(wiring.Component):
         bits = {"busy": self.busy, "error": self.error}
         return Cat(*(bits[name] for name, _ in sorted(STATUS_BITS.items(), key=lambda x: x[1])))
 
-    def _host_value_allowed(self, w, h, row, col):
-        """Whether window ``w`` takes the bus's write value at ``(row, col)``."""
-        value = h.w_data.as_signed() if w.signed else h.w_data
-        allowed = _in_range(value, w.low, w.high)
-        if w.name == "w_rec":  # the diagonal holds 0, and only 0 may be written
-            allowed &= (row != col) | (value == 0)
-        return allowed
-
     def _host_window(self, m, w, h, ok, row, col, registers, memory_windows):
         if w.name in registers:
             with m.If(~h.write):
@@ -1462,7 +1444,10 @@ class Core(wiring.Component):
         if writes is None or not w.writable:
             return
         value = h.w_data.as_signed() if w.signed else h.w_data
-        with m.If(h.write & self._host_value_allowed(w, h, row, col)):
+        allowed = within(value, w.low, w.high)
+        if w.name == "w_rec":  # the diagonal holds 0, and only 0 may be written
+            allowed &= (row != col) | (value == 0)
+        with m.If(h.write & allowed):
             ok()
             for k, port in enumerate(writes):
                 with m.If(lane(row, col) == k):

@@ -24,7 +24,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..config import ensure_config
-from .arith import at_least, at_most
+from .arith import below, within
 from .core import EV_END, EV_SPIKE, EV_TARGET, OUT_END, Core, index_width
 from .host import AxiLiteTarget
 from .regmap import (EVENT_BITS, INDEX_BITS, INDEX_SHIFT, KIND_BITS, KIND_SHIFT, VALUE_BITS,
@@ -95,9 +95,9 @@ class AxiCore(wiring.Component):
         kind = word[KIND_SHIFT:KIND_SHIFT + KIND_BITS]
         reserved = word[KIND_SHIFT + KIND_BITS:]
         y_low, y_high = -(1 << (c.y_bits - 1)), (1 << (c.y_bits - 1)) - 1
-        good = (reserved == 0) & at_most(index, (1 << index_width(c)) - 1) & (
+        good = (reserved == 0) & below(index, 1 << index_width(c)) & (
             ((kind == EV_SPIKE) & (value == 0))
-            | ((kind == EV_TARGET) & at_least(value, y_low) & at_most(value, y_high))
+            | ((kind == EV_TARGET) & within(value, y_low, y_high))
             | ((kind == EV_END) & ((value == 0) | (value == 1))))
         ev = core.i.payload
         m.d.comb += [

@@ -2,7 +2,7 @@
 """Amaranth-simulator tests of rtl/random.py (Threefry2x32, RandomSource) and rtl/arith.py
 (RoundShift, Saturate against the golden model's kernels, docs/spec.md 1.1 and 1.2;
 times_const and times_small against Python's products; at_most and at_least against Python's
-comparisons).
+comparisons, with below and within on top).
 
 Random stimuli come from ``random.Random(SEED)``; every failure message carries the seed and
 the failing inputs.
@@ -18,8 +18,8 @@ from amaranth.back import verilog
 from amaranth.hdl import Module, Signal, signed, unsigned
 
 from eligo.model import kernels
-from eligo.rtl.arith import (ROUND_MODES, RoundShift, Saturate, at_least, at_most, row_major,
-                              times_const, times_small)
+from eligo.rtl.arith import (ROUND_MODES, RoundShift, Saturate, at_least, at_most, below,
+                              row_major, times_const, times_small, within)
 from eligo.rtl.random import (ROUNDS_PER_STAGE, RandomSource, Threefry2x32, rand64_layout,
                               stream_get, stream_put, threefry_layout)
 from eligo.rtl.stream_util import hold_monitor, run_simulation
@@ -477,18 +477,22 @@ def test_constant_comparisons_exhaustive_small():
         high = (1 << (shape.width - shape.signed)) - 1
         outs = []
         for bound in range(low - 3, high + 4):
-            le, ge = Signal(), Signal()
-            m.d.comb += [le.eq(at_most(x, bound)), ge.eq(at_least(x, bound))]
-            outs.append((bound, le, ge))
+            le, ge, lt, span = Signal(), Signal(), Signal(), Signal()
+            m.d.comb += [le.eq(at_most(x, bound)), ge.eq(at_least(x, bound)),
+                         lt.eq(below(x, bound)), span.eq(within(x, bound, bound + 2))]
+            outs.append((bound, le, ge, lt, span))
         cases.append((x, low, high, outs))
 
     async def testbench(ctx):
         for x, low, high, outs in cases:
             for value in range(low, high + 1):
                 ctx.set(x, value)
-                for bound, le, ge in outs:
+                for bound, le, ge, lt, span in outs:
                     assert ctx.get(le) == (value <= bound), (x.shape(), value, bound)
                     assert ctx.get(ge) == (value >= bound), (x.shape(), value, bound)
+                    assert ctx.get(lt) == (value < bound), (x.shape(), value, bound)
+                    assert ctx.get(span) == (bound <= value <= bound + 2), (
+                        x.shape(), value, bound)
 
     run_simulation(m, testbench)
 
