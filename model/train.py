@@ -347,7 +347,10 @@ class ReferenceTier:
 class BpttTier(ReferenceTier):
     """The accuracy ceiling: the float network trained by backpropagation through time
     (surrogate gradient psi, Adam, mini-batches of ``batch``, 16 by default; one Adam kept
-    across epochs, its rate times ``bptt_lr_decay`` after every epoch)."""
+    across epochs, its rate times ``bptt_lr_decay`` after every epoch). The configuration's
+    ``gamma`` is the surrogate's height here and touches no forward value; each recurrent hop
+    back in time multiplies by it, so too high a value makes the gradient explode
+    (:mod:`eligo.model.surrogate_gain`)."""
 
     batch_size = 16
 

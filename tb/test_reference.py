@@ -479,3 +479,15 @@ def test_bptt_training_reduces_the_loss():
     assert torch.diagonal(trained["w_rec"]).abs().max() == 0
     after = autograd_gradients(cfg, trained, x, ystar, mask)  # a valid set of weights
     assert all(torch.isfinite(g).all() for g in after.values())
+
+
+def test_through_time_gain_tends_to_one_and_grows_with_gamma():
+    # Each recurrent hop back in time adds a factor psi <= gamma to BPTT's extra paths, so
+    # with a tiny gamma BPTT's gradient is e-prop's; at gamma 0.3 the randman network of
+    # docs/results.md amplifies it many times over (the reason its BPTT runs use 0.1).
+    from eligo.model.surrogate_gain import randman_gains
+    gains = randman_gains(seeds=(1,), gammas=(1, 26, 77), batch=4)
+    for name in ("w_in", "w_rec"):
+        assert abs(gains[1, 1][name] - 1) < 0.02, gains
+        assert gains[1, 1][name] < gains[1, 26][name] < gains[1, 77][name], gains
+        assert gains[1, 77][name] > 10, gains
