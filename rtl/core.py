@@ -770,8 +770,9 @@ class Core(wiring.Component):
         z_vec = Cat(*self.z)
         with m.FSM(name="seq") as fsm:
             with m.State("collect"):
-                # Events wait while the host accesses the core (host_hold, below).
-                m.d.comb += self.i.ready.eq(~host_hold)
+                # Events wait while the host accesses the core (host_hold, below) and in the
+                # cycle a clear starts (it would leave the event unapplied).
+                m.d.comb += self.i.ready.eq(~host_hold & ~clear_mem)
                 ev = self.i.payload
                 bad = Signal()
                 with m.If(clear_mem):
@@ -1174,8 +1175,9 @@ class Core(wiring.Component):
                              sig_wr[lane].en.eq(s1_b == n_out - 1)]
 
         # trigger: recurrent rows (sig_j plus the homeostatic term), then readout rows
-        # The item's reads and the homeostatic product are registered (stage H) before the
-        # unit: the product and the unit's first stage in one cycle limited the clock.
+        # Two register stages before the unit: H, the item's reads and the homeostatic
+        # product; H2, the signal sum and the accumulator picked for the row. (The product,
+        # the sum and the unit's first stage in one cycle limited the clock.)
         req = trg.i.payload
         u_valid, ua, ub, uaddr = stage_of("trigger")
         homeo = Signal(signed(trigger_sum_width(c)), name="homeo")
@@ -1190,15 +1192,18 @@ class Core(wiring.Component):
                 (homeo, "homeo"), (lane_data("trigger", sig_rd, lane_of(ua), "sig_data"), "sig"),
                 (data_of("trigger", acc_rd.data, "acc_data"), "acc")))
         is_out = at_least(ha, n_rec)
+        h2 = {n: delayed(x, 1, f"trg_h2_{n}") for n, x in (
+            ("valid", h_valid), ("a", ha), ("b", hb), ("addr", haddr), ("out", is_out),
+            ("sum", Mux(is_out, ERR[ha - n_rec], h_sig + h_homeo)),
+            ("acc", Mux(is_out, ACC_OUT[ha - n_rec], h_acc)))}
         m.d.comb += [
-            trg.i.valid.eq(h_valid),
-            req.signal_sum.eq(Mux(is_out, ERR[ha - n_rec], h_sig + h_homeo)),
-            req.acc.eq(Mux(is_out, ACC_OUT[ha - n_rec], h_acc)),
-            req.has_target.eq(1), req.readout.eq(is_out),
+            trg.i.valid.eq(h2["valid"]),
+            req.signal_sum.eq(h2["sum"]), req.acc.eq(h2["acc"]),
+            req.has_target.eq(1), req.readout.eq(h2["out"]),
         ]
         if stochastic:
-            m.d.comb += req.rand.eq(delayed(Value.cast(rand[0]), 1, "trg_h_rand"))
-        ga, _, _ = tags(trg, "trg", (ha, hb, haddr))
+            m.d.comb += req.rand.eq(delayed(Value.cast(rand[0]), 2, "trg_h_rand"))
+        ga, _, _ = tags(trg, "trg", (h2["a"], h2["b"], h2["addr"]))
         res = trg.o.payload
         with m.If(trg.o.valid):
             m.d.comb += [q_wr.addr.eq(ga), q_wr.data.eq(res.q), q_wr.en.eq(1)]
@@ -1335,8 +1340,17 @@ class Core(wiring.Component):
         cycle issues the memory read of a window, the answer cycle returns ``r_data`` (or
         performs the write) with ``ready``. Register reads are taken at any time; writes and
         window reads only while the core is idle (``collect``, no clear running), and events
-        wait while a host request is pending, so neither can change the other's state."""
+        wait while a host request is pending, so neither can change the other's state.
+
+        The address decode and the written value's range checks are registered every cycle
+        (``early``): the bus holds its request until ``ready``, so in the answer cycle they
+        are the request's, and that cycle's write enables start at registers."""
         rmap, h = self._map, self.host
+
+        def early(value, name):
+            reg = Signal(name=f"host_{name}_q")
+            m.d.sync += reg.eq(value)  # (unconditional: never call this inside m.If)
+            return reg
         idle = fsm.ongoing("collect") & ~clear_mem
         stage = Signal()  # the answer cycle
         is_register = below(h.addr, min(w.base for w in rmap.windows.values()))
@@ -1352,8 +1366,8 @@ class Core(wiring.Component):
         registers = sorted(rmap.registers.values(), key=lambda r: r.address)
         word_bits = (len(registers) - 1).bit_length()
         word = h.addr[2:2 + word_bits]
-        register_hit = ((h.addr[:2] == 0) & (h.addr[2 + word_bits:] == 0)
-                        & below(word, len(registers)))
+        register_hit = early((h.addr[:2] == 0) & (h.addr[2 + word_bits:] == 0)
+                             & below(word, len(registers)), "register_hit")
         # The cycles registers (consecutive words) read the cycles memory: its word is read
         # in the request cycle, from the address alone; a phase that did not run reads 0.
         first = min(r.address for r in registers if r.kind == "cycles") >> 2
@@ -1376,12 +1390,20 @@ class Core(wiring.Component):
             col = h.addr[2:2 + w.col_bits] if w.col_bits else Const(0, 1)
             m.d.comb += hit.eq((h.addr[size_bits:] == w.base >> size_bits)
                                & below(row, w.rows) & below(col, w.cols))
-            windows.append((w, hit, row, col))
+            allowed = None
+            if w.writable and w.name not in register_windows:
+                allowed = early(self._host_value_allowed(w, h, row, col), f"allowed_{w.name}")
+            windows.append((w, early(hit, f"hit_{w.name}"), row, col, allowed))
             if w.name in memory_windows:  # issue the read in the request cycle
                 ports, _, address = memory_windows[w.name][:3]
                 with m.If(take & hit):
                     m.d.comb += [port.addr.eq(address(row, col)) for port in ports]
                     m.d.comb += [port.en.eq(1) for port in ports]
+
+        param_allowed = {
+            r.name: early(within(value if r.low < 0 else h.w_data, r.low, r.high),
+                          f"allowed_{r.name}")
+            for r in registers if r.kind == "param"}
 
         with m.If(stage):
             m.d.comb += [h.ready.eq(1), h.error.eq(1)]  # refused unless a case says ok
@@ -1392,12 +1414,13 @@ class Core(wiring.Component):
                     for k, r in enumerate(registers):
                         if r.kind in ("param", "command"):
                             with m.Case(k):
-                                self._host_write(m, r, h, value, ok, clear_mem)
+                                self._host_write(m, r, h, value, ok, clear_mem,
+                                                 param_allowed.get(r.name))
             with m.Else():
-                for w, hit, row, col in windows:
+                for w, hit, row, col, allowed in windows:
                     with m.If(hit):
                         self._host_window(m, w, h, ok, row, col, register_windows,
-                                          memory_windows)
+                                          memory_windows, allowed)
 
     def _register_value(self, r, cycles_value):
         """What a read of register ``r`` returns."""
@@ -1409,13 +1432,13 @@ class Core(wiring.Component):
                 "counter": lambda: self.counters[r.name.removeprefix("count_")],
                 "cycles": lambda: cycles_value}[r.kind]()
 
-    def _host_write(self, m, r, h, value, ok, clear_mem):
-        """A write of register ``r`` (a parameter or the command register)."""
+    def _host_write(self, m, r, h, value, ok, clear_mem, allowed):
+        """A write of register ``r`` (a parameter, ``allowed``: its value is in range; or the
+        command register)."""
         if r.kind == "param":
-            written = value if r.low < 0 else h.w_data
-            with m.If(within(written, r.low, r.high)):
+            with m.If(allowed):
                 ok()
-                m.d.sync += self.params[r.name].eq(written)
+                m.d.sync += self.params[r.name].eq(value if r.low < 0 else h.w_data)
         else:
             with m.If((h.w_data & ~sum(1 << b for b in COMMAND_BITS.values())) == 0):
                 ok()
@@ -1431,7 +1454,15 @@ class Core(wiring.Component):
         bits = {"busy": self.busy, "error": self.error}
         return Cat(*(bits[name] for name, _ in sorted(STATUS_BITS.items(), key=lambda x: x[1])))
 
-    def _host_window(self, m, w, h, ok, row, col, registers, memory_windows):
+    def _host_value_allowed(self, w, h, row, col):
+        """Whether window ``w`` takes the bus's write value at ``(row, col)``."""
+        value = h.w_data.as_signed() if w.signed else h.w_data
+        allowed = within(value, w.low, w.high)
+        if w.name == "w_rec":  # the diagonal holds 0, and only 0 may be written
+            allowed &= (row != col) | (value == 0)
+        return allowed
+
+    def _host_window(self, m, w, h, ok, row, col, registers, memory_windows, allowed):
         if w.name in registers:
             with m.If(~h.write):
                 ok(Array(registers[w.name])[col])
@@ -1444,9 +1475,6 @@ class Core(wiring.Component):
         if writes is None or not w.writable:
             return
         value = h.w_data.as_signed() if w.signed else h.w_data
-        allowed = within(value, w.low, w.high)
-        if w.name == "w_rec":  # the diagonal holds 0, and only 0 may be written
-            allowed &= (row != col) | (value == 0)
         with m.If(h.write & allowed):
             ok()
             for k, port in enumerate(writes):

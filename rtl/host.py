@@ -39,7 +39,9 @@ class AxiLiteTarget(wiring.Component):
     access; so does any access the bus refuses. AWPROT/ARPROT are ignored.
 
     Latency: an access costs the bus's answer time plus 2 cycles (request and response
-    registers), e.g. 4 cycles from AR to RVALID against the core.
+    registers), e.g. 4 cycles from AR to RVALID against the core. The bus's ``valid``,
+    ``write`` and ``addr`` are registers, set as the access starts (so the core's address
+    decode does not begin at this target's state).
 
     Parameters
     ----------
@@ -78,8 +80,10 @@ class AxiLiteTarget(wiring.Component):
         # (and, for W, whether every byte was written).
         aw_addr, aw_ok, aw_full = Signal(self.addr_width), Signal(), Signal()
         w_data, w_ok, w_full = Signal(32), Signal(), Signal()
-        ar_addr = Signal(self.addr_width)
         bus = self.bus
+        bus_valid, bus_write, bus_addr = Signal(), Signal(), Signal(self.addr_width)
+        m.d.comb += [bus.valid.eq(bus_valid), bus.write.eq(bus_write), bus.addr.eq(bus_addr),
+                     bus.w_data.eq(w_data)]
         high_bits_zero = lambda addr: addr[self.addr_width:] == 0
 
         # AW and W are latched independently while no write is pending.
@@ -95,6 +99,7 @@ class AxiLiteTarget(wiring.Component):
             with m.State("idle"):
                 with m.If(aw_full & w_full):
                     with m.If(w_ok & aw_ok):
+                        m.d.sync += [bus_valid.eq(1), bus_write.eq(1), bus_addr.eq(aw_addr)]
                         m.next = "write"
                     with m.Else():
                         m.d.sync += [self.s_axil_bresp.eq(RESP_SLVERR),
@@ -102,18 +107,18 @@ class AxiLiteTarget(wiring.Component):
                         m.next = "write_resp"
                 with m.Elif(self.s_axil_arvalid):
                     m.d.comb += self.s_axil_arready.eq(1)
-                    m.d.sync += ar_addr.eq(self.s_axil_araddr)
                     with m.If(high_bits_zero(self.s_axil_araddr)):
+                        m.d.sync += [bus_valid.eq(1), bus_write.eq(0),
+                                     bus_addr.eq(self.s_axil_araddr)]
                         m.next = "read"
                     with m.Else():
                         m.d.sync += [self.s_axil_rresp.eq(RESP_SLVERR), self.s_axil_rdata.eq(0),
                                      self.s_axil_rvalid.eq(1)]
                         m.next = "read_resp"
             with m.State("write"):
-                m.d.comb += [bus.valid.eq(1), bus.write.eq(1), bus.addr.eq(aw_addr),
-                             bus.w_data.eq(w_data)]
                 with m.If(bus.ready):
-                    m.d.sync += [self.s_axil_bresp.eq(RESP_SLVERR * bus.error),
+                    m.d.sync += [bus_valid.eq(0),
+                                 self.s_axil_bresp.eq(RESP_SLVERR * bus.error),
                                  self.s_axil_bvalid.eq(1)]
                     m.next = "write_resp"
             with m.State("write_resp"):
@@ -121,9 +126,8 @@ class AxiLiteTarget(wiring.Component):
                     m.d.sync += [self.s_axil_bvalid.eq(0), aw_full.eq(0), w_full.eq(0)]
                     m.next = "idle"
             with m.State("read"):
-                m.d.comb += [bus.valid.eq(1), bus.addr.eq(ar_addr)]
                 with m.If(bus.ready):
-                    m.d.sync += [self.s_axil_rdata.eq(bus.r_data),
+                    m.d.sync += [bus_valid.eq(0), self.s_axil_rdata.eq(bus.r_data),
                                  self.s_axil_rresp.eq(RESP_SLVERR * bus.error),
                                  self.s_axil_rvalid.eq(1)]
                     m.next = "read_resp"

@@ -269,10 +269,12 @@ class TriggerUnit(wiring.Component):
     ``accumulate_error``. The runtime parameters ``trigger`` and ``trigger_out`` are input
     ports, read in stages 2 and 3: hold them while rows are in flight.
 
-    Pipeline: three register stages.
+    Pipeline: four register stages.
 
-    - Stage 1 (request to ``s1_*``): both rounding shifts (recurrent and readout; the
-      ``readout`` bit selects), the accumulator sum and its saturation.
+    - Stage 0 (request to ``s0_*``): both rounding shifts (recurrent and readout; the
+      ``readout`` bit selects ``L``).
+    - Stage 1 (``s0_*`` to ``s1_*``): the accumulator sum and its saturation. (The rounding
+      and the sum were one stage: three carry chains in a row, the iCE40's critical path.)
     - Stage 2 (``s1_*`` to ``s2_*``): ``|acc'|``, the ``q_max`` comparisons with the multiples
       of ``T``, ``|q|``.
     - Stage 3 (``s2_*`` to the output register): ``q`` with the sign of ``acc'``,
@@ -289,7 +291,7 @@ class TriggerUnit(wiring.Component):
     - ``m * T``: ``unsigned(acc_bits - 1 + bits(m))``; ``q * T``: ``signed(acc_bits + 3)``
       at most; ``acc''``: ``signed(acc_bits)`` (see above).
 
-    Latency: 3 cycles (:attr:`latency`). Throughput: one row per cycle. The pipeline stalls as
+    Latency: 4 cycles (:attr:`latency`). Throughput: one row per cycle. The pipeline stalls as
     a whole: it advances when its last stage is empty or ``o.ready`` is high (``i.ready`` is
     that condition, combinationally dependent on ``o.ready``); ``o.payload`` is stable while
     ``o.valid`` waits for ``o.ready``.
@@ -331,7 +333,7 @@ class TriggerUnit(wiring.Component):
     @property
     def latency(self):
         """Cycles from a transfer on ``i`` to ``o.valid`` with no backpressure."""
-        return 3
+        return 4
 
     @property
     def widths(self):
@@ -345,7 +347,8 @@ class TriggerUnit(wiring.Component):
         acc_bits, q_max = cfg.acc_bits, cfg.q_max
         qw = q_width(cfg)
 
-        s1_valid, s2_valid, s3_valid = (Signal(name=f"s{k}_valid") for k in (1, 2, 3))
+        s0_valid, s1_valid, s2_valid, s3_valid = (Signal(name=f"s{k}_valid")
+                                                   for k in (0, 1, 2, 3))
         advance = Signal()
         m.d.comb += [
             advance.eq(~s3_valid | self.o.ready),
@@ -353,13 +356,11 @@ class TriggerUnit(wiring.Component):
             self.o.valid.eq(s3_valid),
         ]
 
-        # -- stage 1: learning signal, accumulator sum, saturation ---------------------------
+        # -- stage 0: learning signal ------------------------------------------------------
         req = self.i.payload
         err = Signal(signed(cfg.err_bits))
         l_rec = Signal(signed(widths["l_rec"]))
         l_out = Signal(signed(widths["l_out"]))
-        l = Signal(signed(widths["l"]))
-        acc_sum = Signal(signed(widths["acc_sum"]))
         m.d.comb += [
             err.eq(req.signal_sum[:cfg.err_bits]),  # reinterpreted as signed(err_bits)
             l_rec.eq(_round(m, "round_l", req.signal_sum,
@@ -367,9 +368,21 @@ class TriggerUnit(wiring.Component):
                             req.rand)),
             l_out.eq(_round(m, "round_lout", err, _signed_range(cfg.err_bits),
                             cfg.err_to_acc_shift, cfg.rounding, req.rand)),
-            l.eq(Mux(req.readout, l_out, l_rec)),
-            acc_sum.eq((req.acc + l) if cfg.accumulate_error else l),
         ]
+        s0_l = Signal(signed(widths["l"]), reset_less=True)
+        s0_acc = Signal(signed(acc_bits), reset_less=True)
+        s0_target = Signal(reset_less=True)
+        s0_readout = Signal(reset_less=True)
+        with m.If(advance):
+            m.d.sync += [
+                s0_valid.eq(self.i.valid),
+                s0_l.eq(Mux(req.readout, l_out, l_rec)),
+                s0_acc.eq(req.acc), s0_target.eq(req.has_target), s0_readout.eq(req.readout),
+            ]
+
+        # -- stage 1: accumulator sum, saturation --------------------------------------------
+        acc_sum = Signal(signed(widths["acc_sum"]))
+        m.d.comb += acc_sum.eq((s0_acc + s0_l) if cfg.accumulate_error else s0_l)
         m.submodules.sat_acc = sat_acc = Saturate(widths["acc_sum"], acc_bits, signed=True)
         m.d.comb += sat_acc.i.eq(acc_sum)
 
@@ -379,12 +392,12 @@ class TriggerUnit(wiring.Component):
         s1_readout = Signal(reset_less=True)
         with m.If(advance):
             m.d.sync += [
-                s1_valid.eq(self.i.valid),
+                s1_valid.eq(s0_valid),
                 # Without a target the row passes unchanged (and q is 0, see stage 2).
-                s1_acc.eq(Mux(req.has_target, sat_acc.o, req.acc)),
-                s1_sat.eq(req.has_target & sat_acc.clamped),
-                s1_target.eq(req.has_target),
-                s1_readout.eq(req.readout),
+                s1_acc.eq(Mux(s0_target, sat_acc.o, s0_acc)),
+                s1_sat.eq(s0_target & sat_acc.clamped),
+                s1_target.eq(s0_target),
+                s1_readout.eq(s0_readout),
             ]
 
         # -- stage 2: |acc'| against the multiples of the threshold --------------------------

@@ -5,7 +5,9 @@ Ports (Verilog names, as cocotbext-axi's ``from_prefix`` expects them):
 - ``s_axil_*``: AXI4-Lite target, 32-bit data, for the register map (docs/regmap.md).
 - ``s_axis_tdata`` (64 bits), ``s_axis_tvalid``, ``s_axis_tready``: events in, one word each
   (``eligo.rtl.regmap.pack_event``). The core takes them while it is idle; during a step
-  ``s_axis_tready`` is low and nothing is lost.
+  ``s_axis_tready`` is low and nothing is lost. One word waits, checked, in a register in
+  front of the core (the check and the core's start of a step in one cycle limited the clock),
+  so ``s_axis_tready`` falls one word later than the core stops taking events.
 - ``m_axis_tdata`` (64 bits), ``m_axis_tvalid``, ``m_axis_tready``, ``m_axis_tlast``: the
   step's outputs (spikes, readouts, the end marker with TLAST). When ``m_axis_tready`` is low
   the core waits.
@@ -19,7 +21,7 @@ the network does not have (a channel ``>= n_in``, a readout ``>= n_out``) are re
 core in the same way.
 """
 
-from amaranth.hdl import Module
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -37,8 +39,8 @@ EV_BAD = 3
 
 class AxiCore(wiring.Component):
     """:class:`~eligo.rtl.core.Core` behind an :class:`~eligo.rtl.host.AxiLiteTarget` and two
-    AXI4-Stream ports (module docstring). Latency: that of the core; the stream adapters are
-    combinational.
+    AXI4-Stream ports (module docstring). Latency: that of the core, plus a cycle for an
+    event (its register); the output adapter is combinational.
 
     Parameters
     ----------
@@ -88,7 +90,7 @@ class AxiCore(wiring.Component):
             else:
                 m.d.comb += getattr(self, name).eq(getattr(axil, name))
 
-        # events in: check the word, hand the core its fields (or a bad event)
+        # events in: check the word, register its fields (or a bad event) for the core
         word = self.s_axis_tdata
         value = word[:VALUE_BITS].as_signed()
         index = word[INDEX_SHIFT:INDEX_SHIFT + INDEX_BITS]
@@ -99,13 +101,14 @@ class AxiCore(wiring.Component):
             ((kind == EV_SPIKE) & (value == 0))
             | ((kind == EV_TARGET) & within(value, y_low, y_high))
             | ((kind == EV_END) & ((value == 0) | (value == 1))))
+        held = Signal()  # a checked word waits in core.i.payload
+        m.d.comb += [core.i.valid.eq(held), self.s_axis_tready.eq(~held | core.i.ready)]
         ev = core.i.payload
-        m.d.comb += [
-            core.i.valid.eq(self.s_axis_tvalid), self.s_axis_tready.eq(core.i.ready),
-            ev.kind.eq(kind), ev.index.eq(index), ev.value.eq(value),
-        ]
-        with m.If(~good):
-            m.d.comb += ev.kind.eq(EV_BAD)
+        with m.If(self.s_axis_tvalid & self.s_axis_tready):
+            m.d.sync += [held.eq(1), ev.kind.eq(Mux(good, kind, EV_BAD)), ev.index.eq(index),
+                         ev.value.eq(value)]
+        with m.Elif(core.i.ready):
+            m.d.sync += held.eq(0)
 
         # outputs out
         out = core.o.payload

@@ -216,6 +216,31 @@ def test_bad_event_words_are_counted_and_not_applied():
     simulate(cfg, bench)
 
 
+def test_event_offered_during_a_clear_command_is_applied_after_it():
+    """An event word that waits while the host writes the clear_state command is applied
+    once the clear has run, not taken and dropped in the cycle the clear starts."""
+    cfg = CFG
+    dut = AxiCore(cfg)
+    sent = []
+
+    async def host(ctx):
+        drv = AsyncDriver(cfg, SimAxiLite(ctx, dut))
+        await drv.command("clear_state")
+        while not sent:
+            await ctx.tick()
+        while (await drv.status())["busy"]:
+            pass
+        assert await drv.read_errors() == 1  # the bad word below was counted
+
+    async def events(ctx):
+        while not ctx.get(dut.core.host.valid):  # the command's bus request is pending
+            await ctx.tick()
+        await send_event(ctx, dut, pack_event(3, 0))  # kind 3: a bad event, counted
+        sent.append(True)
+
+    run_simulation(dut, host, events, background=[collision_monitor(dut.core)])
+
+
 # -- a learning run through the ports, and the commands ---------------------------------------
 
 def _plan(cfg, steps, seed):

@@ -478,7 +478,7 @@ def test_latency_and_throughput():
     c = case("narrow")
     cfg = c["cfg"]
     trig = TriggerUnit(cfg)
-    assert trig.latency == 3
+    assert trig.latency == 4
     n = min(24, len(c["triggers"]))
     ref = run_stream(TriggerUnit(cfg), c["triggers"][:n], ("acc", "q", "sat_acc"),
                      idle=False, backpressure=False, rng=random.Random(0), tag="ref")
