@@ -141,7 +141,7 @@ def _fpga(out):
         met = fmax is not None and fmax >= clock
         out(f"   -> {res}; Fmax {fmax} MHz (clock {clock} MHz"
             + ("" if met else ": NOT met; for a bitstream to flash, build with "
-               "`eligo synth --preset ice40 --board icebreaker --clock-mhz 19`")
+               "`eligo synth --preset ice40 --board icebreaker --clock-mhz 24`")
             + f"); bitstream {report['bitstream']}; {report['times_s']['total']:.0f} s")
     else:
         out(f"   -> DOES NOT FIT the UP5K: {res} (nextpnr's utilisation); "
