@@ -23,7 +23,7 @@ from .synapse import AlifFactor, EligibilityUnit, SynapseUnit
 from .trace import ReadoutUnit, TraceUnit, readout_drive_width
 
 __all__ = ["EV_SPIKE", "EV_TARGET", "EV_END", "OUT_SPIKE", "OUT_READOUT", "OUT_END",
-           "PHASES", "LANES", "index_width", "event_layout", "output_layout",
+           "PHASES", "LANES", "RANDOM_ROUNDS_PER_STAGE", "index_width", "event_layout", "output_layout",
            "neuron_state_layout", "Core"]
 
 # Event kinds (the `kind` field of event_layout).
@@ -45,6 +45,10 @@ ERRORS_MAX = 2**32 - 1  # the bad-event counter `errors` (32 bits, saturating)
 # Allowed values of Core's ``lanes``: the column of a synapse splits into lane bits and a
 # group without a divider.
 LANES = (1, 2, 4, 8, 16, 32, 64)
+# Threefry rounds per pipeline stage of the random sources: two keep a stage to a few adds
+# (four rounds and a key injection in one cycle were the ECP5's critical path), at 10
+# cycles of latency instead of 5.
+RANDOM_ROUNDS_PER_STAGE = 2
 
 # Rounding sites, the ``site`` input of the random source (docs/spec.md 1.2; the golden
 # model's ``eligo.model.kernels.SITES``).
@@ -145,15 +149,16 @@ class Core(wiring.Component):
     Random source (stochastic rounding): :class:`~eligo.rtl.random.RandomSource` units (at one
     lane four when ``rounding`` is stochastic, one when only ``update_rounding`` is; with
     lanes, as many as the widest phase's lanes need: the sweep three per lane beyond the
-    first, the row writes one W word per lane and, factored, one E word per lane) receive, in
-    the cycle an item is issued (with its memory read), ``rand64(seed, site, t, row, col)``
+    first, the row writes one W word per lane and, factored, one E word per lane; 2 Threefry
+    rounds per stage, :data:`RANDOM_ROUNDS_PER_STAGE`) receive, in the cycle after an item is
+    issued (its memory-read stage, from registers), ``rand64(seed, site, t, row, col)``
     requests for that item's sites at the golden model's ``(row, col)``, ``t`` the step
     counter: neuron V, A, PSI ``(j, 0)``; trace PRE ``(0, i)`` / ZOUT ``(0, j)``; sweep G
     ``(j, 0)``, EPS, E, EBAR ``(j, i)``; readout Y ``(k, 0)``; trigger L ``(j, 0)`` / LOUT
     ``(k, 0)``; write_rec W ``(j, i)`` (and E ``(j, i)`` factored); write_out WOUT ``(k, j)``.
-    A phase that rounds stochastically feeds its unit ``RandomSource.latency - 1`` cycles
-    after the memory-read stage (its memory data delayed as much), where the item meets its
-    words: one item per cycle still, the phase's drain ``latency - 1`` cycles longer.
+    A phase that rounds stochastically feeds its unit ``RandomSource.latency`` cycles after
+    the memory-read stage (its memory data delayed as much), where the item meets its words:
+    one item per cycle still, the phase's drain ``latency`` cycles longer.
 
     Factored traces (``trace_mode == "factored"``): no ``eps``/``ebar`` memories and no
     sweep; in ``write_rec`` each written synapse's ``e_ji`` (this step's ``psi_j``, ``pre_i``,
@@ -631,10 +636,10 @@ class Core(wiring.Component):
 
         # -- the random source ---------------------------------------------------------------
         # Up to four RandomSources (one per random field of the widest phase, the sweep's G,
-        # EPS, E, EBAR) take their requests from the issue stage, in the cycle the item's
-        # memory read is issued; their words arrive ``latency`` cycles later. Phases that
-        # round stochastically therefore feed their unit from stage R, stage 1 delayed by
-        # ``latency - 1`` cycles (memory data included), where each item meets its words.
+        # EPS, E, EBAR) take their requests from stage 1 (registers: the issue logic before
+        # them was the ECP5's critical path); their words arrive ``latency`` cycles later.
+        # Phases that round stochastically therefore feed their unit from stage R, stage 1
+        # delayed by ``latency`` cycles (memory data included), where each item meets them.
         stochastic = c.rounding == "stochastic"
         rand_phases = set()
         if stochastic:
@@ -651,16 +656,16 @@ class Core(wiring.Component):
         rec_rand_e = [L + lane for lane in range(L)] if stochastic and not full else []
         rngs = []
         for k in range(max(n_rng + n_lane_rng, len(rec_rand_w) + len(rec_rand_e))):
-            rng = RandomSource()
+            rng = RandomSource(RANDOM_ROUNDS_PER_STAGE)
             m.submodules[f"rng{k}"] = rng
-            m.d.comb += [rng.i.valid.eq(iss_valid), rng.i.payload.seed.eq(p["seed"]),
+            m.d.comb += [rng.i.valid.eq(s1_valid), rng.i.payload.seed.eq(p["seed"]),
                          rng.i.payload.t.eq(self.t), rng.o.ready.eq(1)]
             rngs.append(rng)
         rand = [rng.o.payload for rng in rngs]
         # Source indices of lane l's EPS, E, EBAR words in the sweep.
         lane_rand = [(1, 2, 3)] + [tuple(range(n_rng + 3 * (lane - 1), n_rng + 3 * lane))
                                    for lane in range(1, L if full else 1)]
-        extra = rngs[0].latency - 1 if rngs else 0
+        extra = rngs[0].latency if rngs else 0
         in_rand_phase = Signal()  # the sequencer is in one of rand_phases (set below)
         sr_valid = delayed(s1_valid & in_rand_phase, extra, "sr_valid")
         sr_a = delayed(s1_a, extra, "sr_a")
@@ -973,7 +978,7 @@ class Core(wiring.Component):
         if rngs:
             m.d.comb += in_rand_phase.eq(Cat(*(fsm.ongoing(p) for p in sorted(rand_phases)))
                                          .any())
-            ia, ib = iss_a, iss_b
+            ia, ib = s1_a, s1_b
             if stochastic:
                 with m.If(fsm.ongoing("neuron")):
                     rand_request(0, "V", ia, 0)

@@ -21,7 +21,8 @@ from amaranth.back import verilog
 
 from eligo.config import Config
 from eligo.model.golden import GoldenModel, random_weights
-from eligo.rtl.core import EV_END, EV_SPIKE, EV_TARGET, OUT_END, PHASES, Core
+from eligo.rtl.core import EV_END, EV_SPIKE, EV_TARGET, OUT_END, PHASES, \
+    RANDOM_ROUNDS_PER_STAGE, Core
 from eligo.rtl.random import RandomSource
 from eligo.rtl.synapse import EligibilityUnit
 from eligo.rtl.stream_util import run_simulation, stream_get
@@ -183,10 +184,10 @@ def test_core_vs_golden(name, lanes):
     ("stochastic", "zero", "factored", 4)])
 def test_core_cycles_per_phase(rounding, update_rounding, trace_mode, lanes):
     """One step of the tiny config: every phase's cycle count is its ideal item count plus
-    a fixed drain (memory-read stage + unit latency + 1), plus ``RandomSource.latency - 1``
-    (the random words arrive that much after the memory data) in each phase that rounds
-    stochastically; factored traces have no sweep and pass the recurrent row writes through
-    the eligibility unit (its latency more drain)."""
+    a fixed drain (memory-read stage + unit latency + 1), plus ``RandomSource.latency`` (the
+    random words, requested at the read stage, arrive that much after the memory data) in
+    each phase that rounds stochastically; factored traces have no sweep and pass the
+    recurrent row writes through the eligibility unit (its latency more drain)."""
     cfg = Config(rounding=rounding, update_rounding=update_rounding, trigger=1,
                  trigger_out=1, trace_mode=trace_mode)
     core = Core(cfg, lanes)
@@ -222,10 +223,11 @@ def test_core_cycles_per_phase(rounding, update_rounding, trace_mode, lanes):
     result["total"] = sum(result[p] for p in PHASES)
     active = 2 + sum(result["z_old"])
     spiking = sum(result["z"])
-    r = RandomSource().latency - 1 if rounding == "stochastic" else 0
+    rng_latency = RandomSource(RANDOM_ROUNDS_PER_STAGE).latency
+    r = rng_latency if rounding == "stochastic" else 0
     factored = trace_mode == "factored"
-    u = RandomSource().latency - 1 if (update_rounding == "stochastic"
-                                       or (factored and rounding == "stochastic")) else 0
+    u = rng_latency if (update_rounding == "stochastic"
+                        or (factored and rounding == "stochastic")) else 0
     assert result["syn"] == active * -(-n_rec // lanes) + 2  # a row group per cycle
     assert result["neuron"] == n_rec + 3 + 2 + r
     assert result["trace"] == n_pre + n_rec + 2 + 2 + r
