@@ -47,6 +47,7 @@ def _rtl(seed, out):
     from eligo.rtl.core import EV_SPIKE, EV_TARGET
     from eligo.rtl.stream_util import run_simulation
     from eligo.rtl.top import AxiCore
+    from eligo.synth.boards import BOARDS
     from eligo.tb.axi_harness import SimAxiLite, run_axi_step
     from eligo.tb.core_harness import first_mismatch, read_state
     cfg = preset("ice40", trigger=4096, trigger_out=2048, eta=8, eta_out=4)
@@ -60,7 +61,7 @@ def _rtl(seed, out):
     golden = GoldenModel(cfg)
     golden.load_weights(*weights)
     ylim = (1 << (cfg.y_bits - 1)) - 1
-    dut = AxiCore(cfg)
+    dut = AxiCore(cfg, input_stages=BOARDS["icebreaker"].input_stages)  # (as built below)
     result = {"steps": 0, "mismatch": None, "cycles": 0, "targets": 0, "counters": {}}
     start = time.perf_counter()
 

@@ -6,6 +6,8 @@ per end-of-step event and streams out the step's spikes, readouts and an end-of-
 bit for bit as ``eligo.model.golden.GoldenModel.step`` computes them.
 """
 
+from collections import namedtuple
+
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory, MemoryData
@@ -23,8 +25,8 @@ from .synapse import AlifFactor, EligibilityUnit, SynapseUnit
 from .trace import ReadoutUnit, TraceUnit, readout_drive_width
 
 __all__ = ["EV_SPIKE", "EV_TARGET", "EV_END", "OUT_SPIKE", "OUT_READOUT", "OUT_END",
-           "PHASES", "LANES", "RANDOM_ROUNDS_PER_STAGE", "index_width", "event_layout",
-           "output_layout", "neuron_state_layout", "Core"]
+           "PHASES", "LANES", "RANDOM_ROUNDS_PER_STAGE", "INPUT_STAGES", "check_input_stages",
+           "index_width", "event_layout", "output_layout", "neuron_state_layout", "Core"]
 
 # Event kinds (the `kind` field of event_layout).
 EV_SPIKE, EV_TARGET, EV_END = 0, 1, 2
@@ -49,6 +51,8 @@ LANES = (1, 2, 4, 8, 16, 32, 64)
 # (four rounds and a key injection in one cycle were the ECP5's critical path), at 10
 # cycles of latency instead of 5.
 RANDOM_ROUNDS_PER_STAGE = 2
+# The units that can take their inputs from a register stage (Core's `input_stages`).
+INPUT_STAGES = frozenset({"neuron", "trace", "synapse", "eligibility", "readout", "update"})
 
 # Rounding sites, the ``site`` input of the random source (docs/spec.md 1.2; the golden
 # model's ``eligo.model.kernels.SITES``).
@@ -110,6 +114,42 @@ def _power_of_two_above(n):
     return 1 << (n - 1).bit_length()
 
 
+class _InputStage:
+    """With ``registered``, a register stage before ``unit``'s input, in the parent module
+    ``m``: the phases set ``i.valid`` and ``i.payload`` here and the unit
+    sees them a cycle later, so that its first stage does not follow the memory reads and
+    multiplexers that choose its inputs; otherwise the unit's own ``i``. ``o`` is the unit's;
+    ``latency`` counts the stage. (The units are never back-pressured.)"""
+
+    def __init__(self, m, unit, name, registered, lane=0):
+        self.unit, self.o = unit, unit.o
+        self.stages = int(registered)
+        self.latency = unit.latency + self.stages
+        if not self.stages:
+            self.i = unit.i
+            return
+        suffix = str(lane) if lane else ""
+        self.i = _Stream(Signal(name=f"{name}{suffix}_in_valid"),
+                         Signal(unit.i.payload.shape(), name=f"{name}{suffix}_in",
+                                reset_less=True))
+        m.d.sync += [unit.i.valid.eq(self.i.valid), unit.i.payload.eq(self.i.payload)]
+
+
+_Stream = namedtuple("_Stream", "valid payload")
+
+
+def check_input_stages(input_stages):
+    """``input_stages`` as a frozenset, checked against :data:`INPUT_STAGES`."""
+    if (not isinstance(input_stages, (set, frozenset, tuple, list))
+            or not all(isinstance(name, str) for name in input_stages)):
+        raise TypeError(f"input_stages must be a set of unit names, not {input_stages!r}")
+    unknown = sorted(set(input_stages) - INPUT_STAGES)
+    if unknown:
+        raise ValueError(f"input_stages: no unit named {', '.join(map(repr, unknown))} "
+                         f"(units: {', '.join(sorted(INPUT_STAGES))})")
+    return frozenset(input_stages)
+
+
 def lowest_set_bit(vector):
     """``(any, index)``: whether ``vector`` has a set bit and the index of its lowest (0
     when none), as a balanced tree of ``log2(len(vector))`` levels, not a chain of one
@@ -159,6 +199,9 @@ class Core(wiring.Component):
     A phase that rounds stochastically feeds its unit ``RandomSource.latency`` cycles after
     the memory-read stage (its memory data delayed as much), where the item meets its words:
     one item per cycle still, the phase's drain ``latency`` cycles longer.
+    The units named in ``input_stages`` (default all; the trigger has two stages of its own
+    before it) take their inputs from a register stage, so that their first stage does not
+    follow a memory read or the multiplexers that choose its operands.
 
     Factored traces (``trace_mode == "factored"``): no ``eps``/``ebar`` memories and no
     sweep; in ``write_rec`` each written synapse's ``e_ji`` (this step's ``psi_j``, ``pre_i``,
@@ -234,6 +277,11 @@ class Core(wiring.Component):
     cfg : eligo.config.Config
     lanes : int
         One of :data:`LANES` (powers of two up to 64).
+    input_stages : set of str
+        The units (names from :data:`INPUT_STAGES`, default all) that take their inputs from
+        a register stage: a cycle more per phase that uses one, for a shorter clock period
+        (the multiplexers and memory reads that choose a unit's operands no longer precede
+        its first stage), at the cost of those registers.
 
     Members
     -------
@@ -251,18 +299,21 @@ class Core(wiring.Component):
     Raises
     ------
     TypeError
-        If ``cfg`` is not an :class:`eligo.config.Config`, or ``lanes`` not an int.
+        If ``cfg`` is not an :class:`eligo.config.Config`, ``lanes`` not an int, or
+        ``input_stages`` not a set, frozenset, tuple or list of strings.
     ValueError
-        If ``lanes`` is not in :data:`LANES`.
+        If ``lanes`` is not in :data:`LANES`, or ``input_stages`` names a unit not in
+        :data:`INPUT_STAGES`.
     """
 
-    def __init__(self, cfg, lanes=1):
+    def __init__(self, cfg, lanes=1, input_stages=INPUT_STAGES):
         ensure_config(cfg)
         if not isinstance(lanes, int) or isinstance(lanes, bool):
             raise TypeError(f"lanes must be an int, not {lanes!r}")
         if lanes not in LANES:
             raise ValueError(f"lanes must be a power of two from 1 to {LANES[-1]}, "
                              f"not {lanes!r}")
+        self._input_stages = check_input_stages(input_stages)
         self._cfg = cfg
         self._lanes = lanes
         c = cfg
@@ -504,6 +555,15 @@ class Core(wiring.Component):
         units = (neu, tru, *lane_syns, *lane_eligs, rou, trg, *upds)
         for unit in units:
             m.d.comb += unit.o.ready.eq(1)
+        # The units in `input_stages` take their inputs from a register stage (the trigger
+        # has two stages of its own before it).
+        def staged(unit, name, lane=0):
+            return _InputStage(m, unit, name, name in self._input_stages, lane)
+        neu, tru, rou = staged(neu, "neuron"), staged(tru, "trace"), staged(rou, "readout")
+        lane_syns = [staged(unit, "synapse", k) for k, unit in enumerate(lane_syns)]
+        lane_eligs = [staged(unit, "eligibility", k) for k, unit in enumerate(lane_eligs)]
+        upds = [staged(unit, "update", k) for k, unit in enumerate(upds)]
+        upd = upds[0]
 
         # -- memories ------------------------------------------------------------------------
 
@@ -1069,7 +1129,8 @@ class Core(wiring.Component):
                                        lane_data("trace", zout_rd, lane_of(ua - n_pre),
                                                  "zout_data"))),
             tru.i.payload.spike.eq(spikes.bit_select(ua, 1)),
-            tru.decay.eq(Mux(below(ua, n_pre), p["alpha"], p["kappa"])),
+            tru.unit.decay.eq(delayed(Mux(below(ua, n_pre), p["alpha"], p["kappa"]),
+                                      tru.stages, "trace_decay")),  # (with its item)
         ]
         if stochastic:
             m.d.comb += tru.i.payload.rand.eq(rand[0])
@@ -1245,7 +1306,7 @@ class Core(wiring.Component):
             rec_valid = [unit.o.valid for unit in lane_eligs]
             rec_a, rec_b, rec_addr = fa, fb, faddr
             rec_elig = [unit.o.payload.e for unit in lane_eligs]
-            e_latency = EligibilityUnit.STAGES
+            e_latency = lane_eligs[0].latency
             w_cols = [delayed(w, e_latency, f"w_data_f{k}") for k, w in enumerate(w_cols)]
             rec_q = delayed(rec_q, e_latency, "rec_q_f")
             if rec_rand_w:

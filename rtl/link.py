@@ -451,8 +451,8 @@ class LinkTop(wiring.Component):
     cfg : eligo.config.Config
     clocks_per_bit : int
     fifo_depth, timeout : see :class:`UartLink`
-    lanes : int
-        The core's lanes (:class:`~eligo.rtl.core.Core`).
+    lanes, input_stages :
+        The core's lanes and input stages (:class:`~eligo.rtl.core.Core`; default all).
     """
 
     rx: In(1, init=1)
@@ -461,10 +461,12 @@ class LinkTop(wiring.Component):
     error: Out(1)
     frame_errors: Out(8)
 
-    def __init__(self, cfg, clocks_per_bit, *, fifo_depth=256, timeout=None, lanes=1):
+    def __init__(self, cfg, clocks_per_bit, *, fifo_depth=256, timeout=None, lanes=1,
+                 input_stages=None):
+        from .core import INPUT_STAGES
         from .top import AxiCore
         self.link = UartLink(clocks_per_bit, fifo_depth=fifo_depth, timeout=timeout)
-        self.core = AxiCore(cfg, lanes)
+        self.core = AxiCore(cfg, lanes, INPUT_STAGES if input_stages is None else input_stages)
         self.cfg = cfg
         super().__init__()
 

@@ -27,7 +27,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..config import ensure_config
 from .arith import below, within
-from .core import EV_END, EV_SPIKE, EV_TARGET, OUT_END, Core, index_width
+from .core import EV_END, EV_SPIKE, EV_TARGET, INPUT_STAGES, OUT_END, Core, index_width
 from .host import AxiLiteTarget
 from .regmap import (EVENT_BITS, INDEX_BITS, INDEX_SHIFT, KIND_BITS, KIND_SHIFT, VALUE_BITS,
                      register_map)
@@ -45,8 +45,8 @@ class AxiCore(wiring.Component):
     Parameters
     ----------
     cfg : eligo.config.Config
-    lanes : int
-        The core's lanes (:class:`~eligo.rtl.core.Core`).
+    lanes, input_stages :
+        The core's lanes and input stages (:class:`~eligo.rtl.core.Core`).
 
     Members
     -------
@@ -54,10 +54,10 @@ class AxiCore(wiring.Component):
         The wrapped core (its memories and registers, for simulator tests).
     """
 
-    def __init__(self, cfg, lanes=1):
+    def __init__(self, cfg, lanes=1, input_stages=INPUT_STAGES):
         ensure_config(cfg)
         self._cfg = cfg
-        self.core = Core(cfg, lanes)
+        self.core = Core(cfg, lanes, input_stages)
         self.axil = AxiLiteTarget(register_map(cfg).addr_width)
         members = {name: (In if flow == In else Out)(shape)
                    for name, flow, shape in self._axil_members()}

@@ -16,6 +16,7 @@ from amaranth.lib import io
 from amaranth.lib.cdc import ResetSynchronizer
 
 from eligo.config import ensure_config
+from eligo.rtl.core import INPUT_STAGES
 from eligo.rtl.link import LinkTop
 
 __all__ = ["Board", "BOARDS", "BoardTop", "ice40_pll_params", "ecp5_pll_params"]
@@ -29,6 +30,9 @@ class Board:
     osc_hz: float
     default_hz: float   # the PLL's output: the clock the core runs on
     title: str
+    # The core's units with a register stage before them (Core's input_stages): on the
+    # UP5K only the neuron unit's (the critical path's; the others' registers do not fit).
+    input_stages: frozenset
 
     def make_platform(self):
         import importlib
@@ -38,9 +42,9 @@ class Board:
 
 BOARDS = {
     "icebreaker": Board("icebreaker", "ice40", "amaranth_boards.icebreaker:ICEBreakerPlatform",
-                        12e6, 30e6, "iCEBreaker (iCE40 UP5K)"),
+                        12e6, 30e6, "iCEBreaker (iCE40 UP5K)", frozenset({"neuron"})),
     "ulx3s": Board("ulx3s", "ecp5", "amaranth_boards.ulx3s:ULX3S_85F_Platform",
-                   25e6, 75e6, "ULX3S (ECP5 LFE5U-85F)"),
+                   25e6, 75e6, "ULX3S (ECP5 LFE5U-85F)", INPUT_STAGES),
 }
 
 
@@ -149,7 +153,8 @@ class BoardTop(Elaboratable):
         platform.add_clock_constraint(cd.clk, self.clock_hz)
         m.submodules.reset_sync = ResetSynchronizer(~lock, domain="sync")
 
-        m.submodules.top = top = LinkTop(self.cfg, self.clocks_per_bit, lanes=self.lanes)
+        m.submodules.top = top = LinkTop(self.cfg, self.clocks_per_bit, lanes=self.lanes,
+                                         input_stages=board.input_stages)
         # (amaranth 0.5: resources as raw ports, each behind an explicit buffer)
         uart_pins = [io_.name for io_ in platform.resources["uart", 0].ios]  # ULX3S: rts, dtr
         uart = platform.request("uart", 0, dir=dict.fromkeys(uart_pins, "-"))

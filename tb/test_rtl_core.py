@@ -21,7 +21,7 @@ from amaranth.back import verilog
 
 from eligo.config import Config
 from eligo.model.golden import GoldenModel, random_weights
-from eligo.rtl.core import EV_END, EV_SPIKE, EV_TARGET, OUT_END, PHASES, \
+from eligo.rtl.core import EV_END, EV_SPIKE, EV_TARGET, INPUT_STAGES, OUT_END, PHASES, \
     RANDOM_ROUNDS_PER_STAGE, Core
 from eligo.rtl.random import RandomSource
 from eligo.rtl.synapse import EligibilityUnit
@@ -142,8 +142,14 @@ def test_homeostatic_configs_exercise_the_term(name):
                for w in ("w_in", "w_rec", "w_out"))
 
 
-@pytest.mark.parametrize("name,lanes", [(name, 1) for name in CONFIGS] + LANE_RUNS)
-def test_core_vs_golden(name, lanes):
+ALL, NEURON, NONE = INPUT_STAGES, frozenset({"neuron"}), frozenset()
+# Fewer input stages than all (the iCEBreaker build's, and none): the units' timing shifts.
+STAGE_RUNS = [("zfactored_stoch", 1, NEURON), ("stoch_both", 2, NONE)]
+
+
+@pytest.mark.parametrize("name,lanes,stages", [(name, 1, ALL) for name in CONFIGS]
+                         + [(name, lanes, ALL) for name, lanes in LANE_RUNS] + STAGE_RUNS)
+def test_core_vs_golden(name, lanes, stages):
     cfg = CONFIGS[name]
     weights, plan = make_plan(cfg, name)
     final = plan[-1]["snap"]
@@ -151,7 +157,7 @@ def test_core_vs_golden(name, lanes):
         assert final[counter][0] > 0, f"{name}: the stimulus never reaches {counter}"
     for counter in SATURATED.get(name, ()):
         assert final[counter][0] == cfg.counter_max, f"{name}: {counter} never saturates"
-    core = Core(cfg, lanes)
+    core = Core(cfg, lanes, stages)
     idle_rng = random.Random(SEED)
 
     async def testbench(ctx):
@@ -175,22 +181,25 @@ def test_core_vs_golden(name, lanes):
     run_simulation(core, testbench, background=[collision_monitor(core)])
 
 
-@pytest.mark.parametrize("rounding,update_rounding,trace_mode,lanes", [
-    ("zero", "zero", "full", 1), ("stochastic", "zero", "full", 1),
-    ("zero", "stochastic", "full", 1), ("stochastic", "stochastic", "full", 1),
-    ("floor", "zero", "factored", 1), ("stochastic", "zero", "factored", 1),
-    ("zero", "stochastic", "factored", 1), ("zero", "zero", "full", 4),
-    ("stochastic", "zero", "full", 2), ("zero", "stochastic", "full", 4),
-    ("stochastic", "zero", "factored", 4)])
-def test_core_cycles_per_phase(rounding, update_rounding, trace_mode, lanes):
+@pytest.mark.parametrize("rounding,update_rounding,trace_mode,lanes,stages", [
+    ("zero", "zero", "full", 1, ALL), ("stochastic", "zero", "full", 1, ALL),
+    ("zero", "stochastic", "full", 1, ALL), ("stochastic", "stochastic", "full", 1, ALL),
+    ("floor", "zero", "factored", 1, ALL), ("stochastic", "zero", "factored", 1, ALL),
+    ("zero", "stochastic", "factored", 1, ALL), ("zero", "zero", "full", 4, ALL),
+    ("stochastic", "zero", "full", 2, ALL), ("zero", "stochastic", "full", 4, ALL),
+    ("stochastic", "zero", "factored", 4, ALL), ("zero", "zero", "factored", 1, NEURON),
+    ("stochastic", "stochastic", "full", 2, NONE),
+    ("zero", "stochastic", "factored", 2, frozenset({"eligibility", "readout"}))])
+def test_core_cycles_per_phase(rounding, update_rounding, trace_mode, lanes, stages):
     """One step of the tiny config: every phase's cycle count is its ideal item count plus
-    a fixed drain (memory-read stage + unit latency + 1), plus ``RandomSource.latency`` (the
-    random words, requested at the read stage, arrive that much after the memory data) in
-    each phase that rounds stochastically; factored traces have no sweep and pass the
-    recurrent row writes through the eligibility unit (its latency more drain)."""
+    a fixed drain (memory-read stage + unit latency + 1), plus a cycle for the register
+    stage before a unit in ``stages``, plus ``RandomSource.latency`` (the random words,
+    requested at the read stage, arrive that much after the memory data) in each phase that
+    rounds stochastically; factored traces have no sweep and pass the recurrent row writes
+    through the eligibility unit (its latency more drain)."""
     cfg = Config(rounding=rounding, update_rounding=update_rounding, trigger=1,
                  trigger_out=1, trace_mode=trace_mode)
-    core = Core(cfg, lanes)
+    core = Core(cfg, lanes, stages)
     result = {}
 
     async def testbench(ctx):
@@ -229,12 +238,13 @@ def test_core_cycles_per_phase(rounding, update_rounding, trace_mode, lanes):
     u = rng_latency if (update_rounding == "stochastic"
                         or (factored and rounding == "stochastic")) else 0
     assert result["syn"] == active * -(-n_rec // lanes) + 2  # a row group per cycle
-    assert result["neuron"] == n_rec + 3 + 2 + r
-    assert result["trace"] == n_pre + n_rec + 2 + 2 + r
+    s = {name: int(name in stages) for name in INPUT_STAGES}
+    assert result["neuron"] == n_rec + 3 + 2 + s["neuron"] + r
+    assert result["trace"] == n_pre + n_rec + 2 + 2 + s["trace"] + r
     groups = -(-n_pre // lanes)  # one column group per cycle
-    assert result["sweep"] == (0 if factored else n_rec * groups + 5 + 2 + r)
+    assert result["sweep"] == (0 if factored else n_rec * groups + 5 + 2 + s["synapse"] + r)
     assert result["drive"] == spiking * n_out + 2
-    assert result["readout"] == n_out + 2 + 2 + r
+    assert result["readout"] == n_out + 2 + 2 + s["readout"] + r
     row_groups = -(-n_rec // lanes)  # one row group per cycle
     assert result["signal"] == row_groups * n_out + 2
     assert result["trigger"] == n_rec + n_out + 4 + 2 + 2 + r  # + stages H, H2 before the unit
@@ -245,9 +255,11 @@ def test_core_cycles_per_phase(rounding, update_rounding, trace_mode, lanes):
     rows_rec, rows_out = result["rows_rec"], result["rows_out"]
     assert rows_rec > 0 and rows_out > 0
     diag_alone_last = result["last_diag"] and (n_pre - 1) % lanes == 0
-    assert result["write_rec"] == (rows_rec * groups + 2 + 2 + u - diag_alone_last
-                                   + (EligibilityUnit.STAGES if factored else 0))
-    assert result["write_out"] == rows_out * row_groups + 2 + 2 + u
+    assert result["write_rec"] == (rows_rec * groups + 2 + 2 + s["update"] + u
+                                   - diag_alone_last
+                                   + (EligibilityUnit.STAGES + s["eligibility"] if factored
+                                      else 0))
+    assert result["write_out"] == rows_out * row_groups + 2 + 2 + s["update"] + u
     assert result["output"] == spiking + n_out + 1
 
 
@@ -314,6 +326,16 @@ def test_ideal_write_items(n_in, n_rec, lanes):
 def test_core_wrong_lanes(lanes, error, message):
     with pytest.raises(error, match=f"^{re.escape(message)}$"):
         Core(CONFIGS["lif"], lanes)
+
+
+@pytest.mark.parametrize("stages,error,message", [
+    ("neuron", TypeError, "input_stages must be a set of unit names, not 'neuron'"),
+    ({1}, TypeError, "input_stages must be a set of unit names, not {1}"),
+    ({"neuron", "trigger"}, ValueError, "input_stages: no unit named 'trigger' (units: "
+                                        "eligibility, neuron, readout, synapse, trace, update)")])
+def test_core_wrong_input_stages(stages, error, message):
+    with pytest.raises(error, match=f"^{re.escape(message)}$"):
+        Core(CONFIGS["lif"], 1, stages)
 
 
 @pytest.mark.parametrize("name", ["mixed_alif", "stoch_both", "zfactored_stoch"])
