@@ -661,8 +661,17 @@ class Core(wiring.Component):
         pend = Signal(max(n_pre, n_rec, n_out))   # sources / rows still to visit
         inner = Signal(range(max(n_pre, n_rec, n_out) + 1))
         issued = Signal()
-        src = Signal(range(max(n_pre, n_rec, n_out)))  # lowest set bit of pend
-        m.d.comb += src.eq(lowest_set_bit(pend)[1])
+        # The lowest set bit of pend, registered (the priority encoder ahead of the issue
+        # logic and the read addresses was the iCE40's critical path): `src` and `src_any`
+        # (pend != 0) hold for pend as it was a cycle ago, so they are valid (`src_ok`) in
+        # the cycles after one that left pend unchanged; a change costs a cycle's bubble.
+        src = Signal(range(max(n_pre, n_rec, n_out)))
+        src_any, src_ok = Signal(), Signal()
+        lsb_any, lsb_index = lowest_set_bit(pend)
+        m.d.sync += [src.eq(lsb_index), src_any.eq(lsb_any), src_ok.eq(1)]
+
+        def clear_src():
+            m.d.sync += [pend.bit_select(src, 1).eq(0), src_ok.eq(0)]
 
         # Issue stage (comb, set by the phase) and stage 1 (memory data valid).
         iss_valid, iss_a, iss_b = Signal(), Signal(range(top + 1)), Signal(range(top + 1))
@@ -795,7 +804,7 @@ class Core(wiring.Component):
             m.next = state
             m.d.comb += phase_ends.eq(1)
             m.d.sync += [n.eq(0), row.eq(0), col.eq(0), inner.eq(0), issued.eq(0),
-                         pend.eq(0 if pend_value is None else pend_value)]
+                         pend.eq(0 if pend_value is None else pend_value), src_ok.eq(0)]
 
         def counted_loop(total):
             """Issue ``n`` = 0 .. total-1, one per cycle."""
@@ -817,14 +826,16 @@ class Core(wiring.Component):
 
         def mask_loop(length):
             """For each set bit ``src`` of ``pend`` (lowest first), ``inner`` = 0 .. length-1.
-            The phase sets iss_valid (it may skip an item)."""
-            with m.If(pend == 0):
+            The phase sets iss_valid (it may skip an item). A bubble while ``src`` settles:
+            at the start and after each source."""
+            with m.If(src_ok & ~src_any):
                 m.d.sync += issued.eq(1)
-            with m.Else():
+            with m.Elif(src_ok):
                 m.d.sync += inner.eq(inner + 1)
                 with m.If(inner == length - 1):
-                    m.d.sync += [inner.eq(0), pend.bit_select(src, 1).eq(0)]
-            return pend != 0
+                    m.d.sync += inner.eq(0)
+                    clear_src()
+            return src_ok & src_any
 
         pipe_busy = Signal()
         done = Signal()
@@ -990,21 +1001,21 @@ class Core(wiring.Component):
                     start("output", z_vec)
 
             with m.State("output"):
-                m.d.comb += [self.busy.eq(1), self.o.valid.eq(1)]
-                with m.If(pend != 0):
+                m.d.comb += [self.busy.eq(1), self.o.valid.eq(src_ok)]  # (a spike: a bubble)
+                with m.If(src_any):
                     m.d.comb += [self.o.payload.kind.eq(OUT_SPIKE),
                                  self.o.payload.index.eq(src)]
-                    with m.If(self.o.ready):
-                        m.d.sync += pend.bit_select(src, 1).eq(0)
+                    with m.If(self.o.ready & src_ok):
+                        clear_src()
                 with m.Elif(below(n, n_out)):
                     m.d.comb += [self.o.payload.kind.eq(OUT_READOUT),
                                  self.o.payload.index.eq(n),
                                  self.o.payload.value.eq(Y[n])]
-                    with m.If(self.o.ready):
+                    with m.If(self.o.ready & src_ok):
                         m.d.sync += n.eq(n + 1)
                 with m.Else():
                     m.d.comb += self.o.payload.kind.eq(OUT_END)
-                    with m.If(self.o.ready):
+                    with m.If(self.o.ready & src_ok):
                         m.d.sync += [self.t.eq(self.t + 1), x.eq(0), mask.eq(0)]
                         m.d.comb += phase_ends.eq(1)
                         m.next = "collect"
@@ -1402,9 +1413,10 @@ class Core(wiring.Component):
 
     def _elaborate_host(self, m, fsm, host_hold, clear_mem, memory_windows, cycles_wr,
                         cycles_rd):
-        """The host bus target (docs/regmap.md). An access takes two cycles: the request
-        cycle issues the memory read of a window, the answer cycle returns ``r_data`` (or
-        performs the write) with ``ready``. Register reads are taken at any time; writes and
+        """The host bus target (docs/regmap.md). An access takes three cycles: the request
+        cycle issues the memory read of a window, the next performs the write or picks the
+        read's value, and the answer cycle returns it (a register: the value's multiplexers
+        were the clock's critical path) with ``ready``. Register reads are taken at any time; writes and
         window reads only while the core is idle (``collect``, no clear running), and events
         wait while a host request is pending, so neither can change the other's state.
 
@@ -1418,12 +1430,16 @@ class Core(wiring.Component):
             m.d.sync += reg.eq(value)  # (unconditional: never call this inside m.If)
             return reg
         idle = fsm.ongoing("collect") & ~clear_mem
-        stage = Signal()  # the answer cycle
+        stage = Signal()  # the cycle after the request: the access acts
+        answer = Signal()  # the cycle after: ready, with the registered answer
         is_register = below(h.addr, min(w.base for w in rmap.windows.values()))
         # (Not taken while a phase's cycles are written: the request's read of the cycles
         # memory never meets that write.)
-        take = h.valid & ~stage & (idle | (is_register & ~h.write)) & ~cycles_wr.en
-        m.d.sync += stage.eq(take)
+        take = h.valid & ~stage & ~answer & (idle | (is_register & ~h.write)) & ~cycles_wr.en
+        m.d.sync += [stage.eq(take), answer.eq(stage)]
+        r_data, error = Signal(32), Signal()
+        m.d.sync += [h.r_data.eq(r_data), h.error.eq(error)]
+        m.d.comb += h.ready.eq(answer)
         m.d.comb += host_hold.eq(h.valid)
         value = h.w_data.as_signed()
         # The registers are consecutive words from address 0 (regmap): a read selects its
@@ -1441,8 +1457,8 @@ class Core(wiring.Component):
         m.d.comb += [cycles_rd.addr.eq(phase), cycles_rd.en.eq(take)]
         cycles_value = Mux(self.cycles_ran.bit_select(phase, 1), cycles_rd.data, 0)
 
-        def ok(r_data=0):
-            m.d.comb += [h.error.eq(0), h.r_data.eq(r_data)]
+        def ok(value=0):
+            m.d.comb += [error.eq(0), r_data.eq(value)]
 
         # -- windows: the word of (row, col) at base + 4 * (row << col_bits | col) ---------
         register_windows = {"z": self.z, "y": self.y, "err": self.err,
@@ -1472,7 +1488,7 @@ class Core(wiring.Component):
             for r in registers if r.kind == "param"}
 
         with m.If(stage):
-            m.d.comb += [h.ready.eq(1), h.error.eq(1)]  # refused unless a case says ok
+            m.d.comb += error.eq(1)  # refused unless a case says ok
             with m.If(register_hit & ~h.write):
                 ok(Array(self._register_value(r, cycles_value) for r in registers)[word])
             with m.Elif(register_hit):

@@ -237,13 +237,16 @@ def test_core_cycles_per_phase(rounding, update_rounding, trace_mode, lanes, sta
     factored = trace_mode == "factored"
     u = rng_latency if (update_rounding == "stochastic"
                         or (factored and rounding == "stochastic")) else 0
-    assert result["syn"] == active * -(-n_rec // lanes) + 2  # a row group per cycle
+    # The phases that visit the set bits of a mask (syn, drive, the row writes, output) take
+    # a cycle's bubble at their start and after each source (the registered priority
+    # encoder settles).
+    assert result["syn"] == active * (-(-n_rec // lanes) + 1) + 3  # a row group per cycle
     s = {name: int(name in stages) for name in INPUT_STAGES}
     assert result["neuron"] == n_rec + 3 + 2 + s["neuron"] + r
     assert result["trace"] == n_pre + n_rec + 2 + 2 + s["trace"] + r
     groups = -(-n_pre // lanes)  # one column group per cycle
     assert result["sweep"] == (0 if factored else n_rec * groups + 5 + 2 + s["synapse"] + r)
-    assert result["drive"] == spiking * n_out + 2
+    assert result["drive"] == spiking * (n_out + 1) + 3
     assert result["readout"] == n_out + 2 + 2 + s["readout"] + r
     row_groups = -(-n_rec // lanes)  # one row group per cycle
     assert result["signal"] == row_groups * n_out + 2
@@ -255,12 +258,12 @@ def test_core_cycles_per_phase(rounding, update_rounding, trace_mode, lanes, sta
     rows_rec, rows_out = result["rows_rec"], result["rows_out"]
     assert rows_rec > 0 and rows_out > 0
     diag_alone_last = result["last_diag"] and (n_pre - 1) % lanes == 0
-    assert result["write_rec"] == (rows_rec * groups + 2 + 2 + s["update"] + u
+    assert result["write_rec"] == (rows_rec * (groups + 1) + 2 + 2 + s["update"] + u
                                    - diag_alone_last
                                    + (EligibilityUnit.STAGES + s["eligibility"] if factored
                                       else 0))
-    assert result["write_out"] == rows_out * row_groups + 2 + 2 + s["update"] + u
-    assert result["output"] == spiking + n_out + 1
+    assert result["write_out"] == rows_out * (row_groups + 1) + 2 + 2 + s["update"] + u
+    assert result["output"] == 2 * spiking + n_out + 2
 
 
 def test_core_bad_events():
