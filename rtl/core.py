@@ -1413,10 +1413,9 @@ class Core(wiring.Component):
 
     def _elaborate_host(self, m, fsm, host_hold, clear_mem, memory_windows, cycles_wr,
                         cycles_rd):
-        """The host bus target (docs/regmap.md). An access takes three cycles: the request
-        cycle issues the memory read of a window, the next performs the write or picks the
-        read's value, and the answer cycle returns it (a register: the value's multiplexers
-        were the clock's critical path) with ``ready``. Register reads are taken at any time; writes and
+        """The host bus target (docs/regmap.md). An access takes two cycles: the request
+        cycle issues the memory read of a window, the answer cycle returns ``r_data`` (or
+        performs the write) with ``ready``. Register reads are taken at any time; writes and
         window reads only while the core is idle (``collect``, no clear running), and events
         wait while a host request is pending, so neither can change the other's state.
 
@@ -1430,16 +1429,12 @@ class Core(wiring.Component):
             m.d.sync += reg.eq(value)  # (unconditional: never call this inside m.If)
             return reg
         idle = fsm.ongoing("collect") & ~clear_mem
-        stage = Signal()  # the cycle after the request: the access acts
-        answer = Signal()  # the cycle after: ready, with the registered answer
+        stage = Signal()  # the answer cycle
         is_register = below(h.addr, min(w.base for w in rmap.windows.values()))
         # (Not taken while a phase's cycles are written: the request's read of the cycles
         # memory never meets that write.)
-        take = h.valid & ~stage & ~answer & (idle | (is_register & ~h.write)) & ~cycles_wr.en
-        m.d.sync += [stage.eq(take), answer.eq(stage)]
-        r_data, error = Signal(32), Signal()
-        m.d.sync += [h.r_data.eq(r_data), h.error.eq(error)]
-        m.d.comb += h.ready.eq(answer)
+        take = h.valid & ~stage & (idle | (is_register & ~h.write)) & ~cycles_wr.en
+        m.d.sync += stage.eq(take)
         m.d.comb += host_hold.eq(h.valid)
         value = h.w_data.as_signed()
         # The registers are consecutive words from address 0 (regmap): a read selects its
@@ -1457,8 +1452,8 @@ class Core(wiring.Component):
         m.d.comb += [cycles_rd.addr.eq(phase), cycles_rd.en.eq(take)]
         cycles_value = Mux(self.cycles_ran.bit_select(phase, 1), cycles_rd.data, 0)
 
-        def ok(value=0):
-            m.d.comb += [error.eq(0), r_data.eq(value)]
+        def ok(r_data=0):
+            m.d.comb += [h.error.eq(0), h.r_data.eq(r_data)]
 
         # -- windows: the word of (row, col) at base + 4 * (row << col_bits | col) ---------
         register_windows = {"z": self.z, "y": self.y, "err": self.err,
@@ -1488,7 +1483,7 @@ class Core(wiring.Component):
             for r in registers if r.kind == "param"}
 
         with m.If(stage):
-            m.d.comb += error.eq(1)  # refused unless a case says ok
+            m.d.comb += [h.ready.eq(1), h.error.eq(1)]  # refused unless a case says ok
             with m.If(register_hit & ~h.write):
                 ok(Array(self._register_value(r, cycles_value) for r in registers)[word])
             with m.Elif(register_hit):
