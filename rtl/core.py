@@ -114,12 +114,15 @@ def _power_of_two_above(n):
     return 1 << (n - 1).bit_length()
 
 
+_Stream = namedtuple("_Stream", "valid payload")
+
+
 class _InputStage:
     """With ``registered``, a register stage before ``unit``'s input, in the parent module
-    ``m``: the phases set ``i.valid`` and ``i.payload`` here and the unit
-    sees them a cycle later, so that its first stage does not follow the memory reads and
-    multiplexers that choose its inputs; otherwise the unit's own ``i``. ``o`` is the unit's;
-    ``latency`` counts the stage. (The units are never back-pressured.)"""
+    ``m``: the phases set ``i.valid`` and ``i.payload`` here and the unit sees them a cycle
+    later, so that its first stage does not follow the memory reads and multiplexers that
+    choose its inputs; otherwise the unit's own ``i``. ``o`` is the unit's; ``latency``
+    counts the stage. (The units are never back-pressured.)"""
 
     def __init__(self, m, unit, name, registered, lane=0):
         self.unit, self.o = unit, unit.o
@@ -133,9 +136,6 @@ class _InputStage:
                          Signal(unit.i.payload.shape(), name=f"{name}{suffix}_in",
                                 reset_less=True))
         m.d.sync += [unit.i.valid.eq(self.i.valid), unit.i.payload.eq(self.i.payload)]
-
-
-_Stream = namedtuple("_Stream", "valid payload")
 
 
 def check_input_stages(input_stages):
