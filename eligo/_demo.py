@@ -61,7 +61,8 @@ def _rtl(seed, out):
     golden = GoldenModel(cfg)
     golden.load_weights(*weights)
     ylim = (1 << (cfg.y_bits - 1)) - 1
-    dut = AxiCore(cfg, input_stages=BOARDS["icebreaker"].input_stages)  # (as built below)
+    board = BOARDS["icebreaker"]  # the core as built below
+    dut = AxiCore(cfg, input_stages=board.input_stages, product_stages=board.product_stages)
     result = {"steps": 0, "mismatch": None, "cycles": 0, "targets": 0, "counters": {}}
     start = time.perf_counter()
 

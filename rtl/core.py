@@ -51,8 +51,10 @@ LANES = (1, 2, 4, 8, 16, 32, 64)
 # (four rounds and a key injection in one cycle were the ECP5's critical path), at 10
 # cycles of latency instead of 5.
 RANDOM_ROUNDS_PER_STAGE = 2
-# The units that can take their inputs from a register stage (Core's `input_stages`).
-INPUT_STAGES = frozenset({"neuron", "trace", "synapse", "eligibility", "readout", "update"})
+# What can take its inputs from a register stage (Core's `input_stages`): the units, and
+# the host's window reads ("host": memory data registered before the read multiplexers).
+INPUT_STAGES = frozenset({"neuron", "trace", "synapse", "eligibility", "readout", "update",
+                          "host"})
 
 # Rounding sites, the ``site`` input of the random source (docs/spec.md 1.2; the golden
 # model's ``eligo.model.kernels.SITES``).
@@ -142,11 +144,11 @@ def check_input_stages(input_stages):
     """``input_stages`` as a frozenset, checked against :data:`INPUT_STAGES`."""
     if (not isinstance(input_stages, (set, frozenset, tuple, list))
             or not all(isinstance(name, str) for name in input_stages)):
-        raise TypeError(f"input_stages must be a set of unit names, not {input_stages!r}")
+        raise TypeError(f"input_stages must be a set of stage names, not {input_stages!r}")
     unknown = sorted(set(input_stages) - INPUT_STAGES)
     if unknown:
-        raise ValueError(f"input_stages: no unit named {', '.join(map(repr, unknown))} "
-                         f"(units: {', '.join(sorted(INPUT_STAGES))})")
+        raise ValueError(f"input_stages: no stage named {', '.join(map(repr, unknown))} "
+                         f"(stages: {', '.join(sorted(INPUT_STAGES))})")
     return frozenset(input_stages)
 
 
@@ -201,7 +203,8 @@ class Core(wiring.Component):
     one item per cycle still, the phase's drain ``latency`` cycles longer.
     The units named in ``input_stages`` (default all; the trigger has two stages of its own
     before it) take their inputs from a register stage, so that their first stage does not
-    follow a memory read or the multiplexers that choose its operands.
+    follow a memory read or the multiplexers that choose its operands; with ``"host"`` in
+    it, the host's reads take the memories' data from a register too.
 
     Factored traces (``trace_mode == "factored"``): no ``eps``/``ebar`` memories and no
     sweep; in ``write_rec`` each written synapse's ``e_ji`` (this step's ``psi_j``, ``pre_i``,
@@ -243,12 +246,12 @@ class Core(wiring.Component):
     1. ``syn``: for each active source ``s`` (input spikes, then last step's spikes, lowest
        first), ``I_j += W[j, s]`` for every ``j``, a row group of ``lanes`` rows per cycle
        (``active * ceil(n_rec / lanes)`` cycles).
-    2. ``neuron``: :class:`NeuronUnit` over every neuron (latency 3).
+    2. ``neuron``: :class:`NeuronUnit` over every neuron (latency 5).
     3. ``trace`` (learn only): :class:`TraceUnit` over ``pre`` (``alpha``, spikes ``x``,
        ``z_old``) then ``zout`` (``kappa``, spikes ``z``); the old ``pre`` is kept.
     4. ``sweep`` (learn only, full traces): :class:`SynapseUnit` over every synapse (a group
        of ``lanes`` columns per cycle), row ``G_j`` from :class:`AlifFactor`,
-       read-modify-write of ``eps`` and ``ebar`` (latency 5).
+       read-modify-write of ``eps`` and ``ebar`` (latency 6).
     5. ``drive``: ``drive_k += w_out[k, j]`` for each spiking ``j`` and every ``k``.
     6. ``readout``: :class:`ReadoutUnit` over every readout (``y``, ``err``).
     7. ``signal`` (learn and a target): ``sig_j = sum_k F[j, k] * err_k``, reading ``w_out``
@@ -281,7 +284,14 @@ class Core(wiring.Component):
         The units (names from :data:`INPUT_STAGES`, default all) that take their inputs from
         a register stage: a cycle more per phase that uses one, for a shorter clock period
         (the multiplexers and memory reads that choose a unit's operands no longer precede
-        its first stage), at the cost of those registers.
+        its first stage), at the cost of those registers. ``"host"``: the host's accesses
+        take three cycles, not two, the memories' read data registered before the host's
+        read multiplexers.
+    product_stages : bool
+        The units' optional stages, which register a multiplier's product before its
+        rounding, and a threshold before its comparison (default on; the ``product_stages``
+        of :class:`NeuronUnit`, :class:`SynapseUnit` and :class:`WeightUpdateUnit`): 2, 1 and
+        2 cycles more latency.
 
     Members
     -------
@@ -306,7 +316,7 @@ class Core(wiring.Component):
         :data:`INPUT_STAGES`.
     """
 
-    def __init__(self, cfg, lanes=1, input_stages=INPUT_STAGES):
+    def __init__(self, cfg, lanes=1, input_stages=INPUT_STAGES, product_stages=True):
         ensure_config(cfg)
         if not isinstance(lanes, int) or isinstance(lanes, bool):
             raise TypeError(f"lanes must be an int, not {lanes!r}")
@@ -314,6 +324,7 @@ class Core(wiring.Component):
             raise ValueError(f"lanes must be a power of two from 1 to {LANES[-1]}, "
                              f"not {lanes!r}")
         self._input_stages = check_input_stages(input_stages)
+        self._product_stages = bool(product_stages)
         self._cfg = cfg
         self._lanes = lanes
         c = cfg
@@ -517,7 +528,7 @@ class Core(wiring.Component):
             return [table[lane_of(shift + k)] for k in range(L)]
 
         # -- units, runtime parameters fixed from the configuration ---------------------------
-        m.submodules.neuron = neu = NeuronUnit(c)
+        m.submodules.neuron = neu = NeuronUnit(c, self._product_stages)
         m.submodules.trace = tru = TraceUnit(c)
         m.submodules.alif = alf = AlifFactor(c)
         full = c.trace_mode == "full"
@@ -527,19 +538,19 @@ class Core(wiring.Component):
         for lane in range(L):
             suffix = str(lane) if lane else ""
             if full:
-                m.submodules[f"synapse{suffix}"] = unit = SynapseUnit(c)
+                m.submodules[f"synapse{suffix}"] = unit = SynapseUnit(c, self._product_stages)
                 lane_syns.append(unit)
             else:
                 m.submodules[f"eligibility{suffix}"] = unit = EligibilityUnit(c)
                 lane_eligs.append(unit)
         m.submodules.readout = rou = ReadoutUnit(c)
         m.submodules.trigger = trg = TriggerUnit(c)
-        m.submodules.update = upd = WeightUpdateUnit(c)
+        m.submodules.update = upd = WeightUpdateUnit(c, self._product_stages)
         # The row writes update a column group per cycle: one update unit per lane (lane 0's,
         # `upd`, also serves write_out).
         upds = [upd]
         for lane in range(1, L):
-            m.submodules[f"update{lane}"] = unit = WeightUpdateUnit(c)
+            m.submodules[f"update{lane}"] = unit = WeightUpdateUnit(c, self._product_stages)
             upds.append(unit)
         p = self.params
         m.d.comb += [
@@ -1415,9 +1426,12 @@ class Core(wiring.Component):
                         cycles_rd):
         """The host bus target (docs/regmap.md). An access takes two cycles: the request
         cycle issues the memory read of a window, the answer cycle returns ``r_data`` (or
-        performs the write) with ``ready``. Register reads are taken at any time; writes and
-        window reads only while the core is idle (``collect``, no clear running), and events
-        wait while a host request is pending, so neither can change the other's state.
+        performs the write) with ``ready``. With the ``"host"`` input stage a wait cycle
+        between them registers the memories' read data (and the cycles register's value), so
+        that no block RAM output leads through the read multiplexers. Register reads are
+        taken at any time; writes and window reads only while the core is idle (``collect``,
+        no clear running), and events wait while a host request is pending, so neither can
+        change the other's state.
 
         The address decode and the written value's range checks are registered every cycle
         (``early``): the bus holds its request until ``ready``, so in the answer cycle they
@@ -1425,7 +1439,7 @@ class Core(wiring.Component):
         rmap, h = self._map, self.host
 
         def early(value, name):
-            reg = Signal(name=f"host_{name}_q")
+            reg = Signal(Value.cast(value).shape(), name=f"host_{name}_q")
             m.d.sync += reg.eq(value)  # (unconditional: never call this inside m.If)
             return reg
         idle = fsm.ongoing("collect") & ~clear_mem
@@ -1434,7 +1448,22 @@ class Core(wiring.Component):
         # (Not taken while a phase's cycles are written: the request's read of the cycles
         # memory never meets that write.)
         take = h.valid & ~stage & (idle | (is_register & ~h.write)) & ~cycles_wr.en
-        m.d.sync += stage.eq(take)
+        registered = {}  # id(read port): its data, registered (the "host" stage)
+        if "host" in self._input_stages:
+            wait = Signal()
+            take &= ~wait
+            m.d.sync += [wait.eq(take), stage.eq(wait)]
+            for port in {id(p): p for window in memory_windows.values()
+                         for p in window[0]}.values():
+                reg = Signal.like(port.data, name=f"host_read{len(registered)}_q",
+                                  reset_less=True)
+                m.d.sync += reg.eq(port.data)  # (the ports stay idle until the answer)
+                registered[id(port)] = reg
+        else:
+            m.d.sync += stage.eq(take)
+
+        def read_data(port):
+            return registered.get(id(port), port.data)
         m.d.comb += host_hold.eq(h.valid)
         value = h.w_data.as_signed()
         # The registers are consecutive words from address 0 (regmap): a read selects its
@@ -1451,6 +1480,8 @@ class Core(wiring.Component):
         phase = (word - first)[:len(cycles_rd.addr)]
         m.d.comb += [cycles_rd.addr.eq(phase), cycles_rd.en.eq(take)]
         cycles_value = Mux(self.cycles_ran.bit_select(phase, 1), cycles_rd.data, 0)
+        if "host" in self._input_stages:  # (registered beside the bit that says it is valid)
+            cycles_value = early(cycles_value, "cycles_value")
 
         def ok(r_data=0):
             m.d.comb += [h.error.eq(0), h.r_data.eq(r_data)]
@@ -1497,7 +1528,7 @@ class Core(wiring.Component):
                 for w, hit, row, col, allowed in windows:
                     with m.If(hit):
                         self._host_window(m, w, h, ok, row, col, register_windows,
-                                          memory_windows, allowed)
+                                          memory_windows, allowed, read_data)
 
     def _register_value(self, r, cycles_value):
         """What a read of register ``r`` returns."""
@@ -1539,14 +1570,15 @@ class Core(wiring.Component):
             allowed &= (row != col) | (value == 0)
         return allowed
 
-    def _host_window(self, m, w, h, ok, row, col, registers, memory_windows, allowed):
+    def _host_window(self, m, w, h, ok, row, col, registers, memory_windows, allowed,
+                     read_data):
         if w.name in registers:
             with m.If(~h.write):
                 ok(Array(registers[w.name])[col])
             return
         ports, writes, address, lane, word = memory_windows[w.name]
-        data = Array(port.data for port in ports)[lane(row, col)] if len(ports) > 1 \
-            else ports[0].data
+        data = Array(read_data(port) for port in ports)[lane(row, col)] if len(ports) > 1 \
+            else read_data(ports[0])
         with m.If(~h.write):
             ok(word(data) if word else data)
         if writes is None or not w.writable:

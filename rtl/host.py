@@ -39,9 +39,9 @@ class AxiLiteTarget(wiring.Component):
     access; so does any access the bus refuses. AWPROT/ARPROT are ignored.
 
     Latency: an access costs the bus's answer time plus 2 cycles (request and response
-    registers), e.g. 4 cycles from AR to RVALID against the core. The bus's ``valid``,
-    ``write`` and ``addr`` are registers, set as the access starts (so the core's address
-    decode does not begin at this target's state).
+    registers), e.g. 4 cycles from AR to RVALID against the core (5 with its ``host``
+    input stage). The bus's ``valid``, ``write`` and ``addr`` are registers, set as the
+    access starts (so the core's address decode does not begin at this target's state).
 
     Parameters
     ----------

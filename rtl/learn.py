@@ -15,6 +15,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..config import ensure_config
 from .arith import MAX_WIDTH, RoundShift, Saturate, times_const, times_small
+from .pipeline import Stages
 from .synapse import signed_bits
 
 __all__ = ["signal_width", "homeo_range", "trigger_sum_width", "q_width", "elig_width",
@@ -470,12 +471,16 @@ class WeightUpdateUnit(wiring.Component):
     the configuration, fixed in this hardware). The rates ``eta`` and ``eta_out`` are input
     ports (16 bits each), read in stage 1: hold them while synapses are in flight.
 
-    Pipeline: two register stages.
+    Pipeline: four register stages, one product or carry chain each.
 
     - Stage 1 (request to ``s1_*``): ``eta_q = eta * q`` (``eta_out`` for readout
-      synapses) and ``prod = eta_q * elig``.
-    - Stage 2 (``s1_*`` to the output register): both rounding shifts (the ``readout`` bit
-      selects), ``w - dw`` and its saturation.
+      synapses; shifts and adds, ``q`` is small).
+    - Stage 2 (``s1_*`` to ``s2_*``): ``prod = eta_q * elig``.
+    - Stage 3 (``s2_*`` to ``s3_*``): both rounding shifts (the ``readout`` bit selects).
+    - Stage 4 (``s3_*`` to the output register): ``w - dw`` and its saturation.
+
+    Without ``product_stages`` stages 1 and 3 are left out (their logic joins the next
+    stage's): two stages, as on the iCE40, where their registers do not fit.
 
     Internal widths (exact ranges over every port value in :func:`weight_ranges`; each the
     narrowest signed width of its range; nothing wraps):
@@ -486,13 +491,16 @@ class WeightUpdateUnit(wiring.Component):
       their hull.
     - ``w_sum``: ``w - dw``; saturated to ``signed(w_bits)``.
 
-    Latency: 2 cycles (:attr:`latency`). Throughput: one synapse per cycle. The pipeline
-    stalls as a whole, like :class:`TriggerUnit`.
+    Latency: 4 cycles, 2 without ``product_stages`` (:attr:`latency`). Throughput: one
+    synapse per cycle. The pipeline stalls as a whole
+    (:func:`eligo.rtl.pipeline.stalling_pipeline`).
 
     Parameters
     ----------
     cfg : eligo.config.Config
         The configuration.
+    product_stages : bool
+        Keep stages 1 and 3 (default).
 
     Members
     -------
@@ -509,8 +517,9 @@ class WeightUpdateUnit(wiring.Component):
         If ``cfg`` is not an :class:`eligo.config.Config`.
     """
 
-    def __init__(self, cfg):
+    def __init__(self, cfg, product_stages=True):
         ensure_config(cfg)
+        self._product_stages = bool(product_stages)
         self._cfg = cfg
         super().__init__({
             "i": In(stream.Signature(weight_in_layout(cfg))),
@@ -526,7 +535,7 @@ class WeightUpdateUnit(wiring.Component):
     @property
     def latency(self):
         """Cycles from a transfer on ``i`` to ``o.valid`` with no backpressure."""
-        return 2
+        return 4 if self._product_stages else 2
 
     @property
     def widths(self):
@@ -540,54 +549,43 @@ class WeightUpdateUnit(wiring.Component):
         mode = cfg.update_rounding
         rand_bits = _rand_bits(mode, cfg.lr_shift, cfg.lr_out_shift)
 
-        s1_valid, s2_valid = (Signal(name=f"s{k}_valid") for k in (1, 2))
-        advance = Signal()
-        m.d.comb += [
-            advance.eq(~s2_valid | self.o.ready),
-            self.i.ready.eq(advance),
-            self.o.valid.eq(s2_valid),
-        ]
+        stages = Stages(m, self, 2, 2, self._product_stages)
+        stage, advance = stages.stage, stages.advance
 
-        # -- stage 1: the product --------------------------------------------------------
+        # -- stage 1: the rate times q (shifts and adds) -------------------------------------
         req = self.i.payload
         eta_q = Signal(signed(widths["eta_q"]))
-        prod = Signal(signed(widths["prod"]))
-        m.d.comb += [
-            eta_q.eq(times_small(Mux(req.readout, self.eta_out, self.eta), req.q, cfg.q_max)),
-            prod.eq(eta_q * req.elig),
-        ]
-        s1_prod = Signal(signed(widths["prod"]), reset_less=True)
-        s1_w = Signal(signed(cfg.w_bits), reset_less=True)
-        s1_readout = Signal(reset_less=True)
-        s1_rand = Signal(rand_bits, reset_less=True)
-        with m.If(advance):
-            m.d.sync += [
-                s1_valid.eq(self.i.valid),
-                s1_prod.eq(prod), s1_w.eq(req.w), s1_readout.eq(req.readout),
-                s1_rand.eq(req.rand[:rand_bits]),
-            ]
+        m.d.comb += eta_q.eq(times_small(Mux(req.readout, self.eta_out, self.eta), req.q,
+                                         cfg.q_max))
+        s1 = stage({"eta_q": eta_q, "elig": req.elig, "w": req.w, "readout": req.readout,
+                    "rand": req.rand[:rand_bits]}, optional=True)
 
-        # -- stage 2: rounding, subtraction, saturation ----------------------------------
+        # -- stage 2: the product ------------------------------------------------------------
+        prod = Signal(signed(widths["prod"]))
+        m.d.comb += prod.eq(s1["eta_q"] * s1["elig"])
+        s2 = stage({"prod": prod, **{name: s1[name] for name in ("w", "readout", "rand")}})
+
+        # -- stage 3: rounding ---------------------------------------------------------------
         dw_rec = Signal(signed(widths["dw_rec"]))
         dw_out = Signal(signed(widths["dw_out"]))
         dw = Signal(signed(widths["dw"]))
-        w_sum = Signal(signed(widths["w_sum"]))
         m.d.comb += [
-            dw_rec.eq(_round(m, "round_w", s1_prod, ranges["prod"], cfg.lr_shift, mode,
-                             s1_rand)),
-            dw_out.eq(_round(m, "round_wout", s1_prod, ranges["prod"], cfg.lr_out_shift,
-                             mode, s1_rand)),
-            dw.eq(Mux(s1_readout, dw_out, dw_rec)),
-            w_sum.eq(s1_w - dw),
+            dw_rec.eq(_round(m, "round_w", s2["prod"], ranges["prod"], cfg.lr_shift, mode,
+                             s2["rand"])),
+            dw_out.eq(_round(m, "round_wout", s2["prod"], ranges["prod"], cfg.lr_out_shift,
+                             mode, s2["rand"])),
+            dw.eq(Mux(s2["readout"], dw_out, dw_rec)),
         ]
+        s3 = stage({"dw": dw, "w": s2["w"]}, optional=True)
+
+        # -- stage 4: subtraction, saturation ------------------------------------------------
+        w_sum = Signal(signed(widths["w_sum"]))
+        m.d.comb += w_sum.eq(s3["w"] - s3["dw"])
         m.submodules.sat_w = sat_w = Saturate(widths["w_sum"], cfg.w_bits, signed=True)
         m.d.comb += sat_w.i.eq(w_sum)
 
-        s2 = Signal(weight_out_layout(cfg), reset_less=True)
+        out = Signal(weight_out_layout(cfg), reset_less=True)
         with m.If(advance):
-            m.d.sync += [
-                s2_valid.eq(s1_valid),
-                s2.w.eq(sat_w.o), s2.clamped.eq(sat_w.clamped),
-            ]
-        m.d.comb += self.o.payload.eq(s2)
+            m.d.sync += [out.w.eq(sat_w.o), out.clamped.eq(sat_w.clamped)]
+        m.d.comb += self.o.payload.eq(out)
         return m

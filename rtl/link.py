@@ -451,8 +451,9 @@ class LinkTop(wiring.Component):
     cfg : eligo.config.Config
     clocks_per_bit : int
     fifo_depth, timeout : see :class:`UartLink`
-    lanes, input_stages :
-        The core's lanes and input stages (:class:`~eligo.rtl.core.Core`; default all).
+    lanes, input_stages, product_stages :
+        The core's (:class:`~eligo.rtl.core.Core`; default all input stages, product stages
+        on).
     """
 
     rx: In(1, init=1)
@@ -462,11 +463,12 @@ class LinkTop(wiring.Component):
     frame_errors: Out(8)
 
     def __init__(self, cfg, clocks_per_bit, *, fifo_depth=256, timeout=None, lanes=1,
-                 input_stages=None):
+                 input_stages=None, product_stages=True):
         from .core import INPUT_STAGES
         from .top import AxiCore
         self.link = UartLink(clocks_per_bit, fifo_depth=fifo_depth, timeout=timeout)
-        self.core = AxiCore(cfg, lanes, INPUT_STAGES if input_stages is None else input_stages)
+        self.core = AxiCore(cfg, lanes, INPUT_STAGES if input_stages is None else input_stages,
+                            product_stages)
         self.cfg = cfg
         super().__init__()
 

@@ -13,6 +13,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..config import ensure_config
 from .arith import MAX_WIDTH, RoundShift, Saturate, at_least, at_most
+from .pipeline import Stages
 
 __all__ = ["synaptic_input_width", "ref_width", "neuron_in_layout", "neuron_out_layout",
            "NeuronUnit"]
@@ -101,18 +102,21 @@ class NeuronUnit(wiring.Component):
     Elaboration parameters come from ``cfg``: every width and fraction width, ``reset``,
     ``rounding``, ``refractory``, whether ``n_alif`` is 0. The runtime parameters ``alpha``,
     ``rho``, ``theta``, ``beta``, ``gamma`` are input ports (for a register file); the unit
-    reads ``alpha`` and ``rho`` in stage 1, ``theta`` and ``beta`` in stage 2 and ``gamma`` in
-    stage 3, so they must be held while requests are in flight (change them only when the unit
-    is empty).
+    reads ``alpha`` and ``rho`` in stage 1, ``beta`` in stage 2, ``theta`` in stage 3 (and in
+    stage 1 with the subtractive reset) and ``gamma`` in stage 5, so they must be held while
+    requests are in flight (change them only when the unit is empty).
 
-    Pipeline: three register stages, one multiplier level each.
+    Pipeline: five register stages, at most one multiplier level or carry chain each (but
+    the first). Without ``product_stages`` stages 2 and 4 are left out (their logic joins
+    the next stage's): three stages, as on the iCE40, where their registers do not fit.
 
     - Stage 1 (request to ``s1_*``): ``v * alpha`` and ``a * rho``, both rounding shifts by
       ``D``, the membrane sum (before saturation) and the adaptation sum.
-    - Stage 2 (``s1_*`` to ``s2_*``): both saturations, ``beta * a'``, the threshold ``Aq`` and
-      ``diff = (v' << a_frac) - Aq``.
-    - Stage 3 (``s2_*`` to the output register): ``z``, ``|diff|``, ``h``, ``gamma * h``, its
-      rounding shift by ``s``, and ``ref'``.
+    - Stage 2 (``s1_*`` to ``s2_*``): both saturations and ``beta * a'``.
+    - Stage 3 (``s2_*`` to ``s3_*``): the threshold ``Aq`` and ``diff = (v' << a_frac) - Aq``.
+    - Stage 4 (``s3_*`` to ``s4_*``): ``z``, ``|diff|``, ``h`` and ``ref'``.
+    - Stage 5 (``s4_*`` to the output register): ``gamma * h`` and its rounding shift by
+      ``s``.
 
     Internal widths (``st`` is 1 for stochastic rounding, else 0; ``Iw`` is
     :func:`synaptic_input_width`; every value is exact, nothing wraps):
@@ -138,19 +142,22 @@ class NeuronUnit(wiring.Component):
       rounded by ``s`` as ``signed(psi_bits + s + 1)``. The result is at most ``gamma``
       (``(gamma * 2**s + 2**s - 1) >> s = gamma``), so it fits ``psi``'s ``psi_bits``.
       With ``s == 0`` (``v_frac == a_frac == 0``) there is no shift: ``psi = gamma * h``.
-    - ``s1_rand_psi``, ``s2_rand_psi``: the low ``s`` bits of ``rand_psi`` (stochastic only).
+    - ``s1_rand_psi`` ... ``s4_rand_psi``: the low ``s`` bits of ``rand_psi`` (stochastic
+      only).
 
-    Latency: 3 cycles (:attr:`latency`): a request that transfers on ``i`` in cycle ``n`` is
-    presented on ``o`` in cycle ``n + 3`` when ``o`` is not back-pressured. Throughput: one
-    neuron per cycle. The pipeline stalls as a whole, as :class:`eligo.rtl.random.Threefry2x32`
-    does: it advances when its last stage is empty or ``o.ready`` is high (``i.ready`` is that
-    condition, combinationally dependent on ``o.ready``); ``o.payload`` is stable while
-    ``o.valid`` waits for ``o.ready``.
+    Latency: 5 cycles, 3 without ``product_stages`` (:attr:`latency`): a request that transfers
+    on ``i`` in cycle ``n`` is presented on ``o`` in cycle ``n + latency`` when ``o`` is not
+    back-pressured. Throughput: one neuron per cycle. The pipeline stalls as a whole, as
+    :class:`eligo.rtl.random.Threefry2x32` does: it advances when its last stage is empty or
+    ``o.ready`` is high (``i.ready`` is that condition, combinationally dependent on
+    ``o.ready``); ``o.payload`` is stable while ``o.valid`` waits for ``o.ready``.
 
     Parameters
     ----------
     cfg : eligo.config.Config
         The configuration.
+    product_stages : bool
+        Keep stages 2 and 4 (default).
 
     Members
     -------
@@ -174,8 +181,9 @@ class NeuronUnit(wiring.Component):
         can carry) would not fit the 64-bit :class:`RoundShift`.
     """
 
-    def __init__(self, cfg):
+    def __init__(self, cfg, product_stages=True):
         ensure_config(cfg)
+        self._product_stages = bool(product_stages)
         psi_product = cfg.psi_bits + cfg.psi_shift
         if psi_product + 1 > MAX_WIDTH:
             raise ValueError(f"psi_bits + v_frac + a_frac of the configuration must be at "
@@ -198,7 +206,7 @@ class NeuronUnit(wiring.Component):
     @property
     def latency(self):
         """Cycles from a transfer on ``i`` to ``o.valid`` with no backpressure."""
-        return 3
+        return 5 if self._product_stages else 3
 
     def elaborate(self, platform):
         m = Module()
@@ -208,16 +216,10 @@ class NeuronUnit(wiring.Component):
         s = cfg.psi_shift
         i_width = synaptic_input_width(cfg)
         r_bits = ref_width(cfg)
-        rand_bits = s if st else 0  # low bits of rand_psi that stage 3 reads
+        rand_bits = s if st else 0  # low bits of rand_psi that stage 5 reads
 
-        # The pipeline advances as a whole unless its output is held by backpressure.
-        s1_valid, s2_valid, s3_valid = (Signal(name=f"s{k}_valid") for k in (1, 2, 3))
-        advance = Signal()
-        m.d.comb += [
-            advance.eq(~s3_valid | self.o.ready),
-            self.i.ready.eq(advance),
-            self.o.valid.eq(s3_valid),
-        ]
+        stages = Stages(m, self, 3, 2, self._product_stages)
+        stage, advance = stages.stage, stages.advance
 
         # -- stage 1: decays, membrane and adaptation sums ----------------------------------
         req = self.i.payload
@@ -253,91 +255,81 @@ class NeuronUnit(wiring.Component):
         else:  # no ALIF neuron: a' = a, and no multiplier (a DSP block) for rho or beta
             m.d.comb += a_sum.eq(req.a)
 
-        s1_v_sum = Signal(signed(v_width), reset_less=True)
-        s1_a_sum = Signal(unsigned(a_bits + 1), reset_less=True)
-        s1_alif = Signal(reset_less=True)
-        s1_ref = Signal(unsigned(r_bits), reset_less=True)
-        s1_rand_psi = Signal(rand_bits, reset_less=True)
-        with m.If(advance):
-            m.d.sync += [
-                s1_valid.eq(self.i.valid),
-                s1_v_sum.eq(v_sum), s1_a_sum.eq(a_sum), s1_alif.eq(req.alif),
-                s1_ref.eq(req.ref), s1_rand_psi.eq(req.rand_psi[:rand_bits]),
-            ]
+        s1 = stage({"v_sum": v_sum, "a_sum": a_sum, "alif": req.alif, "ref": req.ref,
+                    "rand_psi": req.rand_psi[:rand_bits]})
 
-        # -- stage 2: saturation, threshold, distance to it ----------------------------------
+        # -- stage 2: saturations, the threshold's adaptation product ----------------------
         m.submodules.sat_v = sat_v = Saturate(v_width, v_bits, signed=True)
         m.submodules.sat_a = sat_a = Saturate(a_bits + 2, a_bits, signed=False)
         beta_a = Signal(unsigned(v_bits - 1 + a_bits))
+        m.d.comb += [
+            sat_v.i.eq(s1["v_sum"]),
+            sat_a.i.eq(s1["a_sum"]),
+            beta_a.eq(Mux(s1["alif"], self.beta * sat_a.o, 0) if cfg.n_alif else 0),
+        ]
+        carried = ("ref", "rand_psi")
+        s2 = stage({"v": sat_v.o, "a": sat_a.o, "sat_v": sat_v.clamped,
+                    "sat_a": sat_a.clamped, "beta_a": beta_a,
+                    **{name: s1[name] for name in carried}}, optional=True)
+
+        # -- stage 3: threshold, distance to it --------------------------------------------
         aq = Signal(unsigned(v_bits + a_bits))
         diff = Signal(signed(v_bits + a_bits + 1))
         m.d.comb += [
-            sat_v.i.eq(s1_v_sum),
-            sat_a.i.eq(s1_a_sum),
-            beta_a.eq(Mux(s1_alif, self.beta * sat_a.o, 0) if cfg.n_alif else 0),
-            aq.eq((self.theta << a_frac) + beta_a),
-            diff.eq((sat_v.o << a_frac) - aq),
+            aq.eq((self.theta << a_frac) + s2["beta_a"]),
+            diff.eq((s2["v"] << a_frac) - aq),
         ]
+        carried = ("v", "a", "sat_v", "sat_a", "ref", "rand_psi")
+        s3 = stage({"diff": diff, **{name: s2[name] for name in carried}})
 
-        s2_v = Signal(signed(v_bits), reset_less=True)
-        s2_a = Signal(unsigned(a_bits), reset_less=True)
-        s2_sat_v = Signal(reset_less=True)
-        s2_sat_a = Signal(reset_less=True)
-        s2_diff = Signal(signed(v_bits + a_bits + 1), reset_less=True)
-        s2_ref = Signal(unsigned(r_bits), reset_less=True)
-        s2_rand_psi = Signal(rand_bits, reset_less=True)
-        with m.If(advance):
-            m.d.sync += [
-                s2_valid.eq(s1_valid),
-                s2_v.eq(sat_v.o), s2_a.eq(sat_a.o),
-                s2_sat_v.eq(sat_v.clamped), s2_sat_a.eq(sat_a.clamped),
-                s2_diff.eq(diff), s2_ref.eq(s1_ref), s2_rand_psi.eq(s1_rand_psi),
-            ]
-
-        # -- stage 3: spike, pseudo-derivative, refractory counter ---------------------------
+        # -- stage 4: spike, the pseudo-derivative's distance, refractory counter ---------
         refractory = Signal()
         z = Signal()
         mag = Signal(unsigned(v_bits + a_bits))
         near = Signal()  # h > 0
         h = Signal(unsigned(s + 1))
-        gamma_h = Signal(unsigned(psi_bits + s))
-        psi_r = Signal(unsigned(psi_bits))
         new_ref = Signal(unsigned(r_bits))
         m.d.comb += [
-            refractory.eq(s2_ref != 0),
-            z.eq(at_least(s2_diff, 1) & ~refractory),
-            mag.eq(Mux(s2_diff[-1], -s2_diff, s2_diff)),
+            refractory.eq(s3["ref"] != 0),
+            z.eq(at_least(s3["diff"], 1) & ~refractory),
+            mag.eq(Mux(s3["diff"][-1], -s3["diff"], s3["diff"])),
             near.eq(at_most(mag, (1 << s) - 1)),
             h.eq((1 << s) - mag[:s]),  # used only where near, i.e. mag < 2**s
         ]
+        if cfg.refractory:
+            m.d.comb += new_ref.eq(Mux(z, cfg.refractory, Mux(refractory, s3["ref"] - 1, 0)))
+        else:  # ref' is refractory (0) after a spike, else max(ref - 1, 0)
+            m.d.comb += new_ref.eq(Mux(refractory, s3["ref"] - 1, 0))
+        carried = ("v", "a", "sat_v", "sat_a", "rand_psi")
+        s4 = stage({"z": z, "h": h, "psi_on": near & ~refractory, "ref": new_ref,
+                    **{name: s3[name] for name in carried}}, optional=True)
+
+        # -- stage 5: the pseudo-derivative -------------------------------------------------
+        gamma_h = Signal(unsigned(psi_bits + s))
+        psi_r = Signal(unsigned(psi_bits))
         if cfg.n_alif:
-            m.d.comb += gamma_h.eq(self.gamma * h)
+            m.d.comb += gamma_h.eq(self.gamma * s4["h"])
         else:
             # Without beta * a', diff = (v' - theta) << a_frac: the low a_frac bits of diff,
             # hence of h, are zero, and the product is v_frac + 1 bits wide, not s + 1 (one
             # DSP block where 16-bit ones would take two).
-            m.d.comb += gamma_h.eq((self.gamma * h[a_frac:]) << a_frac)
+            m.d.comb += gamma_h.eq((self.gamma * s4["h"][a_frac:]) << a_frac)
         if s:
             m.submodules.round_psi = round_psi = RoundShift(psi_bits + s + 1, s, cfg.rounding)
             m.d.comb += [
                 round_psi.x.eq(gamma_h),
-                round_psi.rand.eq(s2_rand_psi),
+                round_psi.rand.eq(s4["rand_psi"]),
                 psi_r.eq(round_psi.o),  # in [0, gamma]: see the class docstring
             ]
         else:
             m.d.comb += psi_r.eq(gamma_h)
-        if cfg.refractory:
-            m.d.comb += new_ref.eq(Mux(z, cfg.refractory, Mux(refractory, s2_ref - 1, 0)))
-        else:  # ref' is refractory (0) after a spike, else max(ref - 1, 0)
-            m.d.comb += new_ref.eq(Mux(refractory, s2_ref - 1, 0))
 
-        s3 = Signal(neuron_out_layout(cfg), reset_less=True)
+        out = Signal(neuron_out_layout(cfg), reset_less=True)
         with m.If(advance):
             m.d.sync += [
-                s3_valid.eq(s2_valid),
-                s3.v.eq(s2_v), s3.a.eq(s2_a), s3.ref.eq(new_ref), s3.z.eq(z),
-                s3.psi.eq(Mux(near & ~refractory, psi_r, 0)),
-                s3.sat_v.eq(s2_sat_v), s3.sat_a.eq(s2_sat_a),
+                out.v.eq(s4["v"]), out.a.eq(s4["a"]), out.ref.eq(s4["ref"]), out.z.eq(s4["z"]),
+                out.psi.eq(Mux(s4["psi_on"], psi_r, 0)),
+                out.sat_v.eq(s4["sat_v"]), out.sat_a.eq(s4["sat_a"]),
             ]
-        m.d.comb += self.o.payload.eq(s3)
+        m.d.comb += self.o.payload.eq(out)
         return m

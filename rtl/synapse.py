@@ -18,6 +18,7 @@ from amaranth.lib.wiring import In, Out
 from eligo.config import ensure_config
 
 from .arith import MAX_WIDTH, RoundShift, Saturate
+from .pipeline import stalling_pipeline
 
 __all__ = ["signed_bits", "alif_factor_range", "synapse_ranges", "synapse_in_layout",
            "synapse_out_layout", "AlifFactor", "SynapseUnit", "eligibility_ranges",
@@ -171,20 +172,6 @@ def _check_config(cfg, *, full=False):
                          f"traces, so it has no synapse unit), not {cfg.trace_mode!r}")
 
 
-def _stalling_pipeline(m, unit, stages):
-    """The valid bits (``s1_valid`` ...) of ``unit``'s ``stages``-deep pipeline, which stalls
-    as a whole: it advances when its last stage is empty or ``o.ready`` is high (that is
-    ``i.ready``). Returns ``advance``, under which the unit registers its data."""
-    valid = [Signal(name=f"s{k + 1}_valid") for k in range(stages)]
-    advance = Signal()
-    m.d.comb += [advance.eq(~valid[-1] | unit.o.ready), unit.i.ready.eq(advance),
-                 unit.o.valid.eq(valid[-1])]
-    with m.If(advance):
-        m.d.sync += valid[0].eq(unit.i.valid)
-        m.d.sync += [valid[k].eq(valid[k - 1]) for k in range(1, stages)]
-    return advance
-
-
 def _round(m, name, x, rng, shift, mode, rand):
     """``R(x, shift)`` of docs/spec.md 1.1 for ``x`` with range ``rng``: an exact left shift
     for ``shift <= 0``, a :class:`RoundShift` up to 64 bits, the same formula inline beyond.
@@ -307,9 +294,11 @@ class SynapseUnit(wiring.Component):
     2. ``eps_rounded = R(eps_sum, D + P)``, ``eps' = sat_s(eps_rounded, eps_bits)``, masked to
        0 for LIF rows (registered with ``sat_eps``).
     3. ``beta_eps = beta * eps'``, ``e_diff = (pre << v_frac) - beta_eps`` (registered).
-    4. ``e_sum = psi * e_diff``, ``e_rounded = R(e_sum, e_shift)``,
-       ``e = sat_s(e_rounded, e_bits)`` (registered with ``sat_e``).
-    5. ``ebar_sum = ebar_decayed + e``, ``ebar' = sat_s(ebar_sum, e_bits)`` (registered with
+    4. ``e_sum = psi * e_diff`` (registered: the product alone, a cascade of multipliers;
+       left out without ``product_stages``, its logic joining stage 5's, as on the iCE40).
+    5. ``e_rounded = R(e_sum, e_shift)``, ``e = sat_s(e_rounded, e_bits)`` (registered with
+       ``sat_e``).
+    6. ``ebar_sum = ebar_decayed + e``, ``ebar' = sat_s(ebar_sum, e_bits)`` (registered with
        ``sat_ebar``: the output).
 
     :attr:`widths` gives the bits of each of these signals for the configuration. Of the
@@ -317,18 +306,21 @@ class SynapseUnit(wiring.Component):
     low ``D + P`` and ``e_shift`` bits are carried down the pipeline, and only in stochastic
     mode.
 
-    Latency: 5 cycles (:attr:`latency`): a synapse that transfers on ``i`` in cycle ``n`` is
-    presented on ``o`` in cycle ``n + 5`` when ``o`` is not back-pressured. Throughput: one
-    synapse per cycle. As :class:`~eligo.rtl.random.Threefry2x32`, the pipeline stalls as a
-    whole: it advances when its last stage is empty or ``o.ready`` is high (``i.ready`` is
-    that condition, combinationally dependent on ``o.ready``), so ``o.payload`` is stable
-    while ``o.valid`` waits for ``o.ready``. ``kappa`` is read in stage 1 and ``beta`` in
-    stage 3: hold them constant while synapses are in flight.
+    Latency: 6 cycles, 5 without ``product_stages`` (:attr:`latency`): a synapse that transfers
+    on ``i`` in cycle ``n`` is presented on ``o`` in cycle ``n + latency`` when ``o`` is not
+    back-pressured. Throughput: one synapse per cycle. As
+    :class:`~eligo.rtl.random.Threefry2x32`, the pipeline stalls as a whole: it advances when
+    its last stage is empty or ``o.ready`` is high (``i.ready`` is that condition,
+    combinationally dependent on ``o.ready``), so ``o.payload`` is stable while ``o.valid``
+    waits for ``o.ready``. ``kappa`` is read in stage 1 and ``beta`` in stage 3: hold them
+    constant while synapses are in flight.
 
     Parameters
     ----------
     cfg : eligo.config.Config
         Formats, ``rounding`` and the trace mode, which must be ``"full"``.
+    product_stages : bool
+        Keep stage 4 (default).
 
     Members
     -------
@@ -349,10 +341,9 @@ class SynapseUnit(wiring.Component):
         If ``cfg.trace_mode`` is not ``"full"``.
     """
 
-    STAGES = 5
-
-    def __init__(self, cfg):
+    def __init__(self, cfg, product_stages=True):
         _check_config(cfg, full=True)
+        self._product_stages = bool(product_stages)
         self._cfg = cfg
         super().__init__({
             "i": In(stream.Signature(synapse_in_layout(cfg))),
@@ -368,7 +359,7 @@ class SynapseUnit(wiring.Component):
     @property
     def latency(self):
         """Cycles from a transfer on ``i`` to ``o.valid`` with no backpressure."""
-        return self.STAGES
+        return 6 if self._product_stages else 5
 
     @property
     def widths(self):
@@ -382,7 +373,7 @@ class SynapseUnit(wiring.Component):
         width = {name: signed_bits(*r) for name, r in rng.items()}
         mode = cfg.rounding
         stochastic = mode == "stochastic"
-        n = self.STAGES
+        n = self.latency
 
         def wire(name):
             return Signal(signed(width[name]), name=name)
@@ -393,7 +384,7 @@ class SynapseUnit(wiring.Component):
         def rand_bits(shift):
             return max(shift, 0) if stochastic else 0
 
-        advance = _stalling_pipeline(m, self, n)
+        advance = stalling_pipeline(m, self, n)
 
         def stage(k, pairs):
             """Register ``(dst, src)`` pairs of stage ``k`` when the pipeline advances."""
@@ -467,33 +458,42 @@ class SynapseUnit(wiring.Component):
                   (s3["sat_eps"], s2["sat_eps"]), (s3["ebar_decayed"], s2["ebar_decayed"]),
                   (s3["rand_e"], s2["rand_e"])])
 
-        # -- stage 4: the eligibility ----------------------------------------------------------
-        e_sum, e_rounded = wire("e_sum"), wire("e_rounded")
+        # -- stage 4: the eligibility's product -----------------------------------------------
+        e_sum = wire("e_sum")
         m.d.comb += e_sum.eq(s3["psi"] * s3["e_diff"])
-        m.d.comb += e_rounded.eq(_round(m, "round_e", e_sum, rng["e_sum"], cfg.e_shift, mode,
-                                        s3["rand_e"]))
+        carried = ("eps", "sat_eps", "ebar_decayed", "rand_e")
+        s4 = {"e_sum": e_sum, **{name: s3[name] for name in carried}}
+        if self._product_stages:
+            values = s4
+            s4 = {name: reg(4, name, value.shape()) for name, value in values.items()}
+            stage(4, [(s4[name], value) for name, value in values.items()])
+
+        # -- stage 5: the eligibility ----------------------------------------------------------
+        e_rounded = wire("e_rounded")
+        m.d.comb += e_rounded.eq(_round(m, "round_e", s4["e_sum"], rng["e_sum"], cfg.e_shift,
+                                        mode, s4["rand_e"]))
         m.submodules.sat_e = sat_e = Saturate(width["e_rounded"], cfg.e_bits, signed=True)
         m.d.comb += sat_e.i.eq(e_rounded)
-        s4 = {
-            "e": reg(4, "e", signed(cfg.e_bits)),
-            "sat_e": reg(4, "sat_e", 1),
-            "eps": reg(4, "eps", signed(cfg.eps_bits)),
-            "sat_eps": reg(4, "sat_eps", 1),
-            "ebar_decayed": reg(4, "ebar_decayed", s1["ebar_decayed"].shape()),
+        s5 = {
+            "e": reg(5, "e", signed(cfg.e_bits)),
+            "sat_e": reg(5, "sat_e", 1),
+            "eps": reg(5, "eps", signed(cfg.eps_bits)),
+            "sat_eps": reg(5, "sat_eps", 1),
+            "ebar_decayed": reg(5, "ebar_decayed", s1["ebar_decayed"].shape()),
         }
-        stage(4, [(s4["e"], sat_e.o), (s4["sat_e"], sat_e.clamped), (s4["eps"], s3["eps"]),
-                  (s4["sat_eps"], s3["sat_eps"]), (s4["ebar_decayed"], s3["ebar_decayed"])])
+        stage(5, [(s5["e"], sat_e.o), (s5["sat_e"], sat_e.clamped), (s5["eps"], s4["eps"]),
+                  (s5["sat_eps"], s4["sat_eps"]), (s5["ebar_decayed"], s4["ebar_decayed"])])
 
-        # -- stage 5: the trace -----------------------------------------------------------------
+        # -- stage 6: the trace -----------------------------------------------------------------
         ebar_sum = wire("ebar_sum")
-        m.d.comb += ebar_sum.eq(s4["ebar_decayed"] + s4["e"])
+        m.d.comb += ebar_sum.eq(s5["ebar_decayed"] + s5["e"])
         m.submodules.sat_ebar = sat_ebar = Saturate(width["ebar_sum"], cfg.e_bits,
                                                     signed=True)
         m.d.comb += sat_ebar.i.eq(ebar_sum)
-        s5 = reg(5, "out", synapse_out_layout(cfg))
-        stage(5, [(s5.eps, s4["eps"]), (s5.sat_eps, s4["sat_eps"]), (s5.ebar, sat_ebar.o),
-                  (s5.sat_e, s4["sat_e"]), (s5.sat_ebar, sat_ebar.clamped)])
-        m.d.comb += self.o.payload.eq(s5)
+        s6 = reg(6, "out", synapse_out_layout(cfg))
+        stage(6, [(s6.eps, s5["eps"]), (s6.sat_eps, s5["sat_eps"]), (s6.ebar, sat_ebar.o),
+                  (s6.sat_e, s5["sat_e"]), (s6.sat_ebar, sat_ebar.clamped)])
+        m.d.comb += self.o.payload.eq(s6)
         return m
 
 
@@ -580,7 +580,7 @@ class EligibilityUnit(wiring.Component):
         cfg = self._cfg
         rng = eligibility_ranges(cfg)
         rand_bits = max(cfg.e_shift, 0) if cfg.rounding == "stochastic" else 0
-        advance = _stalling_pipeline(m, self, self.STAGES)
+        advance = stalling_pipeline(m, self, self.STAGES)
         req = self.i.payload
         e_sum = Signal(signed(signed_bits(*rng["e_sum"])), name="s1_e_sum", reset_less=True)
         rand_e = Signal(rand_bits, name="s1_rand_e", reset_less=True)

@@ -45,8 +45,8 @@ class AxiCore(wiring.Component):
     Parameters
     ----------
     cfg : eligo.config.Config
-    lanes, input_stages :
-        The core's lanes and input stages (:class:`~eligo.rtl.core.Core`).
+    lanes, input_stages, product_stages :
+        The core's (:class:`~eligo.rtl.core.Core`).
 
     Members
     -------
@@ -54,10 +54,10 @@ class AxiCore(wiring.Component):
         The wrapped core (its memories and registers, for simulator tests).
     """
 
-    def __init__(self, cfg, lanes=1, input_stages=INPUT_STAGES):
+    def __init__(self, cfg, lanes=1, input_stages=INPUT_STAGES, product_stages=True):
         ensure_config(cfg)
         self._cfg = cfg
-        self.core = Core(cfg, lanes, input_stages)
+        self.core = Core(cfg, lanes, input_stages, product_stages)
         self.axil = AxiLiteTarget(register_map(cfg).addr_width)
         members = {name: (In if flow == In else Out)(shape)
                    for name, flow, shape in self._axil_members()}

@@ -31,8 +31,11 @@ class Board:
     default_hz: float   # the PLL's output: the clock the core runs on
     title: str
     # The core's units with a register stage before them (Core's input_stages): on the
-    # UP5K only the neuron unit's (the critical path's; the others' registers do not fit).
+    # UP5K only the neuron unit's (the critical path's; the others' registers, the
+    # host's included, do not fit).
     input_stages: frozenset
+    # The units' product stages (Core's product_stages): not on the UP5K (they do not fit).
+    product_stages: bool
 
     def make_platform(self):
         import importlib
@@ -42,9 +45,9 @@ class Board:
 
 BOARDS = {
     "icebreaker": Board("icebreaker", "ice40", "amaranth_boards.icebreaker:ICEBreakerPlatform",
-                        12e6, 30e6, "iCEBreaker (iCE40 UP5K)", frozenset({"neuron"})),
+                        12e6, 30e6, "iCEBreaker (iCE40 UP5K)", frozenset({"neuron"}), False),
     "ulx3s": Board("ulx3s", "ecp5", "amaranth_boards.ulx3s:ULX3S_85F_Platform",
-                   25e6, 75e6, "ULX3S (ECP5 LFE5U-85F)", INPUT_STAGES),
+                   25e6, 75e6, "ULX3S (ECP5 LFE5U-85F)", INPUT_STAGES, True),
 }
 
 
@@ -154,7 +157,8 @@ class BoardTop(Elaboratable):
         m.submodules.reset_sync = ResetSynchronizer(~lock, domain="sync")
 
         m.submodules.top = top = LinkTop(self.cfg, self.clocks_per_bit, lanes=self.lanes,
-                                         input_stages=board.input_stages)
+                                         input_stages=board.input_stages,
+                                         product_stages=board.product_stages)
         # (amaranth 0.5: resources as raw ports, each behind an explicit buffer)
         uart_pins = [io_.name for io_ in platform.resources["uart", 0].ios]  # ULX3S: rts, dtr
         uart = platform.request("uart", 0, dir=dict.fromkeys(uart_pins, "-"))

@@ -23,8 +23,10 @@ from eligo.config import Config
 from eligo.model.golden import GoldenModel, random_weights
 from eligo.rtl.core import EV_END, EV_SPIKE, EV_TARGET, INPUT_STAGES, OUT_END, PHASES, \
     RANDOM_ROUNDS_PER_STAGE, Core
+from eligo.rtl.learn import WeightUpdateUnit
+from eligo.rtl.neuron import NeuronUnit
 from eligo.rtl.random import RandomSource
-from eligo.rtl.synapse import EligibilityUnit
+from eligo.rtl.synapse import EligibilityUnit, SynapseUnit
 from eligo.rtl.stream_util import run_simulation, stream_get
 from eligo.tb.core_harness import collision_monitor, ideal_cycles, load_weights, phase_cycles, \
     put_event, read_state, run_step
@@ -142,9 +144,12 @@ def test_homeostatic_configs_exercise_the_term(name):
                for w in ("w_in", "w_rec", "w_out"))
 
 
-ALL, NEURON, NONE = INPUT_STAGES, frozenset({"neuron"}), frozenset()
-# Fewer input stages than all (the iCEBreaker build's, and none): the units' timing shifts.
-STAGE_RUNS = [("zfactored_stoch", 1, NEURON), ("stoch_both", 2, NONE)]
+# Core's (input_stages, product_stages): the default (all), the iCEBreaker build's (the
+# neuron's input stage, no product stages), none, and mixed ones: the units' timing shifts.
+ALL, ICE40 = (INPUT_STAGES, True), (frozenset({"neuron"}), False)
+NONE, NO_PRODUCTS = (frozenset(), True), (INPUT_STAGES, False)
+STAGE_RUNS = [("zfactored_stoch", 1, ICE40), ("stoch_both", 2, NONE),
+              ("mixed_alif", 1, NO_PRODUCTS)]
 
 
 @pytest.mark.parametrize("name,lanes,stages", [(name, 1, ALL) for name in CONFIGS]
@@ -157,7 +162,7 @@ def test_core_vs_golden(name, lanes, stages):
         assert final[counter][0] > 0, f"{name}: the stimulus never reaches {counter}"
     for counter in SATURATED.get(name, ()):
         assert final[counter][0] == cfg.counter_max, f"{name}: {counter} never saturates"
-    core = Core(cfg, lanes, stages)
+    core = Core(cfg, lanes, *stages)
     idle_rng = random.Random(SEED)
 
     async def testbench(ctx):
@@ -187,19 +192,20 @@ def test_core_vs_golden(name, lanes, stages):
     ("floor", "zero", "factored", 1, ALL), ("stochastic", "zero", "factored", 1, ALL),
     ("zero", "stochastic", "factored", 1, ALL), ("zero", "zero", "full", 4, ALL),
     ("stochastic", "zero", "full", 2, ALL), ("zero", "stochastic", "full", 4, ALL),
-    ("stochastic", "zero", "factored", 4, ALL), ("zero", "zero", "factored", 1, NEURON),
-    ("stochastic", "stochastic", "full", 2, NONE),
-    ("zero", "stochastic", "factored", 2, frozenset({"eligibility", "readout"}))])
+    ("stochastic", "zero", "factored", 4, ALL), ("zero", "zero", "factored", 1, ICE40),
+    ("stochastic", "stochastic", "full", 2, NONE), ("zero", "stochastic", "full", 1, ICE40),
+    ("zero", "stochastic", "factored", 2, (frozenset({"eligibility", "readout"}), False))])
 def test_core_cycles_per_phase(rounding, update_rounding, trace_mode, lanes, stages):
     """One step of the tiny config: every phase's cycle count is its ideal item count plus
-    a fixed drain (memory-read stage + unit latency + 1), plus a cycle for the register
-    stage before a unit in ``stages``, plus ``RandomSource.latency`` (the random words,
-    requested at the read stage, arrive that much after the memory data) in each phase that
-    rounds stochastically; factored traces have no sweep and pass the recurrent row writes
-    through the eligibility unit (its latency more drain)."""
+    a fixed drain (memory-read stage + unit latency, which the product stages lengthen,
+    + 1), plus a cycle for the register stage before a unit in ``stages``' input stages,
+    plus ``RandomSource.latency`` (the random words, requested at the read stage, arrive
+    that much after the memory data) in each phase that rounds stochastically; factored
+    traces have no sweep and pass the recurrent row writes through the eligibility unit
+    (its latency more drain)."""
     cfg = Config(rounding=rounding, update_rounding=update_rounding, trigger=1,
                  trigger_out=1, trace_mode=trace_mode)
-    core = Core(cfg, lanes, stages)
+    core = Core(cfg, lanes, *stages)
     result = {}
 
     async def testbench(ctx):
@@ -241,11 +247,14 @@ def test_core_cycles_per_phase(rounding, update_rounding, trace_mode, lanes, sta
     # a cycle's bubble at their start and after each source (the registered priority
     # encoder settles).
     assert result["syn"] == active * (-(-n_rec // lanes) + 1) + 3  # a row group per cycle
-    s = {name: int(name in stages) for name in INPUT_STAGES}
-    assert result["neuron"] == n_rec + 3 + 2 + s["neuron"] + r
+    input_stages, product_stages = stages
+    s = {name: int(name in input_stages) for name in INPUT_STAGES}
+    assert result["neuron"] == n_rec + NeuronUnit(cfg, product_stages).latency + 2 \
+        + s["neuron"] + r
     assert result["trace"] == n_pre + n_rec + 2 + 2 + s["trace"] + r
     groups = -(-n_pre // lanes)  # one column group per cycle
-    assert result["sweep"] == (0 if factored else n_rec * groups + 5 + 2 + s["synapse"] + r)
+    assert result["sweep"] == (0 if factored else n_rec * groups + 2 + s["synapse"] + r
+                               + SynapseUnit(cfg, product_stages).latency)
     assert result["drive"] == spiking * (n_out + 1) + 3
     assert result["readout"] == n_out + 2 + 2 + s["readout"] + r
     row_groups = -(-n_rec // lanes)  # one row group per cycle
@@ -258,11 +267,12 @@ def test_core_cycles_per_phase(rounding, update_rounding, trace_mode, lanes, sta
     rows_rec, rows_out = result["rows_rec"], result["rows_out"]
     assert rows_rec > 0 and rows_out > 0
     diag_alone_last = result["last_diag"] and (n_pre - 1) % lanes == 0
-    assert result["write_rec"] == (rows_rec * (groups + 1) + 2 + 2 + s["update"] + u
+    drain = WeightUpdateUnit(cfg, product_stages).latency + 2 + s["update"] + u
+    assert result["write_rec"] == (rows_rec * (groups + 1) + drain
                                    - diag_alone_last
                                    + (EligibilityUnit.STAGES + s["eligibility"] if factored
                                       else 0))
-    assert result["write_out"] == rows_out * (row_groups + 1) + 2 + 2 + s["update"] + u
+    assert result["write_out"] == rows_out * (row_groups + 1) + drain
     assert result["output"] == 2 * spiking + n_out + 2
 
 
@@ -332,10 +342,11 @@ def test_core_wrong_lanes(lanes, error, message):
 
 
 @pytest.mark.parametrize("stages,error,message", [
-    ("neuron", TypeError, "input_stages must be a set of unit names, not 'neuron'"),
-    ({1}, TypeError, "input_stages must be a set of unit names, not {1}"),
-    ({"neuron", "trigger"}, ValueError, "input_stages: no unit named 'trigger' (units: "
-                                        "eligibility, neuron, readout, synapse, trace, update)")])
+    ("neuron", TypeError, "input_stages must be a set of stage names, not 'neuron'"),
+    ({1}, TypeError, "input_stages must be a set of stage names, not {1}"),
+    ({"neuron", "trigger"}, ValueError,
+     "input_stages: no stage named 'trigger' (stages: eligibility, host, neuron, readout, "
+     "synapse, trace, update)")])
 def test_core_wrong_input_stages(stages, error, message):
     with pytest.raises(error, match=f"^{re.escape(message)}$"):
         Core(CONFIGS["lif"], 1, stages)

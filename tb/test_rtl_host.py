@@ -15,9 +15,9 @@ import pytest
 from eligo.config import Config, preset
 from eligo.driver import AsyncDriver, BusError, Driver, Operations
 from eligo.model.golden import GoldenModel, random_weights
-from eligo.rtl.core import EV_END, EV_SPIKE, EV_TARGET
+from eligo.rtl.core import EV_END, EV_SPIKE, EV_TARGET, INPUT_STAGES, Core
 from eligo.rtl.host import RESP_SLVERR, AxiLiteTarget, bus_signature
-from eligo.rtl.regmap import (RUNTIME_PARAMS, pack_event, param_bounds, register_map,
+from eligo.rtl.regmap import (ID_MAGIC, RUNTIME_PARAMS, pack_event, param_bounds, register_map,
                               unpack_event)
 from eligo.rtl.stream_util import run_simulation
 from eligo.rtl.top import AxiCore
@@ -28,8 +28,13 @@ CFG = Config(n_in=4, n_rec=5, n_out=2, n_alif=2, update_rounding="zero", trigger
              trigger_out=900, eta=8, eta_out=4)
 
 
-def simulate(cfg, bench):
-    dut = AxiCore(cfg)
+# The host's accesses with and without the register stage on its memory reads (the
+# iCEBreaker's stages leave it out).
+ALL, NO_HOST = INPUT_STAGES, INPUT_STAGES - {"host"}
+
+
+def simulate(cfg, bench, input_stages=ALL):
+    dut = AxiCore(cfg, input_stages=input_stages)
 
     async def testbench(ctx):
         bus = SimAxiLite(ctx, dut)
@@ -101,7 +106,8 @@ def test_bus_signature_wrong_addr_width(width):
 
 # -- registers and bus errors -----------------------------------------------------------------
 
-def test_identity_params_counters_and_bus_errors():
+@pytest.mark.parametrize("stages", [ALL, NO_HOST], ids=["host_stage", "no_host_stage"])
+def test_identity_params_counters_and_bus_errors(stages):
     rmap = register_map(CFG)
 
     async def bench(ctx, dut, bus, drv):
@@ -143,7 +149,39 @@ def test_identity_params_counters_and_bus_errors():
         await bus.write(w_in.address(0, 0), -(1 << (CFG.w_bits - 1)), aw_first=False)
         assert (await drv.read_weights())["w_in"][0, 0] == -(1 << (CFG.w_bits - 1))
 
-    simulate(CFG, bench)
+    simulate(CFG, bench, stages)
+
+
+@pytest.mark.parametrize("stages,cycles", [(ALL, 3), (NO_HOST, 2)],
+                         ids=["host_stage", "no_host_stage"])
+def test_bus_access_cycles(stages, cycles):
+    """The core answers a register read, a window read and a window write ``cycles``
+    cycles after the request (ready high in the last), with the register stage on its
+    memory reads or without."""
+    core = Core(CFG, 1, stages)
+    rmap = register_map(CFG)
+    accesses = [(False, rmap["id"].address, 0), (True, rmap["w_in"].address(1, 2), -3),
+                (False, rmap["w_in"].address(1, 2), 0)]
+
+    async def testbench(ctx):
+        h = core.host
+        answers = []
+        for write, addr, value in accesses:
+            ctx.set(h.valid, 1)
+            ctx.set(h.write, write)
+            ctx.set(h.addr, addr)
+            ctx.set(h.w_data, value & 0xFFFFFFFF)
+            for waited in range(1, 10):
+                await ctx.tick()
+                if ctx.get(h.ready):
+                    break
+            answers.append((waited + 1, ctx.get(h.error), ctx.get(h.r_data)))
+            await ctx.tick()
+            ctx.set(h.valid, 0)
+            await ctx.tick()
+        assert answers == [(cycles, 0, ID_MAGIC), (cycles, 0, 0), (cycles, 0, 0xFFFFFFFD)]
+
+    run_simulation(core, testbench, background=[collision_monitor(core)])
 
 
 def test_driver_checks_values_before_sending():
@@ -254,8 +292,9 @@ def _plan(cfg, steps, seed):
     return plan
 
 
-@pytest.mark.parametrize("trace_mode", ["full", "factored"])
-def test_learning_run_through_the_ports_equals_golden(trace_mode):
+@pytest.mark.parametrize("trace_mode,stages", [("full", ALL), ("factored", ALL),
+                                               ("full", NO_HOST)])
+def test_learning_run_through_the_ports_equals_golden(trace_mode, stages):
     cfg = CFG.replace(trace_mode=trace_mode)
     w_in, w_rec, w_out, b = random_weights(cfg, np.random.default_rng(3), scale=1.0)
     golden = GoldenModel(cfg)
@@ -284,4 +323,4 @@ def test_learning_run_through_the_ports_equals_golden(trace_mode):
         assert first_mismatch(await drv.read_state(), golden.snapshot()) is None
         assert (await drv.read_cycles())["output"] > 0
 
-    simulate(cfg, bench)
+    simulate(cfg, bench, stages)

@@ -263,12 +263,13 @@ def per_core(values, cfg, batch, kind):
 @pytest.mark.parametrize("backpressure", [False, True], ids=["no_bp", "random_bp"])
 @pytest.mark.parametrize("idle", [False, True], ids=["no_idle", "random_idle"])
 @pytest.mark.parametrize("name", list(CONFIGS))
-def test_learn_vs_golden(name, idle, backpressure):
+@pytest.mark.parametrize("product_stages", [True, False], ids=["products", "no_products"])
+def test_learn_vs_golden(name, idle, backpressure, product_stages):
     c = case(name)
     cfg, model, before, after, deltas = c["cfg"], c["model"], c["before"], c["after"], \
         c["deltas"]
     batch = model.batch
-    tag = f"{name} idle={idle} bp={backpressure}"
+    tag = f"{name} idle={idle} bp={backpressure} product_stages={product_stages}"
     rng = random.Random(f"{SEED}-{name}-{idle}-{backpressure}")
 
     # Phase 4a: every row through the trigger.
@@ -289,8 +290,8 @@ def test_learn_vs_golden(name, idle, backpressure):
 
     # Phase 4b: every synapse of every written row through the weight update.
     requests, targets = weight_requests(c, rows)
-    results = run_stream(WeightUpdateUnit(cfg), requests, ("w", "clamped"), idle=idle,
-                         backpressure=backpressure, rng=rng, tag=tag)
+    results = run_stream(WeightUpdateUnit(cfg, product_stages), requests, ("w", "clamped"),
+                         idle=idle, backpressure=backpressure, rng=rng, tag=tag)
     W, w_out = before["W"].copy(), before["w_out"].copy()
     sat_w, sat_w_out = np.zeros(batch, np.int64), np.zeros(batch, np.int64)
     for (matrix, b, r, col), g in zip(targets, results):
@@ -474,7 +475,8 @@ def pulse_run(dut, requests, n):
     return out
 
 
-def test_latency_and_throughput():
+@pytest.mark.parametrize("product_stages,update_latency", [(True, 4), (False, 2)])
+def test_latency_and_throughput(product_stages, update_latency):
     c = case("narrow")
     cfg = c["cfg"]
     trig = TriggerUnit(cfg)
@@ -489,8 +491,8 @@ def test_latency_and_throughput():
     assert [{f: int(getattr(layout.from_bits(bits), f)) for f in ref[0]} for _, bits in out] \
         == ref
 
-    wu = WeightUpdateUnit(cfg)
-    assert wu.latency == 2
+    wu = WeightUpdateUnit(cfg, product_stages)
+    assert wu.latency == update_latency
     requests, _ = weight_requests(c, c["expected_rows"])
     n = 24
     assert len(requests) >= n
@@ -503,7 +505,7 @@ def test_latency_and_throughput():
         == ref
 
 
-@pytest.mark.parametrize("unit", ["trigger", "weight"])
+@pytest.mark.parametrize("unit", ["trigger", "weight", "weight_no_products"])
 def test_fills_under_backpressure(unit):
     # With o.ready low the unit takes `latency` requests, then holds them.
     c = case("tiny")
@@ -513,7 +515,7 @@ def test_fills_under_backpressure(unit):
         expected = [e["acc"] for e in c["expected_rows"]]
         field = "acc"
     else:
-        dut = WeightUpdateUnit(cfg)
+        dut = WeightUpdateUnit(cfg, product_stages=unit == "weight")
         requests, targets = weight_requests(c, c["expected_rows"])
         gold_W = np.concatenate([c["after"]["w_in"], c["after"]["w_rec"]], axis=2)
         expected = [int((gold_W if m == "W" else c["after"]["w_out"])[b, r, col])

@@ -202,11 +202,12 @@ def run_stream(dut, requests, *, idle, backpressure, rng, tag):
 @pytest.mark.parametrize("backpressure", [False, True], ids=["no_bp", "random_bp"])
 @pytest.mark.parametrize("idle", [False, True], ids=["no_idle", "random_idle"])
 @pytest.mark.parametrize("name", list(CONFIGS))
-def test_neuron_vs_golden(name, idle, backpressure):
+@pytest.mark.parametrize("product_stages", [True, False], ids=["products", "no_products"])
+def test_neuron_vs_golden(name, idle, backpressure, product_stages):
     cfg, requests, expected, counts = case(name)
-    tag = f"{name} idle={idle} bp={backpressure}"
+    tag = f"{name} idle={idle} bp={backpressure} product_stages={product_stages}"
     rng = random.Random(f"{SEED}-{name}-{idle}-{backpressure}")
-    got = run_stream(NeuronUnit(cfg), requests, idle=idle, backpressure=backpressure,
+    got = run_stream(NeuronUnit(cfg, product_stages), requests, idle=idle, backpressure=backpressure,
                      rng=rng, tag=tag)
     assert len(got) == len(requests)
     for n, (g, e) in enumerate(zip(got, expected)):
@@ -244,10 +245,11 @@ def test_stimulus_coverage(name):
     assert any(r["I"] == -extreme_i for r in requests), "I never at its lower bound"
 
 
-def test_latency_and_throughput():
+@pytest.mark.parametrize("product_stages,latency", [(True, 5), (False, 3)])
+def test_latency_and_throughput(product_stages, latency):
     cfg, requests, expected, _ = case("tiny")
-    dut = NeuronUnit(cfg)
-    assert dut.latency == 3
+    dut = NeuronUnit(cfg, product_stages)
+    assert dut.latency == latency
     n = 24
     out = []
 
@@ -270,10 +272,11 @@ def test_latency_and_throughput():
     assert out == [(k + dut.latency, expected[k]["v"]) for k in range(n)]
 
 
-def test_fills_under_backpressure():
+@pytest.mark.parametrize("product_stages", [True, False])
+def test_fills_under_backpressure(product_stages):
     # With o.ready low the unit takes `latency` requests, then holds them.
     cfg, requests, expected, _ = case("tiny")
-    dut = NeuronUnit(cfg)
+    dut = NeuronUnit(cfg, product_stages)
 
     async def testbench(ctx):
         for name in ("alpha", "rho", "theta", "beta", "gamma"):

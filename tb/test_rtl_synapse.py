@@ -117,7 +117,7 @@ def reference_g(cfg, psi_old, beta, rho, rand):
     return rho - r
 
 
-def run_rtl(cfg, st, t, *, idle, backpressure, rng, tag):
+def run_rtl(cfg, st, t, *, idle, backpressure, rng, tag, product_stages=True):
     """Stream every synapse (j, i) in row order through AlifFactor (per row) and
     SynapseUnit; returns eps (n_alif x n_pre), ebar (n_rec x n_pre) and the clamp counts."""
     n_rec, n_pre, alif0 = cfg.n_rec, cfg.n_pre, cfg.n_rec - cfg.n_alif
@@ -128,7 +128,7 @@ def run_rtl(cfg, st, t, *, idle, backpressure, rng, tag):
 
     m = Module()
     m.submodules.alif = af = AlifFactor(cfg)
-    m.submodules.syn = su = SynapseUnit(cfg)
+    m.submodules.syn = su = SynapseUnit(cfg, product_stages)
     eps_out = np.zeros((cfg.n_alif, n_pre), dtype=np.int64)
     ebar_out = np.zeros((n_rec, n_pre), dtype=np.int64)
     clamps = {"sat_eps": 0, "sat_e": 0, "sat_ebar": 0}
@@ -185,15 +185,16 @@ def run_rtl(cfg, st, t, *, idle, backpressure, rng, tag):
 @pytest.mark.parametrize("backpressure", [False, True], ids=["no_bp", "random_bp"])
 @pytest.mark.parametrize("idle", [False, True], ids=["no_idle", "random_idle"])
 @pytest.mark.parametrize("name", list(CONFIGS))
-def test_synapse_vs_golden(name, idle, backpressure):
+@pytest.mark.parametrize("product_stages", [True, False], ids=["products", "no_products"])
+def test_synapse_vs_golden(name, idle, backpressure, product_stages):
     cfg = CONFIGS[name]()
     assert cfg.trace_mode == "full"
     rng = random.Random(f"{SEED}-{name}-{idle}-{backpressure}")
     st = make_stimulus(cfg, rng)
     want_eps, want_ebar, counts = run_golden(cfg, st, STEP)
-    tag = f"{name} idle={idle} bp={backpressure}"
+    tag = f"{name} idle={idle} bp={backpressure} product_stages={product_stages}"
     eps, ebar, clamps = run_rtl(cfg, st, STEP, idle=idle, backpressure=backpressure,
-                                rng=rng, tag=tag)
+                                rng=rng, tag=tag, product_stages=product_stages)
     for label, got, want in (("eps", eps, want_eps), ("ebar", ebar, want_ebar)):
         bad = np.argwhere(got != want)
         assert not bad.size, (f"{tag}: {label}{tuple(bad[0])} is {got[tuple(bad[0])]}, "
@@ -339,10 +340,11 @@ def test_alif_factor_extremes(name):
 
 # -- pipeline contract -----------------------------------------------------------------------
 
-def test_synapse_latency_and_throughput():
+@pytest.mark.parametrize("product_stages,latency", [(True, 6), (False, 5)])
+def test_synapse_latency_and_throughput(product_stages, latency):
     cfg = preset("tiny")
-    dut = SynapseUnit(cfg)
-    assert dut.latency == 5
+    dut = SynapseUnit(cfg, product_stages)
+    assert dut.latency == latency
     n = 12
     out_cycles = []
 
@@ -361,10 +363,11 @@ def test_synapse_latency_and_throughput():
     assert out_cycles == [k + dut.latency for k in range(n)]
 
 
-def test_synapse_fills_under_backpressure():
+@pytest.mark.parametrize("product_stages", [True, False])
+def test_synapse_fills_under_backpressure(product_stages):
     # With o.ready low the pipeline takes `latency` synapses, then holds.
     cfg = preset("tiny", kappa=0)
-    dut = SynapseUnit(cfg)
+    dut = SynapseUnit(cfg, product_stages)
 
     async def testbench(ctx):
         ctx.set(dut.o.ready, 0)
