@@ -291,8 +291,7 @@ class Core(wiring.Component):
         The units' optional stages, which register a multiplier's product before its
         rounding, and a threshold before its comparison (default on; the ``product_stages``
         of :class:`NeuronUnit`, :class:`SynapseUnit` and :class:`WeightUpdateUnit`): 2, 1 and
-        2 cycles more latency; and the signal phase's products registered before their sums
-        (a cycle more).
+        2 cycles more latency.
 
     Members
     -------
@@ -1251,29 +1250,17 @@ class Core(wiring.Component):
         # signal: sig_j = sum_k F[j, k] * err_k, summed over a row's items in sig_run and
         # written at its last (all weight reads before any write of the step)
         # (a row group per cycle: lane l sums row s1_a * L + l)
-        # With the product stages, err_k is a register loaded from the issue stage (ERR does
-        # not change in this phase) and the products are registered before the sums: the
-        # multiplexer, the multiplier and the adder were one cycle, the ECP5's critical path.
         err_k = Signal.like(self.err[0], name="signal_err")
-        sig_valid, sig_a, sig_b = s1_valid & ongoing("signal"), s1_a, s1_b
-        if self._product_stages:
-            m.d.sync += err_k.eq(ERR[iss_b])
-            sig_valid = delayed(sig_valid, 1, "sig_p_valid")
-            sig_a, sig_b = delayed(s1_a, 1, "sig_p_a"), delayed(s1_b, 1, "sig_p_b")
-        else:
-            m.d.comb += err_k.eq(ERR[s1_b])
+        m.d.comb += err_k.eq(ERR[s1_b])
         for lane in range(L):
             feedback = (w_out_rd if c.feedback == "symmetric" else b_rd)[lane].data
-            product = feedback * err_k
-            if self._product_stages:
-                product = delayed(product, 1, f"sig_product{lane}")
             sig_run = Signal(signed(signal_width(c)), name=f"sig_run{lane}")
             sig_sum = Signal(signed(signal_width(c)), name=f"sig_sum{lane}")
-            m.d.comb += sig_sum.eq(Mux(sig_b == 0, 0, sig_run) + product)
-            with m.If(sig_valid & lane_present(lane, sig_a, n_rec)):
+            m.d.comb += sig_sum.eq(Mux(s1_b == 0, 0, sig_run) + feedback * err_k)
+            with m.If(s1_valid & ongoing("signal") & lane_present(lane, s1_a, n_rec)):
                 m.d.sync += sig_run.eq(sig_sum)
-                m.d.comb += [sig_wr[lane].addr.eq(sig_a), sig_wr[lane].data.eq(sig_sum),
-                             sig_wr[lane].en.eq(sig_b == n_out - 1)]
+                m.d.comb += [sig_wr[lane].addr.eq(s1_a), sig_wr[lane].data.eq(sig_sum),
+                             sig_wr[lane].en.eq(s1_b == n_out - 1)]
 
         # trigger: recurrent rows (sig_j plus the homeostatic term), then readout rows
         # Two register stages before the unit: H, the item's reads and the homeostatic

@@ -258,7 +258,7 @@ def test_core_cycles_per_phase(rounding, update_rounding, trace_mode, lanes, sta
     assert result["drive"] == spiking * (n_out + 1) + 3
     assert result["readout"] == n_out + 2 + 2 + s["readout"] + r
     row_groups = -(-n_rec // lanes)  # one row group per cycle
-    assert result["signal"] == row_groups * n_out + 2 + product_stages  # (its product's)
+    assert result["signal"] == row_groups * n_out + 2
     assert result["trigger"] == n_rec + n_out + 4 + 2 + 2 + r  # + stages H, H2 before the unit
     # trigger = 1: every recurrent row with a nonzero signal is written (a column group per
     # cycle; the diagonal a bubble, which ends the phase a cycle early when it is the last
