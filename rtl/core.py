@@ -6,7 +6,9 @@ per end-of-step event and streams out the step's spikes, readouts and an end-of-
 bit for bit as ``eligo.model.golden.GoldenModel.step`` computes them.
 """
 
+import operator
 from collections import namedtuple
+from functools import reduce
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, stream, wiring
@@ -1476,15 +1478,26 @@ class Core(wiring.Component):
                              & below(word, len(registers)), "register_hit")
         # The cycles registers (consecutive words) read the cycles memory: its word is read
         # in the request cycle, from the address alone; a phase that did not run reads 0.
-        first = min(r.address for r in registers if r.kind == "cycles") >> 2
-        phase = (word - first)[:len(cycles_rd.addr)]
+        cycles_words = [k for k, r in enumerate(registers) if r.kind == "cycles"]
+        phase = (word - cycles_words[0])[:len(cycles_rd.addr)]
         m.d.comb += [cycles_rd.addr.eq(phase), cycles_rd.en.eq(take)]
         cycles_value = Mux(self.cycles_ran.bit_select(phase, 1), cycles_rd.data, 0)
-        if "host" in self._input_stages:  # (registered beside the bit that says it is valid)
-            cycles_value = early(cycles_value, "cycles_value")
+        # A register's value is registered in the cycle before the answer (the bus holds the
+        # address from the request on), so that the word's multiplexer tree ends at a
+        # register. The cycles memory's data arrives in that cycle only with the "host"
+        # stage; without it, it joins in the answer cycle.
+        host_stage = "host" in self._input_stages
+        register_value = early(
+            Array(self._register_value(r, cycles_value if host_stage else 0)
+                  for r in registers)[word], "register_value")
 
-        def ok(r_data=0):
-            m.d.comb += [h.error.eq(0), h.r_data.eq(r_data)]
+        # -- the answer: an OR of one term per case (the cases exclude one another by
+        # address), not a chain of multiplexers in case order (the host read was the
+        # iCE40's critical path through that chain) --------------------------------------
+        answers = []  # (condition, read value or None): the bus accesses answered OKAY
+
+        def ok(condition, r_data=None):
+            answers.append((condition, r_data))
 
         # -- windows: the word of (row, col) at base + 4 * (row << col_bits | col) ---------
         register_windows = {"z": self.z, "y": self.y, "err": self.err,
@@ -1508,27 +1521,35 @@ class Core(wiring.Component):
                     m.d.comb += [port.addr.eq(address(row, col)) for port in ports]
                     m.d.comb += [port.en.eq(1) for port in ports]
 
-        param_allowed = {
-            r.name: early(within(value if r.low < 0 else h.w_data, r.low, r.high),
-                          f"allowed_{r.name}")
-            for r in registers if r.kind == "param"}
+        def write_allowed(r):
+            """Whether register ``r`` (a parameter or the command) takes the written value."""
+            if r.kind == "param":
+                return within(value if r.low < 0 else h.w_data, r.low, r.high)
+            return (h.w_data & ~sum(1 << b for b in COMMAND_BITS.values())) == 0
+        writes_allowed = {r.name: early(write_allowed(r), f"allowed_{r.name}")
+                          for r in registers if r.kind in ("param", "command")}
 
+        ok(register_hit & ~h.write, register_value)
+        if not host_stage:
+            is_cycles = early(within(word, cycles_words[0], cycles_words[-1]), "is_cycles")
+            ok(register_hit & is_cycles & ~h.write, cycles_value)
+        for k, r in enumerate(registers):
+            if r.name in writes_allowed:
+                self._host_write(m, r, h, value, clear_mem, ok,
+                                 stage & register_hit & h.write & (word == k)
+                                 & writes_allowed[r.name])
+        for w, hit, row, col, allowed in windows:
+            self._host_window(m, w, h, ok, row, col, register_windows, memory_windows,
+                              allowed, read_data, stage & hit)
+        terms = []
+        for condition, r_data in answers:
+            if r_data is not None:
+                term = Signal(32, name=f"host_answer{len(terms)}")
+                m.d.comb += term.eq(Mux(condition, r_data, 0))  # (sign-extended)
+                terms.append(term)
         with m.If(stage):
-            m.d.comb += [h.ready.eq(1), h.error.eq(1)]  # refused unless a case says ok
-            with m.If(register_hit & ~h.write):
-                ok(Array(self._register_value(r, cycles_value) for r in registers)[word])
-            with m.Elif(register_hit):
-                with m.Switch(word):
-                    for k, r in enumerate(registers):
-                        if r.kind in ("param", "command"):
-                            with m.Case(k):
-                                self._host_write(m, r, h, value, ok, clear_mem,
-                                                 param_allowed.get(r.name))
-            with m.Else():
-                for w, hit, row, col, allowed in windows:
-                    with m.If(hit):
-                        self._host_window(m, w, h, ok, row, col, register_windows,
-                                          memory_windows, allowed, read_data)
+            m.d.comb += [h.ready.eq(1), h.error.eq(~Cat(c for c, _ in answers).any()),
+                         h.r_data.eq(reduce(operator.or_, terms))]
 
     def _register_value(self, r, cycles_value):
         """What a read of register ``r`` returns."""
@@ -1540,23 +1561,21 @@ class Core(wiring.Component):
                 "counter": lambda: self.counters[r.name.removeprefix("count_")],
                 "cycles": lambda: cycles_value}[r.kind]()
 
-    def _host_write(self, m, r, h, value, ok, clear_mem, allowed):
-        """A write of register ``r`` (a parameter, ``allowed``: its value is in range; or the
-        command register)."""
-        if r.kind == "param":
-            with m.If(allowed):
-                ok()
+    def _host_write(self, m, r, h, value, clear_mem, ok, accepted):
+        """A write of register ``r`` (a parameter or the command), answered OKAY and performed
+        when ``accepted`` holds."""
+        ok(accepted)
+        with m.If(accepted):
+            if r.kind == "param":
                 m.d.sync += self.params[r.name].eq(value if r.low < 0 else h.w_data)
-        else:
-            with m.If((h.w_data & ~sum(1 << b for b in COMMAND_BITS.values())) == 0):
-                ok()
-                with m.If(h.w_data[COMMAND_BITS["clear_state"]]):
-                    m.d.sync += [s.eq(0) for s in (self.z + self.y + self.err + self.acc_out)]
-                    m.d.sync += clear_mem.eq(1)
-                with m.If(h.w_data[COMMAND_BITS["clear_counters"]]):
-                    m.d.sync += [s.eq(0) for s in self.counters.values()]
-                with m.If(h.w_data[COMMAND_BITS["clear_error"]]):
-                    m.d.sync += [self.error.eq(0), self.errors.eq(0)]
+                return
+            with m.If(h.w_data[COMMAND_BITS["clear_state"]]):
+                m.d.sync += [s.eq(0) for s in (self.z + self.y + self.err + self.acc_out)]
+                m.d.sync += clear_mem.eq(1)
+            with m.If(h.w_data[COMMAND_BITS["clear_counters"]]):
+                m.d.sync += [s.eq(0) for s in self.counters.values()]
+            with m.If(h.w_data[COMMAND_BITS["clear_error"]]):
+                m.d.sync += [self.error.eq(0), self.errors.eq(0)]
 
     def _status_word(self):
         bits = {"busy": self.busy, "error": self.error}
@@ -1571,21 +1590,21 @@ class Core(wiring.Component):
         return allowed
 
     def _host_window(self, m, w, h, ok, row, col, registers, memory_windows, allowed,
-                     read_data):
+                     read_data, hit):
+        """The answer to an access of window ``w`` at (``row``, ``col``) (``hit``: in the
+        answer cycle)."""
         if w.name in registers:
-            with m.If(~h.write):
-                ok(Array(registers[w.name])[col])
+            ok(hit & ~h.write, Array(registers[w.name])[col])
             return
         ports, writes, address, lane, word = memory_windows[w.name]
         data = Array(read_data(port) for port in ports)[lane(row, col)] if len(ports) > 1 \
             else read_data(ports[0])
-        with m.If(~h.write):
-            ok(word(data) if word else data)
+        ok(hit & ~h.write, word(data) if word else data)
         if writes is None or not w.writable:
             return
         value = h.w_data.as_signed() if w.signed else h.w_data
-        with m.If(h.write & allowed):
-            ok()
+        ok(hit & h.write & allowed)
+        with m.If(hit & h.write & allowed):
             for k, port in enumerate(writes):
                 with m.If(lane(row, col) == k):
                     m.d.comb += [port.addr.eq(address(row, col)), port.data.eq(value),

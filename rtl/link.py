@@ -266,7 +266,10 @@ class UartLink(wiring.Component):
         reply_cmd, reply_len, reply_data = Signal(8), Signal(8), Signal(40)
 
         # -- decoder and executor -------------------------------------------------------
-        cmd, length, count, crc = Signal(8), Signal(8), Signal(8), Signal(8)
+        cmd, length, crc = Signal(8), Signal(8), Signal(8)
+        # The payload bytes still to come, counted down: no adder before the comparison on
+        # the path into the decoder's state.
+        left = Signal(8)
         payload = Signal(64)
         resp = Signal(2)
         err = Signal(3)
@@ -315,7 +318,7 @@ class UartLink(wiring.Component):
             with m.State("len"):
                 m.d.comb += [rxf.r_en.eq(1), in_frame.eq(1)]
                 with m.If(take):
-                    m.d.sync += [length.eq(byte), count.eq(0), crc.eq(_crc8_next(crc, byte))]
+                    m.d.sync += [length.eq(byte), left.eq(byte), crc.eq(_crc8_next(crc, byte))]
                     m.next = "payload"
                     with m.If(byte == 0):
                         m.next = "crc"
@@ -324,9 +327,9 @@ class UartLink(wiring.Component):
             with m.State("payload"):
                 m.d.comb += [rxf.r_en.eq(1), in_frame.eq(1)]
                 with m.If(take):
-                    m.d.sync += [count.eq(count + 1), crc.eq(_crc8_next(crc, byte)),
+                    m.d.sync += [left.eq(left - 1), crc.eq(_crc8_next(crc, byte)),
                                  payload.eq(Cat(payload[8:], byte))]
-                    with m.If(count + 1 == length):
+                    with m.If(left == 1):
                         m.next = "crc"
                 with m.Elif(timed_out):
                     fail(ERR_TIMEOUT)

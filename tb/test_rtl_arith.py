@@ -541,8 +541,9 @@ def test_row_major_exhaustive_small():
 
 def test_times_small_exhaustive_small():
     # Every x (signed and unsigned, widths 1..4) times every q in [-bound, bound], q as wide
-    # as the trigger makes it (bound.bit_length() + 1 signed bits), and every unsigned
-    # magnitude q in [0, bound] (bound.bit_length() bits), for bounds 1..7.
+    # as the trigger makes it (bound.bit_length() + 1 signed bits), wider, or narrower (then
+    # every value it holds), and every unsigned magnitude q in [0, bound]
+    # (bound.bit_length() bits, or wider), for bounds 1..7.
     m = Module()
     cases = []
     for is_signed in (False, True):
@@ -550,11 +551,11 @@ def test_times_small_exhaustive_small():
             x = Signal(signed(width) if is_signed else unsigned(width),
                        name=f"x{'s' if is_signed else 'u'}{width}")
             for bound in range(1, 8):
-                for q_signed in (True, False):
-                    q = Signal(signed(bound.bit_length() + 1) if q_signed
-                               else unsigned(bound.bit_length()),
-                               name=f"q{'s' if q_signed else 'u'}{x.name}_{bound}")
-                    out = Signal(signed(width + 5), name=f"p{q.name}")
+                bits = bound.bit_length()
+                for q_shape in (signed(bits + 1), signed(bits + 3), signed(2), unsigned(bits),
+                                unsigned(bits + 2)):
+                    q = Signal(q_shape, name=f"q{len(cases)}")
+                    out = Signal(signed(width + 5), name=f"p{len(cases)}")
                     m.d.comb += out.eq(times_small(x, q, bound))
                     cases.append((x, q, bound, out))
 
@@ -562,12 +563,14 @@ def test_times_small_exhaustive_small():
         for x, q, bound, out in cases:
             low, high = (-(1 << (len(x) - 1)), 1 << (len(x) - 1)) if x.shape().signed \
                 else (0, 1 << len(x))
-            q_values = range(-bound, bound + 1) if q.shape().signed else range(bound + 1)
+            q_low, q_high = (-(1 << (len(q) - 1)), (1 << (len(q) - 1)) - 1) \
+                if q.shape().signed else (0, (1 << len(q)) - 1)
+            q_values = range(max(q_low, -bound), min(q_high, bound) + 1)
             for xv in range(low, high):
                 ctx.set(x, xv)
                 for qv in q_values:
                     ctx.set(q, qv)
-                    assert ctx.get(out) == xv * qv, (x.name, q.name, bound, xv, qv)
+                    assert ctx.get(out) == xv * qv, (x.name, q.shape(), bound, xv, qv)
 
     run_simulation(m, testbench)
 
