@@ -118,31 +118,20 @@ def within(value, low, high):
 
 def times_small(x, q, bound):
     """The exact product ``x * q`` of a value ``x`` and a value ``q`` with ``|q| <= bound``
-    (a small constant: the trigger's ``q_max``): per bit of ``q`` a select of ``x`` shifted,
-    summed in a balanced tree. A signed ``q`` is taken in two's complement, its top bit's
-    term subtracted: no negation before or after the sum, whose carry chains would lie on
-    the product's path. An unsigned ``q`` is a magnitude. ``q`` outside ``[-bound, bound]``
-    is a contract violation (the product is then wrong)."""
+    (a small constant: the trigger's ``q_max``): per bit of ``|q|`` a select of ``x``
+    shifted, added, then the sign. An unsigned ``q`` is a magnitude and needs no sign logic,
+    so a caller that holds ``|q|`` and the sign apart passes ``|q|`` and applies the sign
+    once itself. ``q`` outside ``[-bound, bound]`` is a contract violation (the product is
+    then wrong)."""
     if not isinstance(bound, int) or isinstance(bound, bool) or bound < 1:
         raise ValueError(f"bound must be a positive integer, not {bound!r}")
     x, q = Value.cast(x), Value.cast(q)
-    bits = bound.bit_length()
-    # (value, subtracted) terms; only a signed q's top bit is subtracted
-    terms = [(Mux(q[b], x << b, 0), False) for b in range(min(bits, len(q)))]
-    if q.shape().signed:  # (bits + 1 bits hold [-bound, bound])
-        top = min(bits, len(q) - 1)
-        terms = terms[:top] + [(Mux(q[top], x << top, 0), True)]
-
-    def combine(a, b):
-        (va, subtract_a), (vb, subtract_b) = a, b
-        if subtract_a:
-            return vb - va, False
-        return (va - vb if subtract_b else va + vb), False
-    while len(terms) > 1:
-        terms = [combine(*terms[k:k + 2]) if k + 1 < len(terms) else terms[k]
-                 for k in range(0, len(terms), 2)]
-    value, subtracted = terms[0]
-    return -value if subtracted else value
+    signed_q = q.shape().signed
+    mag = (Mux(q < 0, -q, q) if signed_q else q)[:bound.bit_length()]
+    product = Mux(mag[0], x, 0)
+    for b in range(1, bound.bit_length()):
+        product = product + Mux(mag[b], x << b, 0)
+    return Mux(q < 0, -product, product) if signed_q else product
 
 
 def round_shift_width(width, shift, mode):
