@@ -1335,23 +1335,18 @@ class Core(wiring.Component):
             rec_q = delayed(rec_q, e_latency, "rec_q_f")
             if rec_rand_w:
                 rand_w = [delayed(r, e_latency, f"rand_w_f{k}") for k, r in enumerate(rand_w)]
-        # The requests' data select their phase by a register a cycle behind the sequencer
-        # (an item reaches the units after its memory-read stage, never in its phase's first
-        # cycle), so that the state decode's fan-out is not on the path into the products.
-        rec_data = Signal(name="rec_data")
-        m.d.sync += rec_data.eq(rec)
         for lane, unit in enumerate(upds):
             req = unit.i.payload
             out_valid = u_valid & ongoing("write_out") & lane_present(lane, ub, n_rec)
             m.d.comb += [
                 unit.i.valid.eq(Mux(rec, rec_valid[lane], out_valid)),
-                req.w.eq(Mux(rec_data, w_cols[lane],
+                req.w.eq(Mux(rec, w_cols[lane],
                              data_of("write_out", w_out_rd[lane].data, f"w_out_data{lane}"))),
-                req.q.eq(Mux(rec_data, rec_q, out_q)),
-                req.elig.eq(Mux(rec_data, rec_elig[lane],
+                req.q.eq(Mux(rec, rec_q, out_q)),
+                req.elig.eq(Mux(rec, rec_elig[lane],
                                 data_of("write_out", zout_rd[lane].data, f"zout_data{lane}"))),
-                req.readout.eq(~rec_data),
-                req.rand.eq(Mux(rec_data, rand_w[lane], rand_out[lane])),
+                req.readout.eq(~rec),
+                req.rand.eq(Mux(rec, rand_w[lane], rand_out[lane])),
             ]
             if lane:  # (lane 0's valid is delayed by tags below; it may idle alone)
                 delayed(unit.i.valid, unit.latency, f"upd{lane}_valid")

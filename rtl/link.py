@@ -31,7 +31,7 @@ exactly one reply, in order.
 import functools
 import operator
 
-from amaranth.hdl import Cat, Const, Module, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import cdc, fifo, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -266,11 +266,7 @@ class UartLink(wiring.Component):
         reply_cmd, reply_len, reply_data = Signal(8), Signal(8), Signal(40)
 
         # -- decoder and executor -------------------------------------------------------
-        crc = Signal(8)
-        # The command's kind and whether its length is the kind's: registered as the command
-        # and length bytes arrive, so that the checksum byte's path has only its comparison.
-        is_cmd = {cmd: Signal(name=f"is_cmd_{cmd:02x}") for cmd in CMD_LENGTH}
-        len_ok = Signal()
+        cmd, length, crc = Signal(8), Signal(8), Signal(8)
         # The payload bytes still to come, counted down: no adder before the comparison on
         # the path into the decoder's state.
         left = Signal(8)
@@ -290,8 +286,12 @@ class UartLink(wiring.Component):
             m.d.sync += idle_time.eq(idle_time + 1)
         timed_out = in_frame & (idle_time == self.timeout)
 
-        known = Cat(is_cmd.values()).any()
+        known = Signal()
+        len_ok = Signal()
         m.d.comb += [
+            known.eq((cmd == CMD_READ) | (cmd == CMD_WRITE) | (cmd == CMD_EVENT)),
+            len_ok.eq(Mux(cmd == CMD_READ, length == CMD_LENGTH[CMD_READ],
+                          length == CMD_LENGTH[CMD_WRITE])),
             # (the payload bytes shift in from the top: a read's 4 bytes end in the upper half)
             self.m_axil_awaddr.eq(payload[:32]), self.m_axil_araddr.eq(payload[32:]),
             self.m_axil_wdata.eq(payload[32:]), self.m_axil_wstrb.eq(0b1111),
@@ -311,17 +311,14 @@ class UartLink(wiring.Component):
             with m.State("cmd"):
                 m.d.comb += [rxf.r_en.eq(1), in_frame.eq(1)]
                 with m.If(take):
-                    m.d.sync += [flag.eq(byte == cmd) for cmd, flag in is_cmd.items()]
-                    m.d.sync += crc.eq(_crc8_next(crc, byte))
+                    m.d.sync += [cmd.eq(byte), crc.eq(_crc8_next(crc, byte))]
                     m.next = "len"
                 with m.Elif(timed_out):
                     fail(ERR_TIMEOUT)
             with m.State("len"):
                 m.d.comb += [rxf.r_en.eq(1), in_frame.eq(1)]
                 with m.If(take):
-                    m.d.sync += [left.eq(byte), crc.eq(_crc8_next(crc, byte)),
-                                 len_ok.eq(Cat(flag & (byte == CMD_LENGTH[cmd])
-                                               for cmd, flag in is_cmd.items()).any())]
+                    m.d.sync += [length.eq(byte), left.eq(byte), crc.eq(_crc8_next(crc, byte))]
                     m.next = "payload"
                     with m.If(byte == 0):
                         m.next = "crc"
@@ -345,9 +342,9 @@ class UartLink(wiring.Component):
                         fail(ERR_COMMAND)
                     with m.Elif(~len_ok):
                         fail(ERR_LENGTH)
-                    with m.Elif(is_cmd[CMD_READ]):
+                    with m.Elif(cmd == CMD_READ):
                         m.next = "ar"
-                    with m.Elif(is_cmd[CMD_WRITE]):
+                    with m.Elif(cmd == CMD_WRITE):
                         m.d.sync += [aw_done.eq(0), w_done.eq(0)]
                         m.next = "aw_w"
                     with m.Else():
@@ -384,11 +381,11 @@ class UartLink(wiring.Component):
                 with m.If(err != 0):
                     m.d.comb += [reply_cmd.eq(FRAME_ERROR), reply_len.eq(1),
                                  reply_data.eq(err)]
-                with m.Elif(is_cmd[CMD_READ]):
+                with m.Elif(cmd == CMD_READ):
                     m.d.comb += [reply_cmd.eq(REPLY[CMD_READ]),
                                  reply_len.eq(REPLY_LENGTH[CMD_READ]),
                                  reply_data.eq(Cat(resp, Const(0, 6), payload[:32]))]
-                with m.Elif(is_cmd[CMD_WRITE]):
+                with m.Elif(cmd == CMD_WRITE):
                     m.d.comb += [reply_cmd.eq(REPLY[CMD_WRITE]),
                                  reply_len.eq(REPLY_LENGTH[CMD_WRITE]), reply_data.eq(resp)]
                 with m.Else():

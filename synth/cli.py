@@ -26,7 +26,8 @@ def cmd_synth(args):
         name = args.preset + (f"_lanes{args.lanes}" if args.lanes > 1 else "")
         report = synthesize(cfg, args.preset, board, out_dir / f"{name}_{board}",
                             clock_hz=args.clock_mhz and args.clock_mhz * 1e6,
-                            lanes=args.lanes, out=lambda line: print(line, flush=True))
+                            seed=args.seed, lanes=args.lanes,
+                            out=lambda line: print(line, flush=True))
         reports.append(report)
         problems += check_budget(report)
     table = report_markdown(reports)
@@ -60,7 +61,7 @@ def _sweep(args, out_dir):
                 print(f">>> sweep: n_rec={n_rec}, {lanes} lanes on {board}", flush=True)
                 r = synthesize(cfg, f"tiny_n{n_rec}", board,
                                out_dir / "sweep" / f"n{n_rec}_l{lanes}_{board}", lanes=lanes,
-                               out=lambda line: print(line, flush=True))
+                               seed=args.seed, out=lambda line: print(line, flush=True))
                 r["n_rec"] = n_rec
                 rows.append(r)
                 print(f"    {time.perf_counter() - start:.0f} s", flush=True)
@@ -113,6 +114,8 @@ def add_parser(sub, fmt, lanes_arg):
     p.add_argument("--out", default="build/synth", help="build folder (default: build/synth)")
     p.add_argument("--lanes", type=lanes_arg, default=1,
                    help="the core's lanes (default: 1)")
+    p.add_argument("--seed", type=int, default=1,
+                   help="nextpnr's placement seed (default: 1; the budgets are measured with 1)")
     p.add_argument("--sweep", action="store_true",
                    help="scaling table and plot: n_rec and lanes against resources and Fmax")
     p.add_argument("--sweep-n-rec", type=int, nargs="+", default=list(SWEEP_N_REC),

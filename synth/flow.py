@@ -206,7 +206,7 @@ def synthesize(cfg, preset, board, build_dir, *, clock_hz=None, seed=1, lanes=1,
     report = {
         "preset": preset, "board": board, "lanes": lanes,
         "device": f"{platform.device}-{platform.package}",
-        "family": b.family, "fits": fits,
+        "family": b.family, "fits": fits, "seed": seed,
         "clock_mhz": round(top.clock_hz / 1e6, 3),
         "fmax_mhz": fmax,
         "fmax_sync_mhz": min(fmax.values()) if fmax else None,

@@ -122,6 +122,7 @@ def test_real_bitstream_tiny_ulx3s_within_budget(tmp_path):
     assert (tmp_path / "eligo.bit").stat().st_size > 100_000
     assert (tmp_path / "report.json").exists() and (tmp_path / "report.md").exists()
     assert report["resources"]["lut"]["used"] > 0 and report["fmax_sync_mhz"] > 0
+    assert report["seed"] == 1
     assert check_budget(report) == []
 
 
