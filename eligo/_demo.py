@@ -142,8 +142,9 @@ def _fpga(out):
         fmax, clock = report["fmax_sync_mhz"], report["clock_mhz"]
         met = fmax is not None and fmax >= clock
         out(f"   -> {res}; Fmax {fmax} MHz (clock {clock} MHz"
-            + ("" if met else ": NOT met; for a bitstream to flash, build with "
-               "`eligo synth --preset ice40 --board icebreaker --clock-mhz 24`")
+            + ("" if met else ": NOT met with nextpnr's seed 1; for a bitstream that meets "
+               "it try more seeds, `eligo synth --preset ice40 --board icebreaker --seed 1 2 "
+               "3`, or a slower clock, `--clock-mhz 24`")
             + f"); bitstream {report['bitstream']}; {report['times_s']['total']:.0f} s")
     else:
         out(f"   -> DOES NOT FIT the UP5K: {res} (nextpnr's utilisation); "

@@ -14,7 +14,8 @@ SWEEP_LANES = (1, 4)
 def cmd_synth(args):
     from eligo.config import load
     from eligo.synth.boards import BOARDS
-    from eligo.synth.flow import check_budget, report_markdown, synthesize
+    from eligo.synth.flow import check_budget, check_seeds, report_markdown, synthesize
+    check_seeds(args.seed)  # (before any build)
     out_dir = Path(args.out)
     if args.sweep:
         return _sweep(args, out_dir)
@@ -114,8 +115,10 @@ def add_parser(sub, fmt, lanes_arg):
     p.add_argument("--out", default="build/synth", help="build folder (default: build/synth)")
     p.add_argument("--lanes", type=lanes_arg, default=1,
                    help="the core's lanes (default: 1)")
-    p.add_argument("--seed", type=int, default=1,
-                   help="nextpnr's placement seed (default: 1; the budgets are measured with 1)")
+    p.add_argument("--seed", type=int, nargs="+", default=[1], metavar="SEED",
+                   help="nextpnr's placement seed (default: 1; the budgets are measured with "
+                        "1); with several, one place and route per seed (as many at a time "
+                        "as there are cores), the fastest kept and each one's Fmax reported")
     p.add_argument("--sweep", action="store_true",
                    help="scaling table and plot: n_rec and lanes against resources and Fmax")
     p.add_argument("--sweep-n-rec", type=int, nargs="+", default=list(SWEEP_N_REC),

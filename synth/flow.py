@@ -7,6 +7,12 @@ The build runs in ``build_dir``: Amaranth writes the design and constraint files
 ``--timing-allow-fail``: Fmax is reported, not required) and the packer, timing each.
 A design that does not fit stops at nextpnr; its report then carries nextpnr's utilisation
 and ``fits: false``.
+
+With several placement seeds, nextpnr places and routes the one netlist once per seed (as
+many at a time as the machine has cores), and the build keeps the seed with the highest
+Fmax: its files take the usual names (``eligo.asc`` / ``eligo.config``, ``nextpnr.json``,
+``nextpnr.log``), every seed's stay beside them with the seed in their names, and the report
+lists each seed's Fmax. At a full device the seed alone moves Fmax by several per cent.
 """
 
 import json
@@ -16,10 +22,11 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 __all__ = ["synthesize", "write_plan", "check_budget", "load_budgets", "report_markdown",
-           "BUDGETS_PATH", "SynthError"]
+           "check_seeds", "BUDGETS_PATH", "SynthError"]
 
 BUDGETS_PATH = Path(__file__).with_name("budgets.json")
 
@@ -52,6 +59,28 @@ def _run(cmd, cwd, log, out):
     with open(cwd / log, "w") as f:
         proc = subprocess.run(cmd, cwd=cwd, stdout=f, stderr=subprocess.STDOUT)
     return proc.returncode, time.perf_counter() - start
+
+
+def _run_many(jobs, cwd, out):
+    """:func:`_run` of each ``(cmd, log)`` of ``jobs``, as many at a time as there are cores:
+    ``[(rc, seconds)]`` in their order."""
+    workers = max(1, min(len(jobs), os.cpu_count() or 1))
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(lambda job: _run(job[0], cwd, job[1], out), jobs))
+
+
+def check_seeds(seed):
+    """``seed`` (an int or a sequence of them) as a tuple of distinct seeds; ValueError
+    naming what is wrong otherwise."""
+    seeds = tuple(seed) if isinstance(seed, (list, tuple)) else (seed,)
+    if not seeds:
+        raise ValueError("no placement seed given")
+    bad = [s for s in seeds if not isinstance(s, int) or isinstance(s, bool)]
+    if bad:
+        raise ValueError(f"placement seeds are integers, not {bad[0]!r}")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"placement seeds repeat: {', '.join(map(str, seeds))}")
+    return seeds
 
 
 def _yosys_cells(rpt):
@@ -140,8 +169,10 @@ def write_plan(top, platform, family, build_dir, name):
 def synthesize(cfg, preset, board, build_dir, *, clock_hz=None, seed=1, lanes=1, out=print):
     """Build ``cfg`` (named ``preset`` in the report) with ``lanes`` lanes for ``board``;
     return the report (a dict, also written to ``build_dir/report.json`` and
-    ``report.md``)."""
+    ``report.md``). ``seed``: nextpnr's placement seed, or several (the fastest is kept, see
+    the module docstring)."""
     from eligo.synth.boards import BOARDS, BoardTop
+    seeds = check_seeds(seed)
     top = BoardTop(cfg, board, clock_hz, lanes=lanes)
     b = BOARDS[board]
     platform = b.make_platform()
@@ -165,34 +196,67 @@ def synthesize(cfg, preset, board, build_dir, *, clock_hz=None, seed=1, lanes=1,
     if b.family == "ice40":
         dev = platform._nextpnr_device_options[platform.device]
         pnr = [_tool("nextpnr-ice40"), dev, "--package", platform.package.lower(),
-               "--json", f"{name}.json", "--pcf", f"{name}.pcf", "--asc", f"{name}.asc"]
+               "--json", f"{name}.json", "--pcf", f"{name}.pcf"]
+        placed, pnr_out = f"{name}.asc", "--asc"
         pack = [_tool("icepack"), f"{name}.asc", f"{name}.bin"]
         bitstream = f"{name}.bin"
     else:
         dev = platform._nextpnr_device_options[platform.device]
         pkg = platform._nextpnr_package_options[platform.package].upper()
         pnr = [_tool("nextpnr-ecp5"), dev, "--package", pkg, "--speed", platform.speed,
-               "--json", f"{name}.json", "--lpf", f"{name}.lpf", "--textcfg", f"{name}.config"]
+               "--json", f"{name}.json", "--lpf", f"{name}.lpf"]
+        placed, pnr_out = f"{name}.config", "--textcfg"
         pack = [_tool("ecppack"), "--input", f"{name}.config", "--bit", f"{name}.bit"]
         bitstream = f"{name}.bit"
-    pnr += ["--report", "nextpnr.json", "--timing-allow-fail", "--seed", str(seed),
-            "--log", "nextpnr.log"]
-    (build_dir / "nextpnr.json").unlink(missing_ok=True)
-    rc, times["nextpnr"] = _run(pnr, build_dir, "nextpnr.out", out)
-    _check_stopped("nextpnr", rc, build_dir / "nextpnr.log")
-    fits = rc == 0
-    util, fmax = {}, {}
+
+    # One place and route per seed; with one seed its files take the usual names.
+    def named(file, seed):
+        stem, dot, ext = file.rpartition(".")
+        return file if len(seeds) == 1 else f"{stem}.seed{seed}{dot}{ext}"
+    outputs = (placed, "nextpnr.json", "nextpnr.log", "nextpnr.out")
+    jobs = []
+    for seed in seeds:
+        placed_s, report_s, log_s, out_s = (named(f, seed) for f in outputs)
+        for f in {*outputs, placed_s, report_s, log_s, out_s}:  # (no stale file is read)
+            (build_dir / f).unlink(missing_ok=True)
+        jobs.append((pnr + [pnr_out, placed_s, "--report", report_s, "--timing-allow-fail",
+                            "--seed", str(seed), "--log", log_s], out_s))
+    start_pnr = time.perf_counter()
+    results = _run_many(jobs, build_dir, out)
+    times["nextpnr"] = time.perf_counter() - start_pnr
+    per_seed = {}  # seed: (fits, util, fmax)
+    for seed, (rc, _) in zip(seeds, results):
+        log = build_dir / named("nextpnr.log", seed)
+        _check_stopped("nextpnr", rc, log)
+        if rc == 0:
+            report = json.loads((build_dir / named("nextpnr.json", seed)).read_text())
+            util = {bel: (v["used"], v["available"])
+                    for bel, v in report["utilization"].items()}
+            fmax = {clk: round(v["achieved"], 2) for clk, v in report.get("fmax", {}).items()}
+            per_seed[seed] = (True, util, fmax)
+        else:
+            util = _nextpnr_log_utilisation(log)
+            if not util:
+                raise SynthError(f"nextpnr failed (exit {rc}); see {log}")
+            per_seed[seed] = (False, util, {})
+
+    def speed(seed):  # placed seeds first, then the slowest clock's Fmax
+        fits, _, fmax = per_seed[seed]
+        return (fits, min(fmax.values()) if fmax else 0.0)
+    seed = max(seeds, key=speed)  # (the first of equals)
+    fits, util, fmax = per_seed[seed]
+    if len(seeds) > 1:
+        for f in outputs:
+            if (build_dir / named(f, seed)).exists():
+                shutil.copyfile(build_dir / named(f, seed), build_dir / f)
+        out("   seeds: " + ", ".join(
+            f"{s}: " + (f"{min(per_seed[s][2].values()):.2f} MHz" if per_seed[s][2]
+                        else "placed, no clock" if per_seed[s][0] else "does not fit")
+            for s in seeds) + f"; kept {seed}")
     if fits:
-        report = json.loads((build_dir / "nextpnr.json").read_text())
-        util = {bel: (v["used"], v["available"]) for bel, v in report["utilization"].items()}
-        fmax = {clk: round(v["achieved"], 2) for clk, v in report.get("fmax", {}).items()}
         rc, times["pack"] = _run(pack, build_dir, "pack.log", out)
         if rc:
             raise SynthError(f"the packer failed (exit {rc}); see {build_dir / 'pack.log'}")
-    else:
-        util = _nextpnr_log_utilisation(build_dir / "nextpnr.log")
-        if not util:
-            raise SynthError(f"nextpnr failed (exit {rc}); see {build_dir / 'nextpnr.log'}")
     times["total"] = time.perf_counter() - start
 
     keys = RESOURCE_KEYS[b.family]
@@ -207,6 +271,8 @@ def synthesize(cfg, preset, board, build_dir, *, clock_hz=None, seed=1, lanes=1,
         "preset": preset, "board": board, "lanes": lanes,
         "device": f"{platform.device}-{platform.package}",
         "family": b.family, "fits": fits, "seed": seed,
+        "seeds_fmax_mhz": {str(s): (min(f.values()) if f else None)
+                           for s, (_, _, f) in per_seed.items()},
         "clock_mhz": round(top.clock_hz / 1e6, 3),
         "fmax_mhz": fmax,
         "fmax_sync_mhz": min(fmax.values()) if fmax else None,
@@ -226,9 +292,9 @@ def report_markdown(reports):
     """One table row per report."""
     cols = ["lut", "ff", "bram", "spram", "dsp"]
     lines = ["| preset | board | lanes | fits | " + " | ".join(c.upper() for c in cols)
-             + " | Fmax (MHz) | clock (MHz) | yosys (s) | nextpnr (s) | total (s) |",
+             + " | Fmax (MHz) | seed | clock (MHz) | yosys (s) | nextpnr (s) | total (s) |",
              "| --- | --- | --- | --- | " + " | ".join("---" for _ in cols)
-             + " | --- | --- | --- | --- | --- |"]
+             + " | --- | --- | --- | --- | --- | --- |"]
     for r in reports:
         cells = []
         for c in cols:
@@ -236,10 +302,12 @@ def report_markdown(reports):
             cells.append("-" if v is None else
                          f"{v['used']}/{v['available']}" if v["available"] else f"{v['used']}")
         fmax = "-" if r["fmax_sync_mhz"] is None else f"{r['fmax_sync_mhz']:.1f}"
+        tried = len(r.get("seeds_fmax_mhz", ())) or 1
+        seed = f"{r.get('seed', 1)}" + (f" (best of {tried})" if tried > 1 else "")
         t = r["times_s"]
         lines.append(f"| {r['preset']} | {r['board']} | {r.get('lanes', 1)} | "
                      f"{'yes' if r['fits'] else 'NO'} | "
-                     + " | ".join(cells) + f" | {fmax} | {r['clock_mhz']:g} | "
+                     + " | ".join(cells) + f" | {fmax} | {seed} | {r['clock_mhz']:g} | "
                      f"{t.get('yosys', 0):.0f} | {t.get('nextpnr', 0):.0f} | "
                      f"{t.get('total', 0):.0f} |")
     return "\n".join(lines) + "\n"

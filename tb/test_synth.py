@@ -102,6 +102,83 @@ def test_a_stopped_place_and_route_is_an_error_not_a_misfit(tmp_path):
     _check_stopped("nextpnr", 0, tmp_path / "tool.log")
 
 
+# Stand-ins for the tools (the flow takes a tool's path from YOSYS, NEXTPNR_ICE40, ...):
+# nextpnr's Fmax and fit come from the seed, so that the choice among seeds is checked
+# without minutes of real place and route.
+_FAKE_YOSYS = """
+from pathlib import Path
+Path("eligo.rpt").write_text("Printing statistics\\n   100 SB_LUT4\\n   50 SB_DFF\\n")
+"""
+_FAKE_NEXTPNR = """
+import json, sys
+from pathlib import Path
+a = sys.argv
+arg = lambda flag: a[a.index(flag) + 1]
+seed = int(arg("--seed"))
+fmax = {1: 29.5, 2: 31.25, 3: 28.0, 4: None}[seed]
+Path(arg("--log")).write_text(f"seed {seed}\\nInfo:      ICESTORM_LC:  5400/ 5280   102%\\n")
+if fmax is None:  # this seed does not place: nextpnr's exit status 1
+    sys.exit(1)
+Path(arg("--asc")).write_text(f"asc of seed {seed}")
+util = {"ICESTORM_LC": {"used": 5000 + seed, "available": 5280}}
+Path(arg("--report")).write_text(json.dumps({"utilization": util,
+                                             "fmax": {"clk": {"achieved": fmax}}}))
+"""
+_FAKE_ICEPACK = """
+import sys
+from pathlib import Path
+Path(sys.argv[2]).write_text(Path(sys.argv[1]).read_text())
+"""
+
+
+def _fake_tools(tmp_path, monkeypatch):
+    import sys
+    for tool, body in (("YOSYS", _FAKE_YOSYS), ("NEXTPNR_ICE40", _FAKE_NEXTPNR),
+                       ("ICEPACK", _FAKE_ICEPACK)):
+        script = tmp_path / f"fake_{tool.lower()}"
+        script.write_text(f"#!{sys.executable}\n{body}")
+        script.chmod(0o755)
+        monkeypatch.setenv(tool, str(script))
+
+
+def test_several_seeds_keep_the_fastest_placement(tmp_path, monkeypatch):
+    _fake_tools(tmp_path, monkeypatch)
+    build, lines = tmp_path / "build", []
+    report = synthesize(preset("tiny"), "tiny", "icebreaker", build, seed=[1, 4, 2, 3],
+                        out=lines.append)
+    assert report["seed"] == 2 and report["fits"]
+    assert report["fmax_sync_mhz"] == 31.25
+    assert report["seeds_fmax_mhz"] == {"1": 29.5, "4": None, "2": 31.25, "3": 28.0}
+    assert report["resources"]["lut"]["used"] == 5002  # the kept seed's utilisation
+    # the kept seed's files under the usual names, every seed's beside them
+    assert (build / "eligo.bin").read_text() == "asc of seed 2"
+    assert (build / "nextpnr.log").read_text().startswith("seed 2")
+    for seed in (1, 2, 3, 4):
+        assert (build / f"nextpnr.seed{seed}.log").read_text().startswith(f"seed {seed}")
+    assert any("seeds: 1: 29.50 MHz, 4: does not fit, 2: 31.25 MHz, 3: 28.00 MHz; kept 2"
+               in line for line in lines), lines
+    assert "| 2 (best of 4) | 30 |" in (build / "report.md").read_text()
+    # one seed: the usual names only, as before
+    report = synthesize(preset("tiny"), "tiny", "icebreaker", tmp_path / "one", seed=3,
+                        out=lambda line: None)
+    assert report["seed"] == 3 and report["seeds_fmax_mhz"] == {"3": 28.0}
+    assert (tmp_path / "one" / "nextpnr.log").exists()
+    assert not list((tmp_path / "one").glob("*.seed*"))
+    # no seed places: the first seed's utilisation, not fitting
+    report = synthesize(preset("tiny"), "tiny", "icebreaker", tmp_path / "none", seed=[4],
+                        out=lambda line: None)
+    assert not report["fits"] and report["resources"]["lut"]["used"] == 5400
+
+
+@pytest.mark.parametrize("seed, message", [
+    ([], "no placement seed given"), ([1, 2, 1], "placement seeds repeat: 1, 2, 1"),
+    ([1, "2"], "placement seeds are integers, not '2'"), (True, "integers, not True")])
+def test_bad_seeds_are_refused_before_any_build(tmp_path, seed, message):
+    with pytest.raises(ValueError, match=message):
+        synthesize(preset("tiny"), "tiny", "icebreaker", tmp_path, seed=seed)
+    assert not tmp_path.joinpath("eligo.il").exists()
+
+
 def test_checked_in_budgets_are_well_formed():
     budgets = load_budgets()
     assert 0 <= budgets["tolerance"] < 1
