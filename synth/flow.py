@@ -53,8 +53,12 @@ def _tool(name):
     return str(here) if here.exists() else (shutil.which(f"yowasp-{name}") or f"yowasp-{name}")
 
 
+def _command_line(cmd):
+    return f"   $ {' '.join(Path(c).name if i == 0 else c for i, c in enumerate(cmd))}"
+
+
 def _run(cmd, cwd, log, out):
-    out(f"   $ {' '.join(Path(c).name if i == 0 else c for i, c in enumerate(cmd))}")
+    out(_command_line(cmd))
     start = time.perf_counter()
     with open(cwd / log, "w") as f:
         proc = subprocess.run(cmd, cwd=cwd, stdout=f, stderr=subprocess.STDOUT)
@@ -65,8 +69,11 @@ def _run_many(jobs, cwd, out):
     """:func:`_run` of each ``(cmd, log)`` of ``jobs``, as many at a time as there are cores:
     ``[(rc, seconds)]`` in their order."""
     workers = max(1, min(len(jobs), os.cpu_count() or 1))
+    for cmd, _ in jobs:  # (the commands printed here: lines from threads would interleave)
+        out(_command_line(cmd))
     with ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(lambda job: _run(job[0], cwd, job[1], out), jobs))
+        return list(pool.map(lambda job: _run(job[0], cwd, job[1], lambda line: None),
+                             jobs))
 
 
 def check_seeds(seed):

@@ -158,6 +158,7 @@ def test_several_seeds_keep_the_fastest_placement(tmp_path, monkeypatch):
     assert any("seeds: 1: 29.50 MHz, 4: does not fit, 2: 31.25 MHz, 3: 28.00 MHz; kept 2"
                in line for line in lines), lines
     assert "| 2 (best of 4) | 30 |" in (build / "report.md").read_text()
+    assert [line.count("--seed") for line in lines if "fake_nextpnr" in line] == [1] * 4
     # one seed: the usual names only, as before
     report = synthesize(preset("tiny"), "tiny", "icebreaker", tmp_path / "one", seed=3,
                         out=lambda line: None)
