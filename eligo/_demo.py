@@ -6,7 +6,8 @@
    ports (weights and counters over AXI4-Lite, events and outputs over AXI4-Stream); its
    outputs and every state variable are compared with the golden model after every step;
    mismatches (zero), weight writes saved by the trigger and cycles per step.
-3. The iCEBreaker build of the ice40 preset (YoWASP yosys/nextpnr): resources and Fmax.
+3. The iCEBreaker build of the ice40 preset (YoWASP yosys/nextpnr, placement seeds 1-3, the
+   fastest kept): resources and Fmax.
 Exit status 1 if the RTL and the golden model differ anywhere.
 """
 
@@ -123,6 +124,11 @@ def _rtl(seed, out):
     return True
 
 
+# nextpnr's placement seeds of the build (two at a time on 2 cores): at 99.7 % of the UP5K
+# the seed alone moves Fmax by about 1.5 MHz, and the fastest placement is kept.
+FPGA_SEEDS = (1, 2, 3)
+
+
 def _fpga(out):
     """Build the iCEBreaker bitstream of the ice40 preset and print its resources."""
     from eligo.config import preset
@@ -132,7 +138,7 @@ def _fpga(out):
     from eligo.synth.flow import SynthError
     try:
         report = synthesize(preset("ice40"), "ice40", "icebreaker",
-                            "build/demo/ice40_icebreaker", out=out)
+                            "build/demo/ice40_icebreaker", seed=FPGA_SEEDS, out=out)
     except SynthError as exc:  # a tool failure is reported, the RTL result stands
         out(f"   -> the build failed: {exc}")
         return None
@@ -142,9 +148,10 @@ def _fpga(out):
         fmax, clock = report["fmax_sync_mhz"], report["clock_mhz"]
         met = fmax is not None and fmax >= clock
         out(f"   -> {res}; Fmax {fmax} MHz (clock {clock} MHz"
-            + ("" if met else ": NOT met with nextpnr's seed 1; for a bitstream that meets "
-               "it try more seeds, `eligo synth --preset ice40 --board icebreaker --seed 1 2 "
-               "3`, or a slower clock, `--clock-mhz 24`")
+            + (f", met with placement seed {report['seed']}" if met else
+               ": NOT met by any of the seeds; for a bitstream that meets it try more seeds, "
+               "`eligo synth --preset ice40 --board icebreaker --seed 4 5 6`, or a slower "
+               "clock, `--clock-mhz 24`")
             + f"); bitstream {report['bitstream']}; {report['times_s']['total']:.0f} s")
     else:
         out(f"   -> DOES NOT FIT the UP5K: {res} (nextpnr's utilisation); "

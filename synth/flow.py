@@ -69,6 +69,8 @@ def _run_many(jobs, cwd, out):
     """:func:`_run` of each ``(cmd, log)`` of ``jobs``, as many at a time as there are cores:
     ``[(rc, seconds)]`` in their order."""
     workers = max(1, min(len(jobs), os.cpu_count() or 1))
+    if len(jobs) > 1:
+        out(f"   {len(jobs)} runs, {workers} at a time:")
     for cmd, _ in jobs:  # (the commands printed here: lines from threads would interleave)
         out(_command_line(cmd))
     with ThreadPoolExecutor(workers) as pool:
