@@ -27,7 +27,8 @@ from .synapse import AlifFactor, EligibilityUnit, SynapseUnit
 from .trace import ReadoutUnit, TraceUnit, readout_drive_width
 
 __all__ = ["EV_SPIKE", "EV_TARGET", "EV_END", "OUT_SPIKE", "OUT_READOUT", "OUT_END",
-           "PHASES", "LANES", "RANDOM_ROUNDS_PER_STAGE", "INPUT_STAGES", "check_input_stages",
+           "PHASES", "LANES", "RANDOM_ROUNDS_PER_STAGE", "INPUT_STAGES", "LANE_MEMORIES", "check_input_stages",
+           "check_lane_lut_ram",
            "index_width", "event_layout", "output_layout", "neuron_state_layout", "Core"]
 
 # Event kinds (the `kind` field of event_layout).
@@ -57,6 +58,8 @@ RANDOM_ROUNDS_PER_STAGE = 2
 # the host's window reads ("host": memory data registered before the read multiplexers).
 INPUT_STAGES = frozenset({"neuron", "trace", "synapse", "eligibility", "readout", "update",
                           "host"})
+# The memories split one per lane (Core's `lane_lut_ram` may put some in LUT RAM).
+LANE_MEMORIES = frozenset({"w", "w_out", "b", "ebar", "eps", "pre", "zout", "input", "signal"})
 
 # Rounding sites, the ``site`` input of the random source (docs/spec.md 1.2; the golden
 # model's ``eligo.model.kernels.SITES``).
@@ -142,16 +145,26 @@ class _InputStage:
         m.d.sync += [unit.i.valid.eq(self.i.valid), unit.i.payload.eq(self.i.payload)]
 
 
+def _check_names(value, known, what, kind, kinds):
+    """``value`` (a set, frozenset, tuple or list of names from ``known``) as a frozenset."""
+    if (not isinstance(value, (set, frozenset, tuple, list))
+            or not all(isinstance(name, str) for name in value)):
+        raise TypeError(f"{what} must be a set of {kind} names, not {value!r}")
+    unknown = sorted(set(value) - known)
+    if unknown:
+        raise ValueError(f"{what}: no {kind} named {', '.join(map(repr, unknown))} "
+                         f"({kinds}: {', '.join(sorted(known))})")
+    return frozenset(value)
+
+
 def check_input_stages(input_stages):
     """``input_stages`` as a frozenset, checked against :data:`INPUT_STAGES`."""
-    if (not isinstance(input_stages, (set, frozenset, tuple, list))
-            or not all(isinstance(name, str) for name in input_stages)):
-        raise TypeError(f"input_stages must be a set of stage names, not {input_stages!r}")
-    unknown = sorted(set(input_stages) - INPUT_STAGES)
-    if unknown:
-        raise ValueError(f"input_stages: no stage named {', '.join(map(repr, unknown))} "
-                         f"(stages: {', '.join(sorted(INPUT_STAGES))})")
-    return frozenset(input_stages)
+    return _check_names(input_stages, INPUT_STAGES, "input_stages", "stage", "stages")
+
+
+def check_lane_lut_ram(lane_lut_ram):
+    """``lane_lut_ram`` as a frozenset, checked against :data:`LANE_MEMORIES`."""
+    return _check_names(lane_lut_ram, LANE_MEMORIES, "lane_lut_ram", "memory", "memories")
 
 
 def lowest_set_bit(vector):
@@ -294,6 +307,12 @@ class Core(wiring.Component):
         rounding, and a threshold before its comparison (default on; the ``product_stages``
         of :class:`NeuronUnit`, :class:`SynapseUnit` and :class:`WeightUpdateUnit`): 2, 1 and
         2 cycles more latency.
+    lane_lut_ram : set of str
+        Memories split by lane (names from :data:`LANE_MEMORIES`, default none) that are
+        built in LUT RAM (yosys's ``ram_style = "distributed"``) when ``lanes > 1``: each
+        lane's share is small then (``w_out`` and ``b``: ``n_out * ceil(n_rec / lanes)``
+        words, ``pre``: two banks of ``ceil(n_pre / lanes)``) but takes a whole block RAM.
+        At one lane they hold whole arrays and stay block RAM. (The iCE40 has no LUT RAM.)
 
     Members
     -------
@@ -312,13 +331,14 @@ class Core(wiring.Component):
     ------
     TypeError
         If ``cfg`` is not an :class:`eligo.config.Config`, ``lanes`` not an int, or
-        ``input_stages`` not a set, frozenset, tuple or list of strings.
+        ``input_stages`` or ``lane_lut_ram`` not a set, frozenset, tuple or list of strings.
     ValueError
-        If ``lanes`` is not in :data:`LANES`, or ``input_stages`` names a unit not in
-        :data:`INPUT_STAGES`.
+        If ``lanes`` is not in :data:`LANES`, ``input_stages`` names a unit not in
+        :data:`INPUT_STAGES` or ``lane_lut_ram`` a memory not in :data:`LANE_MEMORIES`.
     """
 
-    def __init__(self, cfg, lanes=1, input_stages=INPUT_STAGES, product_stages=True):
+    def __init__(self, cfg, lanes=1, input_stages=INPUT_STAGES, product_stages=True,
+                 lane_lut_ram=frozenset()):
         ensure_config(cfg)
         if not isinstance(lanes, int) or isinstance(lanes, bool):
             raise TypeError(f"lanes must be an int, not {lanes!r}")
@@ -327,6 +347,7 @@ class Core(wiring.Component):
                              f"not {lanes!r}")
         self._input_stages = check_input_stages(input_stages)
         self._product_stages = bool(product_stages)
+        self._lane_lut_ram = check_lane_lut_ram(lane_lut_ram)
         self._cfg = cfg
         self._lanes = lanes
         c = cfg
@@ -598,8 +619,12 @@ class Core(wiring.Component):
 
         def lane_memories(name, datas, reads=1, transparent=False):
             """One memory per lane: (write ports, read ports per read) of each lane."""
+            assert name in LANE_MEMORIES, name
+            attrs = ({"ram_style": "distributed"} if L > 1 and name in self._lane_lut_ram
+                     else None)
             per_lane = [memory(f"{name}_mem{lane}" if L > 1 else f"{name}_mem", mem_data,
-                               reads, transparent) for lane, mem_data in enumerate(datas)]
+                               reads, transparent, attrs)
+                        for lane, mem_data in enumerate(datas)]
             return tuple(list(ports) for ports in zip(*per_lane))
         # W skewed (lane (i + j) % L), so that synaptic integration adds a row group and the
         # row writes update a column group per cycle; ebar, eps and pre by columns (lane

@@ -454,9 +454,9 @@ class LinkTop(wiring.Component):
     cfg : eligo.config.Config
     clocks_per_bit : int
     fifo_depth, timeout : see :class:`UartLink`
-    lanes, input_stages, product_stages :
+    lanes, input_stages, product_stages, lane_lut_ram :
         The core's (:class:`~eligo.rtl.core.Core`; default all input stages, product stages
-        on).
+        on, no LUT RAM).
     """
 
     rx: In(1, init=1)
@@ -466,12 +466,12 @@ class LinkTop(wiring.Component):
     frame_errors: Out(8)
 
     def __init__(self, cfg, clocks_per_bit, *, fifo_depth=256, timeout=None, lanes=1,
-                 input_stages=None, product_stages=True):
+                 input_stages=None, product_stages=True, lane_lut_ram=frozenset()):
         from .core import INPUT_STAGES
         from .top import AxiCore
         self.link = UartLink(clocks_per_bit, fifo_depth=fifo_depth, timeout=timeout)
         self.core = AxiCore(cfg, lanes, INPUT_STAGES if input_stages is None else input_stages,
-                            product_stages)
+                            product_stages, lane_lut_ram)
         self.cfg = cfg
         super().__init__()
 

@@ -45,7 +45,7 @@ class AxiCore(wiring.Component):
     Parameters
     ----------
     cfg : eligo.config.Config
-    lanes, input_stages, product_stages :
+    lanes, input_stages, product_stages, lane_lut_ram :
         The core's (:class:`~eligo.rtl.core.Core`).
 
     Members
@@ -54,10 +54,11 @@ class AxiCore(wiring.Component):
         The wrapped core (its memories and registers, for simulator tests).
     """
 
-    def __init__(self, cfg, lanes=1, input_stages=INPUT_STAGES, product_stages=True):
+    def __init__(self, cfg, lanes=1, input_stages=INPUT_STAGES, product_stages=True,
+                 lane_lut_ram=frozenset()):
         ensure_config(cfg)
         self._cfg = cfg
-        self.core = Core(cfg, lanes, input_stages, product_stages)
+        self.core = Core(cfg, lanes, input_stages, product_stages, lane_lut_ram)
         self.axil = AxiLiteTarget(register_map(cfg).addr_width)
         members = {name: (In if flow == In else Out)(shape)
                    for name, flow, shape in self._axil_members()}

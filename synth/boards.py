@@ -36,6 +36,10 @@ class Board:
     input_stages: frozenset
     # The units' product stages (Core's product_stages): not on the UP5K (they do not fit).
     product_stages: bool
+    # Lane memories in LUT RAM above one lane (Core's lane_lut_ram): on the ECP5, where the
+    # per-lane w_out, b and pre took a block RAM each and `reckon` at 8 lanes (95 % of the
+    # block RAM) did not route; the UP5K has no LUT RAM.
+    lane_lut_ram: frozenset = frozenset()
 
     def make_platform(self):
         import importlib
@@ -47,7 +51,8 @@ BOARDS = {
     "icebreaker": Board("icebreaker", "ice40", "amaranth_boards.icebreaker:ICEBreakerPlatform",
                         12e6, 30e6, "iCEBreaker (iCE40 UP5K)", frozenset({"neuron"}), False),
     "ulx3s": Board("ulx3s", "ecp5", "amaranth_boards.ulx3s:ULX3S_85F_Platform",
-                   25e6, 75e6, "ULX3S (ECP5 LFE5U-85F)", INPUT_STAGES, True),
+                   25e6, 75e6, "ULX3S (ECP5 LFE5U-85F)", INPUT_STAGES, True,
+                   frozenset({"w_out", "b", "pre"})),
 }
 
 
@@ -158,7 +163,8 @@ class BoardTop(Elaboratable):
 
         m.submodules.top = top = LinkTop(self.cfg, self.clocks_per_bit, lanes=self.lanes,
                                          input_stages=board.input_stages,
-                                         product_stages=board.product_stages)
+                                         product_stages=board.product_stages,
+                                         lane_lut_ram=board.lane_lut_ram)
         # (amaranth 0.5: resources as raw ports, each behind an explicit buffer)
         uart_pins = [io_.name for io_ in platform.resources["uart", 0].ios]  # ULX3S: rts, dtr
         uart = platform.request("uart", 0, dir=dict.fromkeys(uart_pins, "-"))

@@ -352,6 +352,29 @@ def test_core_wrong_input_stages(stages, error, message):
         Core(CONFIGS["lif"], 1, stages)
 
 
+@pytest.mark.parametrize("memories,error,message", [
+    ("pre", TypeError, "lane_lut_ram must be a set of memory names, not 'pre'"),
+    ({"pre", "acc"}, ValueError,
+     "lane_lut_ram: no memory named 'acc' (memories: b, ebar, eps, input, pre, signal, w, "
+     "w_out, zout)")])
+def test_core_wrong_lane_lut_ram(memories, error, message):
+    with pytest.raises(error, match=f"^{re.escape(message)}$"):
+        Core(CONFIGS["lif"], 2, lane_lut_ram=memories)
+
+
+@pytest.mark.parametrize("lanes", [1, 2])
+def test_lane_lut_ram_marks_the_named_lane_memories_above_one_lane(lanes):
+    # yosys builds a memory with ram_style "distributed" in LUT RAM (the ECP5 board's
+    # w_out, b and pre); at one lane each holds a whole array and is left to yosys.
+    from amaranth.back import rtlil
+    text = rtlil.convert(Core(CONFIGS["lif"], lanes, lane_lut_ram={"w_out", "pre"}),
+                         emit_src=False)
+    styled = set(re.findall(r'attribute \\ram_style "distributed"\n(?:\s*attribute .*\n)*'
+                            r'\s*memory .* \\(\w+)', text))
+    names = [f"{m}_mem{k}" for m in ("w_out", "pre") for k in range(lanes)]
+    assert styled == (set(names) if lanes > 1 else set()), styled
+
+
 @pytest.mark.parametrize("name", ["mixed_alif", "stoch_both", "zfactored_stoch"])
 def test_core_verilog(name):
     text = verilog.convert(Core(CONFIGS[name]), emit_src=False)
