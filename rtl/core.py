@@ -27,8 +27,8 @@ from .synapse import AlifFactor, EligibilityUnit, SynapseUnit
 from .trace import ReadoutUnit, TraceUnit, readout_drive_width
 
 __all__ = ["EV_SPIKE", "EV_TARGET", "EV_END", "OUT_SPIKE", "OUT_READOUT", "OUT_END",
-           "PHASES", "LANES", "RANDOM_ROUNDS_PER_STAGE", "INPUT_STAGES", "LANE_MEMORIES", "check_input_stages",
-           "check_lane_lut_ram",
+           "PHASES", "LANES", "RANDOM_ROUNDS_PER_STAGE", "INPUT_STAGES", "LANE_MEMORIES",
+           "check_input_stages", "check_lane_lut_ram",
            "index_width", "event_layout", "output_layout", "neuron_state_layout", "Core"]
 
 # Event kinds (the `kind` field of event_layout).
