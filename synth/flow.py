@@ -78,6 +78,11 @@ def _run_many(jobs, cwd, out):
                              jobs))
 
 
+def _slowest(fmax):
+    """The lowest of ``{clock: Fmax}`` (the design's Fmax), None without a clock."""
+    return min(fmax.values()) if fmax else None
+
+
 def check_seeds(seed):
     """``seed`` (an int or a sequence of them) as a tuple of distinct seeds; ValueError
     naming what is wrong otherwise."""
@@ -251,7 +256,7 @@ def synthesize(cfg, preset, board, build_dir, *, clock_hz=None, seed=1, lanes=1,
 
     def speed(seed):  # placed seeds first, then the slowest clock's Fmax
         fits, _, fmax = per_seed[seed]
-        return (fits, min(fmax.values()) if fmax else 0.0)
+        return (fits, _slowest(fmax) or 0.0)
     seed = max(seeds, key=speed)  # (the first of equals)
     fits, util, fmax = per_seed[seed]
     if len(seeds) > 1:
@@ -259,7 +264,7 @@ def synthesize(cfg, preset, board, build_dir, *, clock_hz=None, seed=1, lanes=1,
             if (build_dir / named(f, seed)).exists():
                 shutil.copyfile(build_dir / named(f, seed), build_dir / f)
         out("   seeds: " + ", ".join(
-            f"{s}: " + (f"{min(per_seed[s][2].values()):.2f} MHz" if per_seed[s][2]
+            f"{s}: " + (f"{_slowest(per_seed[s][2]):.2f} MHz" if per_seed[s][2]
                         else "placed, no clock" if per_seed[s][0] else "does not fit")
             for s in seeds) + f"; kept {seed}")
     if fits:
@@ -280,11 +285,10 @@ def synthesize(cfg, preset, board, build_dir, *, clock_hz=None, seed=1, lanes=1,
         "preset": preset, "board": board, "lanes": lanes,
         "device": f"{platform.device}-{platform.package}",
         "family": b.family, "fits": fits, "seed": seed,
-        "seeds_fmax_mhz": {str(s): (min(f.values()) if f else None)
-                           for s, (_, _, f) in per_seed.items()},
+        "seeds_fmax_mhz": {str(s): _slowest(f) for s, (_, _, f) in per_seed.items()},
         "clock_mhz": round(top.clock_hz / 1e6, 3),
         "fmax_mhz": fmax,
-        "fmax_sync_mhz": min(fmax.values()) if fmax else None,
+        "fmax_sync_mhz": _slowest(fmax),
         "resources": resources,
         "yosys_cells": {k: v for k, v in cells.items() if not k.startswith("$")},
         "times_s": {k: round(v, 1) for k, v in times.items()},
