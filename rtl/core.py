@@ -204,15 +204,17 @@ class Core(wiring.Component):
     elaboration constants.
 
     Random source (stochastic rounding): :class:`~eligo.rtl.random.RandomSource` units (at one
-    lane four when ``rounding`` is stochastic, one when only ``update_rounding`` is; with
-    lanes, as many as the widest phase's lanes need: the sweep three per lane beyond the
-    first, the row writes one W word per lane and, factored, one E word per lane; 2 Threefry
-    rounds per stage, :data:`RANDOM_ROUNDS_PER_STAGE`) receive, in the cycle after an item is
-    issued (its memory-read stage, from registers), ``rand64(seed, site, t, row, col)``
-    requests for that item's sites at the golden model's ``(row, col)``, ``t`` the step
-    counter: neuron V, A, PSI ``(j, 0)``; trace PRE ``(0, i)`` / ZOUT ``(0, j)``; sweep G
-    ``(j, 0)``, EPS, E, EBAR ``(j, i)``; readout Y ``(k, 0)``; trigger L ``(j, 0)`` / LOUT
-    ``(k, 0)``; write_rec W ``(j, i)`` (and E ``(j, i)`` factored); write_out WOUT ``(k, j)``.
+    lane four when ``rounding`` is stochastic, one when only ``update_rounding`` is, five
+    with full traces when both are; with lanes, as many as the widest phase's lanes need:
+    the sweep three per lane beyond the first, the row writes one W word per lane (full
+    traces: beside the sweep's own, in the same phase) and, factored, one E word per lane; 2
+    Threefry rounds per stage, :data:`RANDOM_ROUNDS_PER_STAGE`) receive, in the cycle after an
+    item is issued (its memory-read stage, from registers), ``rand64(seed, site, t, row,
+    col)`` requests for that item's sites at the golden model's ``(row, col)``, ``t`` the
+    step counter: neuron V, A, PSI ``(j, 0)``; trace PRE ``(0, i)`` / ZOUT ``(0, j)``; sweep G
+    ``(j, 0)``, EPS, E, EBAR ``(j, i)`` and, full, W ``(j, i)`` (from sources of its own);
+    readout Y ``(k, 0)``; trigger L ``(j, 0)`` / LOUT ``(k, 0)``; factored write_rec W
+    ``(j, i)`` and E ``(j, i)``; write_out WOUT ``(k, j)``.
     A phase that rounds stochastically feeds its unit ``RandomSource.latency`` cycles after
     the memory-read stage (its memory data delayed as much), where the item meets its words:
     one item per cycle still, the phase's drain ``latency`` cycles longer.
@@ -264,22 +266,27 @@ class Core(wiring.Component):
     2. ``neuron``: :class:`NeuronUnit` over every neuron (latency 5).
     3. ``trace`` (learn only): :class:`TraceUnit` over ``pre`` (``alpha``, spikes ``x``,
        ``z_old``) then ``zout`` (``kappa``, spikes ``z``); the old ``pre`` is kept.
-    4. ``sweep`` (learn only, full traces): :class:`SynapseUnit` over every synapse (a group
-       of ``lanes`` columns per cycle), row ``G_j`` from :class:`AlifFactor`,
-       read-modify-write of ``eps`` and ``ebar`` (latency 6).
-    5. ``drive``: ``drive_k += w_out[k, j]`` for each spiking ``j`` and every ``k``.
-    6. ``readout``: :class:`ReadoutUnit` over every readout (``y``, ``err``).
-    7. ``signal`` (learn and a target): ``sig_j = sum_k F[j, k] * err_k``, reading ``w_out``
+    4. ``drive``: ``drive_k += w_out[k, j]`` for each spiking ``j`` and every ``k``.
+    5. ``readout``: :class:`ReadoutUnit` over every readout (``y``, ``err``).
+    6. ``signal`` (learn and a target): ``sig_j = sum_k F[j, k] * err_k``, reading ``w_out``
        (symmetric) or ``b`` (random) before any weight of the step is written, a row group
        of ``lanes`` rows per cycle (``ceil(n_rec / lanes) * n_out`` cycles).
-    8. ``trigger``: :class:`TriggerUnit` over recurrent rows then readout rows (``acc``,
+    7. ``trigger``: :class:`TriggerUnit` over recurrent rows then readout rows (``acc``,
        ``acc_out``, ``q``, row and write counts); a recurrent row's request adds the
        homeostatic term ``homeo_gain * (zout_j - homeo_target)`` to ``sig_j`` (``zout`` read
        beside ``sig``).
-    9. ``write_rec``: :class:`WeightUpdateUnit` over every synapse of each row with
-       ``q_j != 0``, a column group of ``lanes`` columns per cycle (``ceil(n_pre / lanes)``
-       cycles a row; the diagonal is never written), ``elig = ebar`` (factored: ``e_ji``
-       from an :class:`EligibilityUnit` first, 2 cycles more latency).
+    8. ``sweep`` (learn only, full traces; after the trigger, or after the readout in a step
+       without a target): :class:`SynapseUnit` over every synapse (a group of ``lanes``
+       columns per cycle), row ``G_j`` from :class:`AlifFactor`, read-modify-write of
+       ``eps`` and ``ebar`` (latency 6); in a step with a target, each new ``ebar`` of a row
+       with ``q_j != 0`` goes on as ``elig`` to a :class:`WeightUpdateUnit` and its weight
+       is written (the diagonal never): the recurrent row writes cost no cycles of their
+       own. None of the phases between the trace and the sweep reads ``pre``, ``psi``,
+       ``eps`` or ``ebar``, so the traces equal those of a sweep right after the trace.
+    9. ``write_rec`` (factored traces): :class:`WeightUpdateUnit` over every synapse of each
+       row with ``q_j != 0``, a column group of ``lanes`` columns per cycle
+       (``ceil(n_pre / lanes)`` cycles a row; the diagonal is never written), ``e_ji`` from
+       an :class:`EligibilityUnit` first (2 cycles more latency) as ``elig``.
     10. ``write_out``: the same over each readout row with ``q_k != 0``, ``elig = zout``, a
         group of ``lanes`` columns per cycle (``ceil(n_rec / lanes)`` cycles a row).
     11. ``output``: one transfer per spiking neuron (ascending), one per readout, the end
@@ -685,6 +692,9 @@ class Core(wiring.Component):
         q_wr, q_rd = memory("q_mem", MemoryData(shape=signed(q_width(c)), depth=n_rec + n_out,
                                                 init=[]), attrs={"ram_style": "block"})
         q_nonzero = Signal(n_rec + n_out)
+        # Full traces: the sweep runs after the trigger and, in a step with a target, writes
+        # the rows with q != 0 as it passes them (set when the sweep starts).
+        sweep_writes = Signal()
         x = Signal(n_in)
         mask = Signal(n_out)
         YSTAR = Array(Signal(signed(c.y_bits), name=f"ystar{k}") for k in range(n_out))
@@ -748,21 +758,26 @@ class Core(wiring.Component):
         # Phases that round stochastically therefore feed their unit from stage R, stage 1
         # delayed by ``latency`` cycles (memory data included), where each item meets them.
         stochastic = c.rounding == "stochastic"
+        # The recurrent row writes (full traces: within the sweep) draw random words.
+        # (factored: write_rec rounds e_ji with `rounding`; write_out shares its unit)
+        updates_draw = c.update_rounding == "stochastic" or (stochastic and not full)
+        rec_phase = "sweep" if full else "write_rec"  # the phase that writes W
         rand_phases = set()
         if stochastic:
             rand_phases |= {"neuron", "trace", "sweep", "readout", "trigger"}
-        if c.update_rounding == "stochastic" or (stochastic and not full):
-            # (factored: write_rec rounds e_ji with `rounding`; write_out shares its unit)
-            rand_phases |= {"write_rec", "write_out"}
+        if updates_draw:
+            rand_phases |= {rec_phase, "write_out"}
         n_rng = 4 if stochastic else (1 if rand_phases else 0)
         # The sweep's other lanes draw their EPS, E and EBAR words from 3 sources each.
         n_lane_rng = 3 * (L - 1) if stochastic and full else 0
-        # The row writes' lane l draws its W word from source l and (factored, stochastic)
-        # its E word from source L + l.
-        rec_rand_w = list(range(L)) if "write_rec" in rand_phases else []
+        # The row writes' lane l draws its W word from source w_base + l (full: after the
+        # sweep's own sources, which it draws from in the same cycle) and (factored,
+        # stochastic) its E word from source L + l.
+        w_base = n_rng + n_lane_rng if stochastic and full else 0
+        rec_rand_w = [w_base + lane for lane in range(L)] if updates_draw else []
         rec_rand_e = [L + lane for lane in range(L)] if stochastic and not full else []
         rngs = []
-        for k in range(max(n_rng + n_lane_rng, len(rec_rand_w) + len(rec_rand_e))):
+        for k in range(max(n_rng + n_lane_rng, w_base + len(rec_rand_w) + len(rec_rand_e))):
             rng = RandomSource(RANDOM_ROUNDS_PER_STAGE)
             m.submodules[f"rng{k}"] = rng
             m.d.comb += [rng.i.valid.eq(s1_valid), rng.i.payload.seed.eq(p["seed"]),
@@ -959,16 +974,24 @@ class Core(wiring.Component):
                           lane=lane_of(iss_a - n_pre), when=at_least(iss_a, n_pre))
                 with m.If(done):
                     m.d.sync += pre_bank.eq(~pre_bank)
-                    if full:
-                        start("sweep")
-                    else:
-                        m.d.sync += [r.eq(0) for r in DRV]
-                        start("drive", z_vec)
+                    m.d.sync += [r.eq(0) for r in DRV]
+                    start("drive", z_vec)
+
+            def start_sweep(writes):
+                m.d.sync += sweep_writes.eq(writes)
+                start("sweep")
 
             if full:
+                # After the trigger (or the readout, in a step without a target): every
+                # synapse's traces, and the weights of the rows with q != 0.
                 with m.State("sweep"):
                     grid_loop(n_rec, G)  # row j, column group g: columns g*L .. g*L+L-1
                     lane_read(ebar_rd, n, written=True)
+                    # W's column group of row j (lane k holds column g*L + (k - j) % L)
+                    base = row_major(group_of(iss_a), WS, times_const(iss_b, L))
+                    for lane, port in enumerate(w_rd):
+                        lane_read([port], base + lane_of(lane - iss_a), written=True)
+                    lane_read([q_rd], iss_a)
                     lane_read(pre_rd, bank(pre_bank, PS, iss_b))
                     lane_read(pre_old_rd, bank(~pre_bank, PS, iss_b))
                     lane_read([psi_rd], bank(psi_bank, n_rec, iss_a))
@@ -977,8 +1000,10 @@ class Core(wiring.Component):
                         lane_read(eps_rd, Mux(at_least(row, alif0), n - alif0 * G, 0),
                                   written=True, when=at_least(row, alif0))
                     with m.If(done):
-                        m.d.sync += [r.eq(0) for r in DRV]
-                        start("drive", z_vec)
+                        with m.If(sweep_writes):
+                            start("write_out", q_nonzero[n_rec:])
+                        with m.Else():
+                            start("output", z_vec)
 
             with m.State("drive"):
                 go = mask_loop(n_out)
@@ -992,6 +1017,9 @@ class Core(wiring.Component):
                 with m.If(done):
                     with m.If(learn & (mask != 0)):
                         start("signal")
+                    if full:
+                        with m.Elif(learn):
+                            start_sweep(0)
                     with m.Else():
                         start("output", z_vec)
 
@@ -1008,24 +1036,25 @@ class Core(wiring.Component):
                 lane_read(zout_rd, group_of(iss_a))
                 lane_read([acc_rd], iss_a, written=True, when=below(iss_a, n_rec))  # (rows only)
                 with m.If(done):
-                    start("write_rec", q_nonzero[:n_rec])
+                    if full:
+                        start_sweep(1)
+                    else:
+                        start("write_rec", q_nonzero[:n_rec])
 
-            with m.State("write_rec"):
-                go = mask_loop(G)  # row src, column group inner: columns inner * L + lane
-                base = row_major(group_of(src), WS, times_const(inner, L))
-                m.d.comb += [iss_valid.eq(go & ~issued), iss_a.eq(src), iss_b.eq(inner),
-                             iss_addr.eq(base)]
-                # Column inner * L + k is in W's lane (k + src) % L (weight_word).
-                for lane, port in enumerate(w_rd):
-                    lane_read([port], base + lane_of(lane - src), written=True)
-                lane_read([q_rd], src)
-                if full:
-                    lane_read(ebar_rd, row_major(src, G, inner))
-                else:
+            if not full:  # (full traces: the sweep writes the recurrent rows)
+                with m.State("write_rec"):
+                    go = mask_loop(G)  # row src, column group inner: columns inner * L + lane
+                    base = row_major(group_of(src), WS, times_const(inner, L))
+                    m.d.comb += [iss_valid.eq(go & ~issued), iss_a.eq(src), iss_b.eq(inner),
+                                 iss_addr.eq(base)]
+                    # Column inner * L + k is in W's lane (k + src) % L (weight_word).
+                    for lane, port in enumerate(w_rd):
+                        lane_read([port], base + lane_of(lane - src), written=True)
+                    lane_read([q_rd], src)
                     lane_read([psi_rd], bank(psi_bank, n_rec, src))
                     lane_read(pre_rd, bank(pre_bank, PS, inner))
-                with m.If(done):
-                    start("write_out", q_nonzero[n_rec:])
+                    with m.If(done):
+                        start("write_out", q_nonzero[n_rec:])
 
             with m.State("write_out"):
                 go = mask_loop(R)  # readout src, row group inner: columns inner * L + lane
@@ -1070,7 +1099,7 @@ class Core(wiring.Component):
         in_phase = Signal()
         ended, ended_phase = Signal(), Signal.like(phase)
         for k, name in enumerate(PHASES):
-            if name != "sweep" or full:
+            if name != ("write_rec" if full else "sweep"):  # (the phase this mode lacks)
                 with m.If(fsm.ongoing(name)):
                     m.d.comb += [phase.eq(k), in_phase.eq(1)]
         m.d.sync += [ended.eq(in_phase & phase_ends), ended_phase.eq(phase)]
@@ -1112,8 +1141,8 @@ class Core(wiring.Component):
                         rand_request(0, "L", ia, 0)
                     with m.Else():
                         rand_request(0, "LOUT", ia - n_rec, 0)
-            if "write_rec" in rand_phases:
-                with m.If(fsm.ongoing("write_rec")):
+            if updates_draw:
+                with m.If(fsm.ongoing(rec_phase)):
                     for lane, k in enumerate(rec_rand_w):
                         rand_request(k, "W", ia, times_const(ib, L) + lane)
                     for lane, k in enumerate(rec_rand_e):
@@ -1204,7 +1233,7 @@ class Core(wiring.Component):
             m.d.comb += [alf.psi_old.eq(psi_old)]
             if stochastic:
                 m.d.comb += alf.rand_g.eq(rand[0])
-            sa, _, saddr = tags(lane_syns[0], "syn", (ua, ub, uaddr))
+            sa, sb, saddr = tags(lane_syns[0], "syn", (ua, ub, uaddr))
             for lane, unit in enumerate(lane_syns):
                 req, res = unit.i.payload, unit.o.payload
                 m.d.comb += [
@@ -1228,9 +1257,9 @@ class Core(wiring.Component):
                         with m.If(at_least(sa, alif0)):
                             m.d.comb += [eps_wr[lane].addr.eq(saddr - alif0 * G),
                                          eps_wr[lane].data.eq(res.eps), eps_wr[lane].en.eq(1)]
-        # The row writes' items: row ua, column group ub; lane k's column ub * L + k is
-        # written unless it is past n_pre or the diagonal.
-        u_valid, ua, ub, uaddr = stage_of("write_rec")
+        # The recurrent row writes' items: row ua, column group ub; lane k's column ub * L + k
+        # is written unless it is past n_pre or the diagonal.
+        u_valid, ua, ub, uaddr = stage_of(rec_phase)
         rec_columns = [u_valid & lane_present(lane, ub, n_pre)
                        & (((ub << lane_bits) | lane) != n_in + ua) for lane in range(L)]
         if not full:
@@ -1337,29 +1366,37 @@ class Core(wiring.Component):
         # ub * L + k of row ua (its weight rotated out of W's skewed lanes, its result rotated
         # back); write_out: lane k on column ub * L + k of readout row ua (w_out and zout are
         # in that lane).
-        rec = ongoing("write_rec")
-        u_valid, ua, ub, uaddr = stage_of("write_rec")
-        w_cols = rotated([data_of("write_rec", port.data, f"w_data{k}")
+        rec = ongoing(rec_phase)
+        w_cols = rotated([data_of(rec_phase, port.data, f"w_data{k}")
                           for k, port in enumerate(w_rd)], ua)
         rand_w = [rand[k] for k in rec_rand_w] or [Const(0, 64)] * L
         rand_out = rand_w  # (write_out draws its WOUT words from the same sources)
         # The q of the row an item writes: memory data like the item's other words.
-        rec_q = out_q = data_of("write_rec", q_rd.data, "q_data")
+        rec_q = data_of(rec_phase, q_rd.data, "q_data")
+        out_q = data_of("write_out", q_rd.data, "q_data")
         if full:
-            rec_valid, rec_a, rec_b, rec_addr = rec_columns, ua, ub, uaddr
-            rec_elig = [data_of("write_rec", port.data, f"ebar_upd_data{k}")
-                        for k, port in enumerate(ebar_rd)]
+            # The sweep's new ebar reaches the update units, in a step with a target and for
+            # a row with q != 0, with the weights, q and W random words delayed alongside.
+            elig_latency = lane_syns[0].latency
+            row_written = sweep_writes & (rec_q != 0)
+            rec_valid = [unit.o.valid & delayed(column & row_written, elig_latency,
+                                                f"rec_column{k}")
+                         for k, (unit, column) in enumerate(zip(lane_syns, rec_columns))]
+            rec_a, rec_b = sa, sb
+            rec_addr = row_major(group_of(sa), WS, times_const(sb, L))
+            rec_elig = [unit.o.payload.ebar for unit in lane_syns]
         else:
             # Factored: e_ji reaches the update units from the eligibility units' outputs,
             # with the weights and W random words delayed alongside.
+            elig_latency = lane_eligs[0].latency
             rec_valid = [unit.o.valid for unit in lane_eligs]
             rec_a, rec_b, rec_addr = fa, fb, faddr
             rec_elig = [unit.o.payload.e for unit in lane_eligs]
-            e_latency = lane_eligs[0].latency
-            w_cols = [delayed(w, e_latency, f"w_data_f{k}") for k, w in enumerate(w_cols)]
-            rec_q = delayed(rec_q, e_latency, "rec_q_f")
-            if rec_rand_w:
-                rand_w = [delayed(r, e_latency, f"rand_w_f{k}") for k, r in enumerate(rand_w)]
+        w_cols = [delayed(w, elig_latency, f"w_data_f{k}") for k, w in enumerate(w_cols)]
+        rec_q = delayed(rec_q, elig_latency, "rec_q_f")
+        if rec_rand_w:
+            rand_w = [delayed(r, elig_latency, f"rand_w_f{k}") for k, r in enumerate(rand_w)]
+        u_valid, ua, ub, uaddr = stage_of("write_out")
         for lane, unit in enumerate(upds):
             req = unit.i.payload
             out_valid = u_valid & ongoing("write_out") & lane_present(lane, ub, n_rec)

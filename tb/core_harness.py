@@ -158,7 +158,8 @@ def ideal_cycles(cfg, n_inputs, n_spikes_old, n_spikes, learn, has_target, rows_
     item is a group of ``lanes`` rows of a source's column, the learning signal's a group of
     ``lanes`` rows of a readout, the sweep's and the row writes' a group of ``lanes`` columns
     of a row holding at least one synapse to write (the diagonal is never written); the other
-    phases' ideal stays one item per cycle."""
+    phases' ideal stays one item per cycle. With full traces the sweep writes the recurrent
+    rows as it passes them: ``write`` counts only the readout rows."""
     c = cfg
     learning, target = bool(learn), bool(learn and has_target)
     groups = -(-c.n_pre // lanes)
@@ -167,7 +168,9 @@ def ideal_cycles(cfg, n_inputs, n_spikes_old, n_spikes, learn, has_target, rows_
         column = c.n_in + j
         return min(lanes, c.n_pre - column // lanes * lanes) == 1
     row_groups = -(-c.n_rec // lanes)
-    writes = sum(groups - diagonal_alone(int(j)) for j in rows_rec) + n_rows_out * row_groups
+    writes_rec = (0 if c.trace_mode == "full"
+                  else sum(groups - diagonal_alone(int(j)) for j in rows_rec))
+    writes = writes_rec + n_rows_out * row_groups
     return {
         "syn": (n_inputs + n_spikes_old) * -(-c.n_rec // lanes), "neuron": c.n_rec,
         "trace": (c.n_pre + c.n_rec) * learning,

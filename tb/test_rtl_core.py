@@ -213,6 +213,7 @@ def test_core_cycles_per_phase(rounding, update_rounding, trace_mode, lanes, sta
         load_weights(ctx, core, (w_in, w_rec, w_out, b))
         # step 0: spikes on inputs 0 and 2; step 1: same, with a target on readout 0.
         await run_step(ctx, core, [(EV_SPIKE, 0, 0), (EV_SPIKE, 2, 0)], 1)
+        result["untargeted"] = await phase_cycles(ctx, core)
         z = [ctx.get(s) for s in core.z]
         await run_step(ctx, core, [(EV_SPIKE, 0, 0), (EV_SPIKE, 2, 0), (EV_TARGET, 0, 3000)],
                        1)
@@ -234,7 +235,7 @@ def test_core_cycles_per_phase(rounding, update_rounding, trace_mode, lanes, sta
     assert result["z"] == golden.state["z"][0].tolist()
     assert result["q_rows"] == np.count_nonzero(q) + np.count_nonzero(q_out)
     result.update(rows_rec=np.count_nonzero(q), rows_out=np.count_nonzero(q_out),
-                  last_diag=int(q[n_rec - 1] != 0))
+                  last_row=int(q[n_rec - 1] != 0))
     result["total"] = sum(result[p] for p in PHASES)
     active = 2 + sum(result["z_old"])
     spiking = sum(result["z"])
@@ -253,25 +254,39 @@ def test_core_cycles_per_phase(rounding, update_rounding, trace_mode, lanes, sta
         + s["neuron"] + r
     assert result["trace"] == n_pre + n_rec + 2 + 2 + s["trace"] + r
     groups = -(-n_pre // lanes)  # one column group per cycle
-    assert result["sweep"] == (0 if factored else n_rec * groups + 2 + s["synapse"] + r
-                               + SynapseUnit(cfg, product_stages).latency)
+    # The row writes' items (the diagonal is never written, and a bubble) and their drain:
+    # the update unit's latency after its input stage.
+    rows_rec, rows_out = result["rows_rec"], result["rows_out"]
+    assert rows_rec > 0 and rows_out > 0
+    diag_alone_last = result["last_row"] and (n_pre - 1) % lanes == 0
+    update_drain = WeightUpdateUnit(cfg, product_stages).latency + s["update"]
+    # Full traces: the sweep, after the trigger, also writes the rows with q != 0 (as the
+    # row writes' random words, it waits for u); when the last row is written, the drain
+    # lasts through the update unit (from the last written item: a cycle less when the last
+    # item is that row's diagonal alone).
+    assert result["sweep"] == (0 if factored else n_rec * groups + 2 + s["synapse"] + max(r, u)
+                               + SynapseUnit(cfg, product_stages).latency
+                               + result["last_row"] * (update_drain - diag_alone_last))
+    # Step 0, learning without a target: the sweep writes nothing (no update drain) and
+    # leads to the output; no signal, trigger or row writes.
+    untargeted = result["untargeted"]
+    assert untargeted["sweep"] == (0 if factored else n_rec * groups + 2 + s["synapse"]
+                                   + max(r, u) + SynapseUnit(cfg, product_stages).latency)
+    assert [untargeted[p] for p in ("signal", "trigger", "write_rec", "write_out")] == [0] * 4
+    assert untargeted["trace"] > 0 and untargeted["output"] > 0
     assert result["drive"] == spiking * (n_out + 1) + 3
     assert result["readout"] == n_out + 2 + 2 + s["readout"] + r
     row_groups = -(-n_rec // lanes)  # one row group per cycle
     assert result["signal"] == row_groups * n_out + 2
     assert result["trigger"] == n_rec + n_out + 4 + 2 + 2 + r  # + stages H, H2 before the unit
-    # trigger = 1: every recurrent row with a nonzero signal is written (a column group per
-    # cycle; the diagonal a bubble, which ends the phase a cycle early when it is the last
-    # row's last group alone), every readout row too (a row group of its columns per cycle);
-    # the drain is the update unit's latency + 2.
-    rows_rec, rows_out = result["rows_rec"], result["rows_out"]
-    assert rows_rec > 0 and rows_out > 0
-    diag_alone_last = result["last_diag"] and (n_pre - 1) % lanes == 0
-    drain = WeightUpdateUnit(cfg, product_stages).latency + 2 + s["update"] + u
-    assert result["write_rec"] == (rows_rec * (groups + 1) + drain
-                                   - diag_alone_last
-                                   + (EligibilityUnit.STAGES + s["eligibility"] if factored
-                                      else 0))
+    # trigger = 1: every recurrent row with a nonzero signal is written (factored, in
+    # write_rec: a column group per cycle; the diagonal a bubble, which ends the phase a
+    # cycle early when it is the last row's last group alone), every readout row too (a row
+    # group of its columns per cycle); the drain is the update unit's latency + 2.
+    drain = update_drain + 2 + u
+    assert result["write_rec"] == (rows_rec * (groups + 1) + drain - diag_alone_last
+                                   + EligibilityUnit.STAGES + s["eligibility"] if factored
+                                   else 0)
     assert result["write_out"] == rows_out * (row_groups + 1) + drain
     assert result["output"] == 2 * spiking + n_out + 2
 
@@ -315,19 +330,25 @@ def test_core_wrong_config():
 @pytest.mark.parametrize("n_in,n_rec,lanes", [(4, 6, 1), (4, 6, 4), (3, 6, 4), (5, 6, 2),
                                               (4, 6, 8)])
 def test_ideal_write_items(n_in, n_rec, lanes):
-    """The ideal row-write count: at one lane the weight writes (the diagonal skipped), with
-    lanes the column groups of each written recurrent row holding a synapse other than the
-    diagonal (n_in 3 and 5 put the last row's diagonal alone in the last group), by
-    enumeration, and the row groups of each readout row."""
-    cfg = Config(n_in=n_in, n_rec=n_rec)
+    """The ideal row-write count, factored: at one lane the weight writes (the diagonal
+    skipped), with lanes the column groups of each written recurrent row holding a synapse
+    other than the diagonal (n_in 3 and 5 put the last row's diagonal alone in the last
+    group), by enumeration, and the row groups of each readout row. Full traces: the
+    readout rows only (the sweep, whose ideal is every column group of every row, writes
+    the recurrent rows)."""
+    cfg = Config(n_in=n_in, n_rec=n_rec, trace_mode="factored")
     rows_rec, n_rows_out = [0, 2, n_rec - 1], 2
-    ideal = ideal_cycles(cfg, 0, 0, 0, True, True, rows_rec, n_rows_out, lanes)["write"]
+    ideal = ideal_cycles(cfg, 0, 0, 0, True, True, rows_rec, n_rows_out, lanes)
     n_pre = cfg.n_pre
     groups = [range(g, min(g + lanes, n_pre)) for g in range(0, n_pre, lanes)]
     items = sum(any(i != n_in + j for i in group) for j in rows_rec for group in groups)
-    assert ideal == items + n_rows_out * -(-n_rec // lanes)
+    readout_items = n_rows_out * -(-n_rec // lanes)
+    assert ideal["write"] == items + readout_items and ideal["sweep"] == 0
     if lanes == 1:
-        assert ideal == len(rows_rec) * (n_pre - 1) + n_rows_out * n_rec
+        assert ideal["write"] == len(rows_rec) * (n_pre - 1) + n_rows_out * n_rec
+    full = ideal_cycles(Config(n_in=n_in, n_rec=n_rec, trace_mode="full"), 0, 0, 0, True,
+                        True, rows_rec, n_rows_out, lanes)
+    assert full["write"] == readout_items and full["sweep"] == n_rec * len(groups)
 
 
 @pytest.mark.parametrize("lanes,error,message", [
