@@ -1367,6 +1367,7 @@ class Core(wiring.Component):
         # back); write_out: lane k on column ub * L + k of readout row ua (w_out and zout are
         # in that lane).
         rec = ongoing(rec_phase)
+        u_valid, ua, ub, uaddr = stage_of(rec_phase)
         w_cols = rotated([data_of(rec_phase, port.data, f"w_data{k}")
                           for k, port in enumerate(w_rd)], ua)
         rand_w = [rand[k] for k in rec_rand_w] or [Const(0, 64)] * L

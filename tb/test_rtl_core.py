@@ -131,7 +131,8 @@ def make_plan(cfg, name):
 # and not (partial last column group), stochastic (each lane's own random words), a lane
 # count beyond half of n_pre (lanes empty in the last group), factored (no sweep).
 LANE_RUNS = [("mixed_alif", 2), ("stoch_both", 4), ("narrow", 8), ("stoch_narrow", 2),
-             ("zfactored_stoch", 4), ("zhomeo", 4), ("zhomeo_narrow", 2)]
+             ("zfactored_stoch", 4), ("zhomeo", 4), ("zhomeo_narrow", 2),
+             ("stoch_update", 4)]  # (the ULX3S's roundings: the sweep waits, the trigger not)
 
 
 @pytest.mark.parametrize("name", ["zhomeo", "zhomeo_narrow"])
