@@ -768,8 +768,8 @@ class Core(wiring.Component):
         rand_phases = set()
         if stochastic:
             rand_phases |= {"neuron", "trace", "sweep", "readout", "trigger"}
-        if updates_draw:
-            rand_phases |= {rec_phase, "write_out"}
+        if updates_draw:  # (full traces: the sweep's results wait for the W words instead)
+            rand_phases |= {"write_out"} if full else {"write_rec", "write_out"}
         n_rng = 4 if stochastic else (1 if rand_phases else 0)
         # The sweep's other lanes draw their EPS, E and EBAR words from 3 sources each.
         n_lane_rng = 3 * (L - 1) if stochastic and full else 0
@@ -1391,14 +1391,23 @@ class Core(wiring.Component):
         if full:
             # The sweep's new ebar reaches the update units, in a step with a target and for
             # a row with q != 0, with the weights, q and W random words delayed alongside.
+            # The W words arrive `extra` cycles after the item's read stage; where the sweep
+            # draws none itself (it is fed from that stage), its results wait for them rather
+            # than delaying all of its inputs.
             elig_latency = lane_syns[0].latency
+            results_at = (extra if "sweep" in rand_phases else 0) + elig_latency
+            wait = max(0, extra - results_at) if rec_rand_w else 0
             row_written = sweep_writes & (rec_q != 0)
-            rec_valid = [unit.o.valid & delayed(column & row_written, elig_latency,
-                                                f"rec_column{k}")
+            delayed(lane_syns[0].o.valid & delayed(row_written, elig_latency, "rec_row"), wait,
+                    "rec_wait_valid")  # (busy while a written row's results wait)
+            rec_valid = [delayed(unit.o.valid & delayed(column & row_written, elig_latency,
+                                                        f"rec_column{k}"), wait, f"rec_wait{k}")
                          for k, (unit, column) in enumerate(zip(lane_syns, rec_columns))]
-            rec_a, rec_b = sa, sb
-            rec_addr = row_major(group_of(sa), WS, times_const(sb, L))
-            rec_elig = [unit.o.payload.ebar for unit in lane_syns]
+            rec_a, rec_b = delayed(sa, wait, "rec_wait_a"), delayed(sb, wait, "rec_wait_b")
+            rec_addr = row_major(group_of(rec_a), WS, times_const(rec_b, L))
+            rec_elig = [delayed(unit.o.payload.ebar, wait, f"rec_wait_ebar{k}")
+                        for k, unit in enumerate(lane_syns)]
+            data_delay, rand_delay = elig_latency + wait, results_at + wait - extra
         else:
             # Factored: e_ji reaches the update units from the eligibility units' outputs,
             # with the weights and W random words delayed alongside.
@@ -1406,10 +1415,11 @@ class Core(wiring.Component):
             rec_valid = [unit.o.valid for unit in lane_eligs]
             rec_a, rec_b, rec_addr = fa, fb, faddr
             rec_elig = [unit.o.payload.e for unit in lane_eligs]
-        w_cols = [delayed(w, elig_latency, f"w_data_f{k}") for k, w in enumerate(w_cols)]
-        rec_q = delayed(rec_q, elig_latency, "rec_q_f")
+            data_delay = rand_delay = elig_latency
+        w_cols = [delayed(w, data_delay, f"w_data_f{k}") for k, w in enumerate(w_cols)]
+        rec_q = delayed(rec_q, data_delay, "rec_q_f")
         if rec_rand_w:
-            rand_w = [delayed(r, elig_latency, f"rand_w_f{k}") for k, r in enumerate(rand_w)]
+            rand_w = [delayed(r, rand_delay, f"rand_w_f{k}") for k, r in enumerate(rand_w)]
         u_valid, ua, ub, uaddr = stage_of("write_out")
         for lane, unit in enumerate(upds):
             req = unit.i.payload

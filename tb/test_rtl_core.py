@@ -261,18 +261,20 @@ def test_core_cycles_per_phase(rounding, update_rounding, trace_mode, lanes, sta
     assert rows_rec > 0 and rows_out > 0
     diag_alone_last = result["last_row"] and (n_pre - 1) % lanes == 0
     update_drain = WeightUpdateUnit(cfg, product_stages).latency + s["update"]
-    # Full traces: the sweep, after the trigger, also writes the rows with q != 0 (as the
-    # row writes' random words, it waits for u); when the last row is written, the drain
-    # lasts through the update unit (from the last written item: a cycle less when the last
-    # item is that row's diagonal alone).
-    assert result["sweep"] == (0 if factored else n_rec * groups + 2 + s["synapse"] + max(r, u)
-                               + SynapseUnit(cfg, product_stages).latency
-                               + result["last_row"] * (update_drain - diag_alone_last))
+    # Full traces: the sweep, after the trigger, also writes the rows with q != 0; when the
+    # last row is written, the drain lasts through the update unit (from the last written
+    # item: a cycle less when the last item is that row's diagonal alone), after the sweep
+    # unit's results have waited for the W random words, which arrive u cycles after the
+    # read stage.
+    sweep_results = r + s["synapse"] + (0 if factored
+                                        else SynapseUnit(cfg, product_stages).latency)
+    wait = max(0, u - sweep_results)
+    assert result["sweep"] == (0 if factored else n_rec * groups + 2 + sweep_results
+                               + result["last_row"] * (wait + update_drain - diag_alone_last))
     # Step 0, learning without a target: the sweep writes nothing (no update drain) and
     # leads to the output; no signal, trigger or row writes.
     untargeted = result["untargeted"]
-    assert untargeted["sweep"] == (0 if factored else n_rec * groups + 2 + s["synapse"]
-                                   + max(r, u) + SynapseUnit(cfg, product_stages).latency)
+    assert untargeted["sweep"] == (0 if factored else n_rec * groups + 2 + sweep_results)
     assert [untargeted[p] for p in ("signal", "trigger", "write_rec", "write_out")] == [0] * 4
     assert untargeted["trace"] > 0 and untargeted["output"] > 0
     row_groups = -(-n_rec // lanes)  # one row group per cycle
