@@ -284,8 +284,10 @@ class Core(wiring.Component):
        ``eps`` and ``ebar`` (latency 6); in a step with a target, each new ``ebar`` of a row
        with ``q_j != 0`` goes on as ``elig`` to a :class:`WeightUpdateUnit` and its weight
        is written (the diagonal never): the recurrent row writes cost no cycles of their
-       own. None of the phases between the trace and the sweep reads ``pre``, ``psi``,
-       ``eps`` or ``ebar``, so the traces equal those of a sweep right after the trace.
+       own. (Where the sweep draws no random words itself, its results wait for the W
+       words, which arrive ``RandomSource.latency`` cycles after the read stage.) None of
+       the phases between the trace and the sweep reads ``pre``, ``psi``, ``eps`` or
+       ``ebar``, so the traces equal those of a sweep right after the trace.
     9. ``write_rec`` (factored traces): :class:`WeightUpdateUnit` over every synapse of each
        row with ``q_j != 0``, a column group of ``lanes`` columns per cycle
        (``ceil(n_pre / lanes)`` cycles a row; the diagonal is never written), ``e_ji`` from
