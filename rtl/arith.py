@@ -7,7 +7,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 __all__ = ["ROUND_MODES", "RoundShift", "Saturate", "at_least", "at_most", "below", "within",
-           "times_const", "times_small", "row_major", "tree_sum"]
+           "times_const", "times_small", "row_major"]
 
 #: The rounding modes of spec 1.1, in the order of ``eligo.model.kernels.ROUND_MODES``.
 ROUND_MODES = ("zero", "floor", "stochastic")
@@ -67,18 +67,6 @@ def row_major(row, stride, col):
 # Synthesis maps a comparison with a constant to a carry chain of the value's full width
 # (yosys simplifies only a few constants): the helpers below compare only the bits the
 # constant needs and test the bits above it with a reduction.
-
-def tree_sum(values):
-    """The exact sum of ``values`` (one or more), added in pairs: ``ceil(log2(n))`` adders
-    deep rather than a chain of ``n - 1``."""
-    values = [Value.cast(v) for v in values]
-    if not values:
-        raise ValueError("tree_sum needs at least one value")
-    while len(values) > 1:
-        pairs = [a + b for a, b in zip(values[0::2], values[1::2])]
-        values = pairs + values[len(pairs) * 2:]
-    return values[0]
-
 
 def at_most(value, bound):
     """``value <= bound`` for a value and an integer constant ``bound``, as a comparison of

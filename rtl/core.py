@@ -17,7 +17,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..config import ensure_config
 from ..model.names import COUNTER_NAMES
-from .arith import at_least, at_most, below, row_major, times_const, tree_sum, within
+from .arith import at_least, at_most, below, row_major, times_const, within
 from .host import bus_signature
 from .learn import TriggerUnit, WeightUpdateUnit, q_width, signal_width, trigger_sum_width
 from .neuron import NeuronUnit, ref_width, synaptic_input_width
@@ -185,8 +185,7 @@ class Core(wiring.Component):
     """One eligo core: docs/spec.md 3 (phases 1-5) per end-of-step event.
 
     Lanes: synaptic integration adds ``lanes`` rows of a source's column per cycle, the
-    learning signal sums ``lanes`` rows per cycle, the readout drive adds the spiking rows
-    among ``lanes`` rows of a readout per cycle, and the per-synapse trace sweep and both
+    learning signal sums ``lanes`` rows per cycle, and the per-synapse trace sweep and both
     row-write phases process ``lanes`` columns of a row per cycle, with one
     :class:`SynapseUnit` per lane (the sweep's, or the factored row writes' ``e_ji``), one
     :class:`WeightUpdateUnit` per lane, and one random source per random word a lane needs.
@@ -194,8 +193,8 @@ class Core(wiring.Component):
     group of a column and a column group of a row each lie in distinct lanes, met through
     rotations; ``ebar``, ``eps`` and ``pre`` are split by columns (lane ``i % lanes``); the
     synaptic inputs, ``w_out``, ``b``, ``zout`` and the learning signal by recurrent neuron
-    (lane ``j % lanes``). The neuron, trace, readout, trigger and output phases process one
-    item per cycle (their lanes are future work).
+    (lane ``j % lanes``). The neuron, trace, drive, readout, trigger and output phases process
+    one item per cycle (their lanes are future work).
 
     Scope: both trace modes; every ``rounding`` and ``update_rounding`` (zero, floor,
     stochastic); both feedback modes, LIF and ALIF neurons, refractoriness, both reset modes,
@@ -267,9 +266,7 @@ class Core(wiring.Component):
     2. ``neuron``: :class:`NeuronUnit` over every neuron (latency 5).
     3. ``trace`` (learn only): :class:`TraceUnit` over ``pre`` (``alpha``, spikes ``x``,
        ``z_old``) then ``zout`` (``kappa``, spikes ``z``); the old ``pre`` is kept.
-    4. ``drive``: ``drive_k += w_out[k, j]`` for each spiking ``j`` and every ``k`` (a cycle
-       per spike and readout at one lane; with lanes, a cycle per readout and row group,
-       whose spiking rows' weights are summed at once: ``n_out * ceil(n_rec / lanes)``).
+    4. ``drive``: ``drive_k += w_out[k, j]`` for each spiking ``j`` and every ``k``.
     5. ``readout``: :class:`ReadoutUnit` over every readout (``y``, ``err``).
     6. ``signal`` (learn and a target): ``sig_j = sum_k F[j, k] * err_k``, reading ``w_out``
        (symmetric) or ``b`` (random) before any weight of the step is written, a row group
@@ -1011,13 +1008,9 @@ class Core(wiring.Component):
                             start("output", z_vec)
 
             with m.State("drive"):
-                if L > 1:  # readout k, row group r: the group's spiking rows at once
-                    grid_loop(n_out, R)
-                    lane_read(w_out_rd, row_major(iss_a, R, iss_b))
-                else:  # readout k for each spiking j
-                    go = mask_loop(n_out)
-                    m.d.comb += [iss_valid.eq(go & ~issued), iss_a.eq(inner), iss_b.eq(src)]
-                    lane_read(w_out_rd, row_major(inner, R, group_of(src)))
+                go = mask_loop(n_out)
+                m.d.comb += [iss_valid.eq(go & ~issued), iss_a.eq(inner), iss_b.eq(src)]
+                lane_read(w_out_rd, row_major(inner, R, group_of(src)))
                 with m.If(done):
                     start("readout")
 
@@ -1290,16 +1283,10 @@ class Core(wiring.Component):
             sat_count("sat_e", unit.o.valid, unit.o.payload.sat_e)
             sat_count("sat_ebar", unit.o.valid, unit.o.payload.sat_ebar)
 
-        # drive: drive_k += w_out[k, j] for each spiking j; with lanes, the sum of a row
-        # group's spiking rows' weights (lane l holds row r * L + l) per cycle
-        if L > 1:
-            group_z = Cat(z_vec, Const(0, R * L - n_rec)).word_select(s1_b, L)
-            drive_add = tree_sum([Mux(group_z[lane], port.data, 0)
-                                  for lane, port in enumerate(w_out_rd)])
-        else:
-            drive_add = w_out_rd[0].data
+        # drive: drive_k += w_out[k, j] for each spiking j
         with m.If(s1_valid & ongoing("drive")):
-            m.d.sync += DRV[s1_a].eq(DRV[s1_a] + drive_add)
+            m.d.sync += DRV[s1_a].eq(DRV[s1_a] + lane_data("drive", w_out_rd, lane_of(s1_b),
+                                                           "w_out_drive"))
 
         # readout
         req = rou.i.payload

@@ -155,13 +155,11 @@ def ideal_cycles(cfg, n_inputs, n_spikes_old, n_spikes, learn, has_target, rows_
     activity asks for (active source x neuron, neuron, trace, synapse, spike x readout, ...),
     no pipeline fill or drain. ``rows_rec`` are the recurrent rows the step writes (indices),
     ``n_rows_out`` the number of readout rows. With ``lanes``, the synaptic integration's
-    item is a group of ``lanes`` rows of a source's column, the learning signal's and the
-    readout drive's a group of ``lanes`` rows of a readout (the drive visits every group of
-    every readout, adding its spiking rows at once), the sweep's and the row writes' a group
-    of ``lanes`` columns of a row holding at least one synapse to write (the diagonal is
-    never written); the other phases' ideal stays one item per cycle. With full traces the
-    sweep writes the recurrent rows as it passes them: ``write`` counts only the readout
-    rows."""
+    item is a group of ``lanes`` rows of a source's column, the learning signal's a group of
+    ``lanes`` rows of a readout, the sweep's and the row writes' a group of ``lanes`` columns
+    of a row holding at least one synapse to write (the diagonal is never written); the other
+    phases' ideal stays one item per cycle. With full traces the sweep writes the recurrent
+    rows as it passes them: ``write`` counts only the readout rows."""
     c = cfg
     learning, target = bool(learn), bool(learn and has_target)
     groups = -(-c.n_pre // lanes)
@@ -177,8 +175,7 @@ def ideal_cycles(cfg, n_inputs, n_spikes_old, n_spikes, learn, has_target, rows_
         "syn": (n_inputs + n_spikes_old) * -(-c.n_rec // lanes), "neuron": c.n_rec,
         "trace": (c.n_pre + c.n_rec) * learning,
         "sweep": c.n_rec * -(-c.n_pre // lanes) * (learning and c.trace_mode == "full"),
-        "drive": n_spikes * c.n_out if lanes == 1 else c.n_out * row_groups,
-        "readout": c.n_out,
+        "drive": n_spikes * c.n_out, "readout": c.n_out,
         "signal": row_groups * c.n_out * target, "trigger": (c.n_rec + c.n_out) * target,
         "write": writes, "output": n_spikes + c.n_out + 1}
 

@@ -19,7 +19,7 @@ from amaranth.hdl import Module, Signal, signed, unsigned
 
 from eligo.model import kernels
 from eligo.rtl.arith import (ROUND_MODES, RoundShift, Saturate, at_least, at_most, below,
-                              row_major, times_const, times_small, tree_sum, within)
+                              row_major, times_const, times_small, within)
 from eligo.rtl.random import (ROUNDS_PER_STAGE, RandomSource, Threefry2x32, rand64_layout,
                               stream_get, stream_put, threefry_layout)
 from eligo.rtl.stream_util import hold_monitor, run_simulation
@@ -537,36 +537,6 @@ def test_row_major_exhaustive_small():
     run_simulation(m, testbench)
     with pytest.raises(ValueError, match="stride must be a positive integer, not 0"):
         row_major(row, 0, Signal(2))
-
-
-def test_tree_sum_random():
-    # 1 to 9 values of mixed signedness and widths, random values: the exact sum.
-    rng = random.Random(SEED)
-    m = Module()
-    cases = []
-    for n in range(1, 10):
-        values = [Signal(signed(rng.randint(1, 8)) if rng.random() < 0.5
-                         else unsigned(rng.randint(1, 8)), name=f"v{n}_{k}") for k in range(n)]
-        out = Signal(signed(14), name=f"sum{n}")
-        m.d.comb += out.eq(tree_sum(values))
-        cases.append((values, out))
-
-    async def testbench(ctx):
-        for _ in range(200):
-            for values, out in cases:
-                want = 0
-                for v in values:
-                    shape = v.shape()
-                    lo, hi = ((-(1 << (shape.width - 1)), (1 << (shape.width - 1)) - 1)
-                              if shape.signed else (0, (1 << shape.width) - 1))
-                    value = rng.randint(lo, hi)
-                    ctx.set(v, value)
-                    want += value
-                assert ctx.get(out) == want, (len(values), want)
-
-    run_simulation(m, testbench)
-    with pytest.raises(ValueError, match="tree_sum needs at least one value"):
-        tree_sum([])
 
 
 def test_times_small_exhaustive_small():

@@ -277,12 +277,9 @@ def test_core_cycles_per_phase(rounding, update_rounding, trace_mode, lanes, sta
     assert untargeted["sweep"] == (0 if factored else n_rec * groups + 2 + sweep_results)
     assert [untargeted[p] for p in ("signal", "trigger", "write_rec", "write_out")] == [0] * 4
     assert untargeted["trace"] > 0 and untargeted["output"] > 0
-    row_groups = -(-n_rec // lanes)  # one row group per cycle
-    # drive: at one lane a readout per cycle for each spiking neuron (a mask phase); with
-    # lanes every (readout, row group), a group's spiking rows at once
-    assert result["drive"] == (spiking * (n_out + 1) + 3 if lanes == 1
-                               else n_out * row_groups + 2)
+    assert result["drive"] == spiking * (n_out + 1) + 3
     assert result["readout"] == n_out + 2 + 2 + s["readout"] + r
+    row_groups = -(-n_rec // lanes)  # one row group per cycle
     assert result["signal"] == row_groups * n_out + 2
     assert result["trigger"] == n_rec + n_out + 4 + 2 + 2 + r  # + stages H, H2 before the unit
     # trigger = 1: every recurrent row with a nonzero signal is written (factored, in
