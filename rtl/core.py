@@ -559,6 +559,11 @@ class Core(wiring.Component):
             table = Array(values)
             return [table[lane_of(shift + k)] for k in range(L)]
 
+        def w_group_address(row, group):
+            """W's address of row ``row``'s column group ``group`` (columns group * L ..
+            group * L + L - 1): lane k holds column group * L + (k - row) % L there."""
+            return row_major(group_of(row), WS, times_const(group, L))
+
         # -- units, runtime parameters fixed from the configuration ---------------------------
         m.submodules.neuron = neu = NeuronUnit(c, self._product_stages)
         m.submodules.trace = tru = TraceUnit(c)
@@ -831,6 +836,12 @@ class Core(wiring.Component):
                     en = en if lane is None else en & (lane == k)
                 m.d.comb += [port.addr.eq(address), port.en.eq(en)]
 
+        def read_w_group(row, base):
+            """Read a column group of row ``row`` of W, at ``base`` (:func:`w_group_address`),
+            one column per lane, in a phase that also writes W."""
+            for lane, port in enumerate(w_rd):
+                lane_read([port], base + lane_of(lane - row), written=True)
+
         def lane_data(phase, ports, lane, name):
             """The read data of lane ``lane`` (a value) at the stage feeding ``phase``."""
             datas = [data_of(phase, port.data, f"{name}{k}") for k, port in enumerate(ports)]
@@ -989,10 +1000,7 @@ class Core(wiring.Component):
                 with m.State("sweep"):
                     grid_loop(n_rec, G)  # row j, column group g: columns g*L .. g*L+L-1
                     lane_read(ebar_rd, n, written=True)
-                    # W's column group of row j (lane k holds column g*L + (k - j) % L)
-                    base = row_major(group_of(iss_a), WS, times_const(iss_b, L))
-                    for lane, port in enumerate(w_rd):
-                        lane_read([port], base + lane_of(lane - iss_a), written=True)
+                    read_w_group(iss_a, w_group_address(iss_a, iss_b))
                     lane_read([q_rd], iss_a)
                     lane_read(pre_rd, bank(pre_bank, PS, iss_b))
                     lane_read(pre_old_rd, bank(~pre_bank, PS, iss_b))
@@ -1046,12 +1054,10 @@ class Core(wiring.Component):
             if not full:  # (full traces: the sweep writes the recurrent rows)
                 with m.State("write_rec"):
                     go = mask_loop(G)  # row src, column group inner: columns inner * L + lane
-                    base = row_major(group_of(src), WS, times_const(inner, L))
+                    base = w_group_address(src, inner)
                     m.d.comb += [iss_valid.eq(go & ~issued), iss_a.eq(src), iss_b.eq(inner),
                                  iss_addr.eq(base)]
-                    # Column inner * L + k is in W's lane (k + src) % L (weight_word).
-                    for lane, port in enumerate(w_rd):
-                        lane_read([port], base + lane_of(lane - src), written=True)
+                    read_w_group(src, base)
                     lane_read([q_rd], src)
                     lane_read([psi_rd], bank(psi_bank, n_rec, src))
                     lane_read(pre_rd, bank(pre_bank, PS, inner))
@@ -1259,11 +1265,12 @@ class Core(wiring.Component):
                         with m.If(at_least(sa, alif0)):
                             m.d.comb += [eps_wr[lane].addr.eq(saddr - alif0 * G),
                                          eps_wr[lane].data.eq(res.eps), eps_wr[lane].en.eq(1)]
-        # The recurrent row writes' items: row ua, column group ub; lane k's column ub * L + k
-        # is written unless it is past n_pre or the diagonal.
-        u_valid, ua, ub, uaddr = stage_of(rec_phase)
-        rec_columns = [u_valid & lane_present(lane, ub, n_pre)
-                       & (((ub << lane_bits) | lane) != n_in + ua) for lane in range(L)]
+        # The recurrent row writes' items (their own names: the trigger below rebinds ua):
+        # row rw_row, column group rw_group; lane k's column rw_group * L + k is written
+        # unless it is past n_pre or the diagonal.
+        rw_valid, rw_row, rw_group, rw_addr = stage_of(rec_phase)
+        rec_columns = [rw_valid & lane_present(lane, rw_group, n_pre)
+                       & (((rw_group << lane_bits) | lane) != n_in + rw_row) for lane in range(L)]
         if not full:
             for lane, unit in enumerate(lane_eligs):
                 req = unit.i.payload
@@ -1277,7 +1284,7 @@ class Core(wiring.Component):
                 if lane:  # (lane 0's valid is delayed by tags below; it may idle alone)
                     delayed(unit.i.valid, unit.latency, f"elig{lane}_valid")
                 sat_count("sat_e", unit.o.valid, unit.o.payload.sat_e)
-            fa, fb, faddr = tags(lane_eligs[0], "elig", (ua, ub, uaddr))
+            fa, fb, faddr = tags(lane_eligs[0], "elig", (rw_row, rw_group, rw_addr))
         for unit in lane_syns:
             sat_count("sat_eps", unit.o.valid, unit.o.payload.sat_eps)
             sat_count("sat_e", unit.o.valid, unit.o.payload.sat_e)
@@ -1369,9 +1376,8 @@ class Core(wiring.Component):
         # back); write_out: lane k on column ub * L + k of readout row ua (w_out and zout are
         # in that lane).
         rec = ongoing(rec_phase)
-        u_valid, ua, ub, uaddr = stage_of(rec_phase)
         w_cols = rotated([data_of(rec_phase, port.data, f"w_data{k}")
-                          for k, port in enumerate(w_rd)], ua)
+                          for k, port in enumerate(w_rd)], rw_row)
         rand_w = [rand[k] for k in rec_rand_w] or [Const(0, 64)] * L
         rand_out = rand_w  # (write_out draws its WOUT words from the same sources)
         # The q of the row an item writes: memory data like the item's other words.
@@ -1393,7 +1399,7 @@ class Core(wiring.Component):
                                                         f"rec_column{k}"), wait, f"rec_wait{k}")
                          for k, (unit, column) in enumerate(zip(lane_syns, rec_columns))]
             rec_a, rec_b = delayed(sa, wait, "rec_wait_a"), delayed(sb, wait, "rec_wait_b")
-            rec_addr = row_major(group_of(rec_a), WS, times_const(rec_b, L))
+            rec_addr = w_group_address(rec_a, rec_b)
             rec_elig = [delayed(unit.o.payload.ebar, wait, f"rec_wait_ebar{k}")
                         for k, unit in enumerate(lane_syns)]
             data_delay, rand_delay = elig_latency + wait, results_at + wait - extra
