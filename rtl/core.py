@@ -1269,9 +1269,10 @@ class Core(wiring.Component):
         # row rw_row, column group rw_group; lane k's column rw_group * L + k is written
         # unless it is past n_pre or the diagonal.
         rw_valid, rw_row, rw_group, rw_addr = stage_of(rec_phase)
-        rec_columns = [rw_valid & lane_present(lane, rw_group, n_pre)
-                       & (((rw_group << lane_bits) | lane) != n_in + rw_row) for lane in range(L)]
+        off_diagonal = [((rw_group << lane_bits) | lane) != n_in + rw_row for lane in range(L)]
         if not full:
+            rec_columns = [rw_valid & lane_present(lane, rw_group, n_pre) & off_diagonal[lane]
+                           for lane in range(L)]
             for lane, unit in enumerate(lane_eligs):
                 req = unit.i.payload
                 m.d.comb += [
@@ -1392,12 +1393,14 @@ class Core(wiring.Component):
             elig_latency = lane_syns[0].latency
             results_at = (extra if "sweep" in rand_phases else 0) + elig_latency
             wait = max(0, extra - results_at) if rec_rand_w else 0
-            row_written = sweep_writes & (rec_q != 0)
-            delayed(lane_syns[0].o.valid & delayed(row_written, elig_latency, "rec_row"), wait,
+            # (A sweep unit's valid already says its lane has a column in the item.)
+            rec_row = delayed(sweep_writes & (rec_q != 0), elig_latency, "rec_row")
+            delayed(lane_syns[0].o.valid & rec_row, wait,
                     "rec_wait_valid")  # (busy while a written row's results wait)
-            rec_valid = [delayed(unit.o.valid & delayed(column & row_written, elig_latency,
-                                                        f"rec_column{k}"), wait, f"rec_wait{k}")
-                         for k, (unit, column) in enumerate(zip(lane_syns, rec_columns))]
+            rec_valid = [delayed(unit.o.valid & rec_row
+                                 & delayed(off, elig_latency, f"rec_column{k}"), wait,
+                                 f"rec_wait{k}")
+                         for k, (unit, off) in enumerate(zip(lane_syns, off_diagonal))]
             rec_a, rec_b = delayed(sa, wait, "rec_wait_a"), delayed(sb, wait, "rec_wait_b")
             rec_addr = w_group_address(rec_a, rec_b)
             rec_elig = [delayed(unit.o.payload.ebar, wait, f"rec_wait_ebar{k}")
