@@ -315,7 +315,7 @@ class Core(wiring.Component):
         The units' optional stages, which register a multiplier's product before its
         rounding, and a threshold before its comparison (default on; the ``product_stages``
         of :class:`NeuronUnit`, :class:`SynapseUnit` and :class:`WeightUpdateUnit`): 2, 1 and
-        2 cycles more latency.
+        2 cycles more latency; and the signal phase's ``err_k`` registered (no cycle more).
     lane_lut_ram : set of str
         Memories split by lane (names from :data:`LANE_MEMORIES`, default none) that are
         built in LUT RAM (yosys's ``ram_style = "distributed"``) when ``lanes > 1``: each
@@ -1317,7 +1317,13 @@ class Core(wiring.Component):
         # written at its last (all weight reads before any write of the step)
         # (a row group per cycle: lane l sums row s1_a * L + l)
         err_k = Signal.like(self.err[0], name="signal_err")
-        m.d.comb += err_k.eq(ERR[s1_b])
+        if self._product_stages:
+            # err_k selected in the issue stage (the readout wrote ERR before this phase):
+            # the n_out-way multiplexer, its fanout to the lanes' multipliers, the product
+            # and the sum in one cycle were the ECP5's critical path.
+            m.d.sync += err_k.eq(ERR[iss_b])
+        else:
+            m.d.comb += err_k.eq(ERR[s1_b])
         for lane in range(L):
             feedback = (w_out_rd if c.feedback == "symmetric" else b_rd)[lane].data
             sig_run = Signal(signed(signal_width(c)), name=f"sig_run{lane}")
