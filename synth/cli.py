@@ -27,7 +27,7 @@ def cmd_synth(args):
         name = args.preset + (f"_lanes{args.lanes}" if args.lanes > 1 else "")
         report = synthesize(cfg, args.preset, board, out_dir / f"{name}_{board}",
                             clock_hz=args.clock_mhz and args.clock_mhz * 1e6,
-                            seed=args.seed, lanes=args.lanes,
+                            seed=args.seed, lanes=args.lanes, router=args.router,
                             out=lambda line: print(line, flush=True))
         reports.append(report)
         problems += check_budget(report)
@@ -62,7 +62,8 @@ def _sweep(args, out_dir):
                 print(f">>> sweep: n_rec={n_rec}, {lanes} lanes on {board}", flush=True)
                 r = synthesize(cfg, f"tiny_n{n_rec}", board,
                                out_dir / "sweep" / f"n{n_rec}_l{lanes}_{board}", lanes=lanes,
-                               seed=args.seed, out=lambda line: print(line, flush=True))
+                               seed=args.seed, router=args.router,
+                               out=lambda line: print(line, flush=True))
                 r["n_rec"] = n_rec
                 rows.append(r)
                 print(f"    {time.perf_counter() - start:.0f} s", flush=True)
@@ -101,6 +102,7 @@ def _sweep(args, out_dir):
 def add_parser(sub, fmt, lanes_arg):
     """``lanes_arg``: the argparse type of a lanes value (shared with ``eligo sim``)."""
     from eligo.synth.boards import BOARDS
+    from eligo.synth.flow import ROUTERS
     p = sub.add_parser(
         "synth", formatter_class=fmt, help="build a bitstream and report resources and Fmax",
         description="Build the board top (the core behind the UART link) for a preset with the "
@@ -119,6 +121,9 @@ def add_parser(sub, fmt, lanes_arg):
                    help="nextpnr's placement seed (default: 1; the budgets are measured with "
                         "1); with several, one place and route per seed (as many at a time "
                         "as there are cores), the fastest kept and each one's Fmax reported")
+    p.add_argument("--router", choices=ROUTERS, default=None,
+                   help="nextpnr's router (default: the one the budget of the preset, board "
+                        "and lanes was measured with, router1 where it names none)")
     p.add_argument("--sweep", action="store_true",
                    help="scaling table and plot: n_rec and lanes against resources and Fmax")
     p.add_argument("--sweep-n-rec", type=int, nargs="+", default=list(SWEEP_N_REC),

@@ -4,7 +4,9 @@ them against the budget of the (preset, board) pair in ``synth/budgets.json``.
 
 The build runs in ``build_dir``: Amaranth writes the design and constraint files (the plan of
 ``platform.build``), then this module runs yosys, nextpnr (``--report report.json``,
-``--timing-allow-fail``: Fmax is reported, not required) and the packer, timing each.
+``--timing-allow-fail``: Fmax is reported, not required; ``--router``: by default the router
+that the pair's budget names, nextpnr's router1 where it names none) and the packer, timing
+each.
 A design that does not fit stops at nextpnr; its report then carries nextpnr's utilisation
 and ``fits: false``.
 
@@ -26,9 +28,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 __all__ = ["synthesize", "write_plan", "check_budget", "load_budgets", "report_markdown",
-           "check_seeds", "BUDGETS_PATH", "SynthError"]
+           "check_seeds", "budget_key", "default_router", "BUDGETS_PATH", "ROUTERS",
+           "SynthError"]
 
 BUDGETS_PATH = Path(__file__).with_name("budgets.json")
+ROUTERS = ("router1", "router2")  # nextpnr's routers
 
 # nextpnr's bel types, by family: what goes in which report column
 RESOURCE_KEYS = {
@@ -180,13 +184,19 @@ def write_plan(top, platform, family, build_dir, name):
     return count
 
 
-def synthesize(cfg, preset, board, build_dir, *, clock_hz=None, seed=1, lanes=1, out=print):
+def synthesize(cfg, preset, board, build_dir, *, clock_hz=None, seed=1, lanes=1, router=None,
+               out=print):
     """Build ``cfg`` (named ``preset`` in the report) with ``lanes`` lanes for ``board``;
     return the report (a dict, also written to ``build_dir/report.json`` and
     ``report.md``). ``seed``: nextpnr's placement seed, or several (the fastest is kept, see
-    the module docstring)."""
+    the module docstring). ``router``: one of :data:`ROUTERS`, or None for
+    :func:`default_router`."""
     from eligo.synth.boards import BOARDS, BoardTop
     seeds = check_seeds(seed)
+    if router is None:
+        router = default_router(budget_key(preset, board, lanes))
+    elif router not in ROUTERS:
+        raise SynthError(f"router must be one of {', '.join(ROUTERS)}, not {router!r}")
     top = BoardTop(cfg, board, clock_hz, lanes=lanes)
     b = BOARDS[board]
     platform = b.make_platform()
@@ -234,7 +244,7 @@ def synthesize(cfg, preset, board, build_dir, *, clock_hz=None, seed=1, lanes=1,
         for f in {*outputs, placed_s, report_s, log_s, out_s}:  # (no stale file is read)
             (build_dir / f).unlink(missing_ok=True)
         jobs.append((pnr + [pnr_out, placed_s, "--report", report_s, "--timing-allow-fail",
-                            "--seed", str(seed), "--log", log_s], out_s))
+                            "--router", router, "--seed", str(seed), "--log", log_s], out_s))
     start_pnr = time.perf_counter()
     results = _run_many(jobs, build_dir, out)
     times["nextpnr"] = time.perf_counter() - start_pnr
@@ -284,7 +294,7 @@ def synthesize(cfg, preset, board, build_dir, *, clock_hz=None, seed=1, lanes=1,
     report = {
         "preset": preset, "board": board, "lanes": lanes,
         "device": f"{platform.device}-{platform.package}",
-        "family": b.family, "fits": fits, "seed": seed,
+        "family": b.family, "fits": fits, "seed": seed, "router": router,
         "seeds_fmax_mhz": {str(s): _slowest(f) for s, (_, _, f) in per_seed.items()},
         "clock_mhz": round(top.clock_hz / 1e6, 3),
         "fmax_mhz": fmax,
@@ -330,14 +340,29 @@ def load_budgets(path=BUDGETS_PATH):
     return json.loads(Path(path).read_text())
 
 
+def budget_key(preset, board, lanes=1):
+    """The key of a build's entry in ``synth/budgets.json``."""
+    return f"{preset}/{board}" + (f"/lanes{lanes}" if lanes != 1 else "")
+
+
+def default_router(key, budgets=None):
+    """The nextpnr router that budget ``key`` was measured with (its ``"router"``), so
+    that a plain build repeats the measurement; ``"router1"``, nextpnr's default, where the
+    entry names none or there is no entry."""
+    budgets = load_budgets() if budgets is None else budgets
+    router = budgets.get("budgets", {}).get(key, {}).get("router", "router1")
+    if router not in ROUTERS:
+        raise SynthError(f"budget {key}: router must be one of {', '.join(ROUTERS)}, "
+                         f"not {router!r}")
+    return router
+
+
 def check_budget(report, budgets=None):
     """Problems (strings) of ``report`` against its budget: resources above
     ``max * (1 + tolerance)``, Fmax below ``min_fmax_mhz``, or a design that no longer fits.
     An empty list when there is no budget for the pair or all is within it."""
     budgets = load_budgets() if budgets is None else budgets
-    key = f"{report['preset']}/{report['board']}"
-    if report.get("lanes", 1) != 1:
-        key += f"/lanes{report['lanes']}"
+    key = budget_key(report["preset"], report["board"], report.get("lanes", 1))
     budget = budgets.get("budgets", {}).get(key)
     if budget is None:
         return []

@@ -7,7 +7,8 @@ import pytest
 
 from eligo.config import preset
 from eligo.synth.boards import BoardTop, ecp5_pll_params, ice40_pll_params
-from eligo.synth.flow import SynthError, check_budget, load_budgets, report_markdown, synthesize
+from eligo.synth.flow import ROUTERS, SynthError, check_budget, default_router, load_budgets, \
+    report_markdown, synthesize
 
 
 def test_pll_settings_reach_the_default_clocks():
@@ -171,6 +172,28 @@ def test_several_seeds_keep_the_fastest_placement(tmp_path, monkeypatch):
     assert not report["fits"] and report["resources"]["lut"]["used"] == 5400
 
 
+def test_the_router_is_the_budgets_unless_chosen(tmp_path, monkeypatch):
+    budgets = {"budgets": {"reckon/ulx3s/lanes8": {"router": "router2"},
+                           "tiny/ulx3s": {"max": {}}}}
+    assert default_router("reckon/ulx3s/lanes8", budgets) == "router2"
+    assert default_router("tiny/ulx3s", budgets) == "router1"  # named by none: nextpnr's
+    assert default_router("reckon/ulx3s", budgets) == "router1"  # no entry
+    with pytest.raises(SynthError, match="budget b/c: router must be one of router1, "
+                                         "router2, not 'router3'"):
+        default_router("b/c", {"budgets": {"b/c": {"router": "router3"}}})
+    _fake_tools(tmp_path, monkeypatch)
+    for router in (None, "router2"):
+        lines = []
+        report = synthesize(preset("tiny"), "tiny", "icebreaker", tmp_path / str(router),
+                            router=router, out=lines.append)
+        used = router or "router1"  # (tiny/icebreaker's budget names none)
+        assert report["router"] == used
+        assert [line for line in lines if "fake_nextpnr" in line and f"--router {used} " in line]
+    with pytest.raises(SynthError, match="router must be one of router1, router2, not 'fast'"):
+        synthesize(preset("tiny"), "tiny", "icebreaker", tmp_path / "bad", router="fast")
+    assert not (tmp_path / "bad").exists()
+
+
 @pytest.mark.parametrize("seed, message", [
     ([], "no placement seed given"), ([1, 2, 1], "placement seeds repeat: 1, 2, 1"),
     ([1, "2"], "placement seeds are integers, not '2'"), (True, "integers, not True")])
@@ -188,7 +211,8 @@ def test_checked_in_budgets_are_well_formed():
         assert lanes in ([], ["lanes2"], ["lanes4"], ["lanes8"]), key
         preset(p)
         BoardTop(preset("tiny"), board)
-        assert set(budget) <= {"fits", "max", "min_fmax_mhz", "measured"}
+        assert set(budget) <= {"fits", "max", "min_fmax_mhz", "measured", "router"}
+        assert default_router(key, budgets) in ROUTERS
 
 
 # In the default run since the core's state moved into memories: yosys about 40 s and
