@@ -28,8 +28,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 __all__ = ["synthesize", "write_plan", "check_budget", "load_budgets", "report_markdown",
-           "check_seeds", "budget_key", "default_router", "BUDGETS_PATH", "ROUTERS",
-           "SynthError"]
+           "check_seeds", "check_router", "budget_key", "default_router", "BUDGETS_PATH",
+           "ROUTERS", "SynthError"]
 
 BUDGETS_PATH = Path(__file__).with_name("budgets.json")
 ROUTERS = ("router1", "router2")  # nextpnr's routers
@@ -193,10 +193,8 @@ def synthesize(cfg, preset, board, build_dir, *, clock_hz=None, seed=1, lanes=1,
     :func:`default_router`."""
     from eligo.synth.boards import BOARDS, BoardTop
     seeds = check_seeds(seed)
-    if router is None:
-        router = default_router(budget_key(preset, board, lanes))
-    elif router not in ROUTERS:
-        raise SynthError(f"router must be one of {', '.join(ROUTERS)}, not {router!r}")
+    router = (default_router(budget_key(preset, board, lanes)) if router is None
+              else check_router(router))
     top = BoardTop(cfg, board, clock_hz, lanes=lanes)
     b = BOARDS[board]
     platform = b.make_platform()
@@ -345,16 +343,20 @@ def budget_key(preset, board, lanes=1):
     return f"{preset}/{board}" + (f"/lanes{lanes}" if lanes != 1 else "")
 
 
+def check_router(router, what="router"):
+    """``router`` if it is one of :data:`ROUTERS`; else a SynthError naming ``what``."""
+    if router not in ROUTERS:
+        raise SynthError(f"{what} must be one of {', '.join(ROUTERS)}, not {router!r}")
+    return router
+
+
 def default_router(key, budgets=None):
     """The nextpnr router that budget ``key`` was measured with (its ``"router"``), so
     that a plain build repeats the measurement; ``"router1"``, nextpnr's default, where the
     entry names none or there is no entry."""
     budgets = load_budgets() if budgets is None else budgets
     router = budgets.get("budgets", {}).get(key, {}).get("router", "router1")
-    if router not in ROUTERS:
-        raise SynthError(f"budget {key}: router must be one of {', '.join(ROUTERS)}, "
-                         f"not {router!r}")
-    return router
+    return check_router(router, f"budget {key}: router")
 
 
 def check_budget(report, budgets=None):
